@@ -1,0 +1,257 @@
+"""Typed, frozen configuration: a *profile* is data + model + schedules in one object.
+
+Profiles:
+    ``smoke``  tests and nbval: tiny data, ResNet-18 at a small size, a few iterations.
+    ``quick``  the embedded default on a 2-core CPU: the whole study in about 15 minutes.
+    ``paper``  ResNet-50 at 384x128 with the paper's schedule: for GPUs and real data.
+
+Every field can be overridden by name (``get_profile("quick", iterations=10)`` is
+ambiguous and refused; use the section: ``get_profile("quick", bf={"iterations": 10})``
+or :func:`override`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASETS: tuple[str, ...] = (
+    "synth-market", "synth-caviar", "market1501", "dukemtmc", "msmt17", "cuhk03",
+    "viper", "caviar", "grid", "prid",
+)
+PROTOCOLS: tuple[str, ...] = ("lr_query", "multi_res_gallery")
+INTERPOLATIONS: tuple[str, ...] = ("bicubic", "bilinear")
+RFD_READINGS: tuple[str, ...] = ("similarity", "distance")
+PSEUDO_STRATEGIES: tuple[str, ...] = ("equal-width", "equal-frequency")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data, where, and how LR images are synthesised."""
+
+    dataset: str = "synth-market"
+    data_root: str = "data"
+    n_ids: int = 200            # SynthPeople identities (train + test)
+    images_per_id: int = 8      # SynthPeople images per identity (over all cameras)
+    n_cameras: int = 4          # SynthPeople cameras (market variant; caviar uses 2)
+    hr_height: int = 128        # SynthPeople HR image size
+    hr_width: int = 64
+    seed: int = 0
+    interpolation: str = "bicubic"
+    factors: tuple[int, ...] = (2, 3, 4)
+    pseudo_bins: int = 5
+    pseudo_strategy: str = "equal-width"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """MGN with channel attention (RFD Sec. 3.2-3.3)."""
+
+    backbone: str = "resnet50"
+    attention: bool = True
+    reduction: int = 16
+    feat_dim: int = 256
+    dropout: float = 0.5
+    pretrained: str | None = None   # None: random init; "imagenet": torchvision weights
+    height: int = 384
+    width: int = 128
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation schedule shared by B-F, B-R and the PS-HRNet branches."""
+
+    iterations: int = 1000
+    lr: float = 2e-4
+    lr_decay_at: float = 0.5        # fraction of iterations where lr is divided by 10
+    lr_gamma: float = 0.1
+    warmup_iterations: int = 0
+    weight_decay: float = 5e-4
+    beta1: float = 0.9
+    optimizer: str = "adam"         # "adam" | "sgd"
+    p: int = 8                      # identities (or resolution classes) per batch
+    k: int = 4                      # images per identity
+    margin: float = 1.2             # triplet margin alpha (Eq. 2)
+    label_smoothing: float = 0.0
+    amp: str = "auto"               # "auto" | "off" | "bf16" | "fp16"
+    channels_last: bool = False
+    compile: bool = False
+    checkpoint_every: int = 100
+    log_every: int = 1
+    seed: int = 0
+    num_workers: int = 0
+    random_erasing: bool = True
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Feature extraction, protocol trials and RFD fusion (Eq. 7-8)."""
+
+    trials: int = 10
+    batch_size: int = 128
+    flip: bool = True
+    lam: float = 0.1
+    rfd_reading: str = "similarity"
+    max_rank: int = 50
+
+
+@dataclass(frozen=True)
+class PSHRNetConfig:
+    """PS-HRNet: VDSR-CA + HRNet-ReID teacher/student."""
+
+    hrnet: str = "hrnet_w32"
+    vdsr_blocks: int = 18
+    vdsr_channels: int = 64
+    embed_dim: int = 512
+    teacher: TrainConfig = field(default_factory=lambda: TrainConfig(
+        optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4))
+    student: TrainConfig = field(default_factory=lambda: TrainConfig(
+        optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4))
+    feature_l1_weight: float = 1.0
+    image_l1_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    data: DataConfig
+    model: ModelConfig
+    bf: TrainConfig
+    br: TrainConfig
+    eval: EvalConfig
+    ps: PSHRNetConfig
+
+
+def _smoke() -> Profile:
+    train = TrainConfig(iterations=6, p=4, k=2, checkpoint_every=3, lr=3e-4)
+    return Profile(
+        name="smoke",
+        data=DataConfig(n_ids=16, images_per_id=4, n_cameras=2, hr_height=64, hr_width=32),
+        model=ModelConfig(backbone="resnet18", height=64, width=32, reduction=8, feat_dim=64),
+        bf=train,
+        br=dataclasses.replace(train, p=4, k=2),
+        eval=EvalConfig(trials=2, batch_size=64),
+        ps=PSHRNetConfig(
+            hrnet="hrnet_w18_small", vdsr_blocks=2, vdsr_channels=16, embed_dim=64,
+            teacher=TrainConfig(iterations=4, p=4, k=2, optimizer="sgd", lr=0.0085,
+                                label_smoothing=0.1, margin=0.3, checkpoint_every=2),
+            student=TrainConfig(iterations=4, p=4, k=2, optimizer="sgd", lr=0.0085,
+                                label_smoothing=0.1, margin=0.3, checkpoint_every=2),
+        ),
+    )
+
+
+def _quick() -> Profile:
+    bf = TrainConfig(iterations=300, p=8, k=4, lr=3.5e-4, checkpoint_every=50)
+    return Profile(
+        name="quick",
+        data=DataConfig(n_ids=200, images_per_id=8, n_cameras=4, hr_height=128, hr_width=64),
+        model=ModelConfig(backbone="resnet18", height=128, width=64, reduction=16, feat_dim=128),
+        bf=bf,
+        br=dataclasses.replace(bf, iterations=120, p=4, k=8),
+        eval=EvalConfig(trials=10, batch_size=128),
+        ps=PSHRNetConfig(
+            hrnet="hrnet_w18_small", vdsr_blocks=6, vdsr_channels=32, embed_dim=256,
+            teacher=TrainConfig(iterations=150, p=8, k=4, optimizer="sgd", lr=0.0085,
+                                label_smoothing=0.1, margin=0.3, checkpoint_every=50),
+            student=TrainConfig(iterations=150, p=8, k=4, optimizer="sgd", lr=0.0085,
+                                label_smoothing=0.1, margin=0.3, checkpoint_every=50),
+        ),
+    )
+
+
+def _paper() -> Profile:
+    # 500 x (number of identities) iterations: 751 Market training ids -> 375,500.
+    bf = TrainConfig(iterations=375_500, p=8, k=4, lr=2e-4, checkpoint_every=5000,
+                     channels_last=True, num_workers=8)
+    return Profile(
+        name="paper",
+        data=DataConfig(dataset="market1501", data_root="data/Market-1501-v15.09.15",
+                        hr_height=384, hr_width=128),
+        model=ModelConfig(backbone="resnet50", height=384, width=128),
+        bf=bf,
+        br=dataclasses.replace(bf, p=4, k=16, iterations=2000),
+        eval=EvalConfig(trials=10, batch_size=256),
+        ps=PSHRNetConfig(
+            teacher=TrainConfig(iterations=70 * 540, p=6, k=4, optimizer="sgd", lr=0.0085,
+                                lr_decay_at=30 / 70, label_smoothing=0.1, margin=0.3,
+                                warmup_iterations=5 * 540, channels_last=True, num_workers=8),
+            student=TrainConfig(iterations=70 * 540, p=6, k=4, optimizer="sgd", lr=0.0085,
+                                lr_decay_at=30 / 70, label_smoothing=0.1, margin=0.3,
+                                warmup_iterations=5 * 540, channels_last=True, num_workers=8),
+        ),
+    )
+
+
+_PROFILES = {"smoke": _smoke, "quick": _quick, "paper": _paper}
+PROFILE_NAMES: tuple[str, ...] = tuple(_PROFILES)
+
+
+def override(cfg: Any, **changes: Any) -> Any:
+    """Return ``cfg`` with fields replaced; nested dataclasses take dicts.
+
+    Unknown field names raise ``ValueError`` listing the valid ones.
+    """
+    valid = {f.name: f for f in dataclasses.fields(cfg)}
+    updates: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in valid:
+            raise ValueError(
+                f"unknown parameter {key!r} for {type(cfg).__name__}; "
+                f"valid: {', '.join(sorted(valid))}")
+        current = getattr(cfg, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = override(current, **value)
+        updates[key] = value
+    new = dataclasses.replace(cfg, **updates)
+    validate(new)
+    return new
+
+
+def validate(cfg: Any) -> None:
+    """Raise ``ValueError`` on impossible values, naming the parameter and valid choices."""
+    if isinstance(cfg, DataConfig):
+        _choice("dataset", cfg.dataset, DATASETS)
+        _choice("interpolation", cfg.interpolation, INTERPOLATIONS)
+        _choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
+        _positive("n_ids", cfg.n_ids)
+        _positive("pseudo_bins", cfg.pseudo_bins)
+    elif isinstance(cfg, TrainConfig):
+        _positive("iterations", cfg.iterations)
+        _positive("p", cfg.p)
+        _positive("k", cfg.k)
+        _choice("amp", cfg.amp, ("auto", "off", "bf16", "fp16"))
+        _choice("optimizer", cfg.optimizer, ("adam", "sgd"))
+        if cfg.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {cfg.lr}")
+    elif isinstance(cfg, EvalConfig):
+        _positive("trials", cfg.trials)
+        _choice("rfd_reading", cfg.rfd_reading, RFD_READINGS)
+        if cfg.lam < 0:
+            raise ValueError(f"lam must be >= 0, got {cfg.lam}")
+    elif isinstance(cfg, Profile):
+        for sub in (cfg.data, cfg.model, cfg.bf, cfg.br, cfg.eval, cfg.ps.teacher, cfg.ps.student):
+            validate(sub)
+
+
+def _choice(name: str, value: Any, valid: tuple) -> None:
+    if value not in valid:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
+
+def _positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def get_profile(name: str = "quick", **changes: Any) -> Profile:
+    """The named profile with ``changes`` applied (sections take dicts)."""
+    if name not in _PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILE_NAMES)}")
+    profile = _PROFILES[name]()
+    return override(profile, **changes) if changes else (validate(profile) or profile)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-dict view (for JSON summaries and cache keys)."""
+    return dataclasses.asdict(cfg)
