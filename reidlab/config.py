@@ -93,6 +93,7 @@ class EvalConfig:
     lam: float = 0.1
     rfd_reading: str = "similarity"
     max_rank: int = 50
+    retrain_per_split: bool = False  # random-split datasets: retrain B-F/B-R per identity split (paper)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def _paper() -> Profile:
         model=ModelConfig(backbone="resnet50", height=384, width=128),
         bf=bf,
         br=dataclasses.replace(bf, p=4, k=16, iterations=2000),
-        eval=EvalConfig(trials=10, batch_size=256),
+        eval=EvalConfig(trials=10, batch_size=256, retrain_per_split=True),
         ps=PSHRNetConfig(
             teacher=TrainConfig(iterations=70 * 540, p=6, k=4, optimizer="sgd", lr=0.0085,
                                 lr_decay_at=30 / 70, label_smoothing=0.1, margin=0.3,

@@ -1,0 +1,49 @@
+# reidlab: the two commands of the README.
+#   make reproduce   set up .venv if needed, run notebooks 00-06 with papermill, regenerate results/
+#   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
+# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PYTHON=python3
+
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= quick
+DATASET ?=
+DATA_ROOT ?=
+SEED ?= 0
+CELL_TIMEOUT ?= 3600
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: reproduce test install notebooks-nbval benchmarks lab clean-build
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+reproduce: install
+	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
+		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+		--cell-timeout $(CELL_TIMEOUT)
+
+notebooks-nbval: install
+	$(BIN)/python -m reidlab.study.pipeline prepare-nbval --out build/nbval
+
+test: notebooks-nbval
+	$(BIN)/python -m pytest -p no:cacheprovider tests build/nbval --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 -q
+
+benchmarks: install
+	$(BIN)/python benchmarks/eval_speed.py
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/model_speed.py
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+clean-build:
+	rm -rf build

@@ -1,0 +1,346 @@
+"""Cross-resolution evaluation protocols: one :class:`ProtocolSplit` per (dataset, trial, seed).
+
+* :func:`lr_query_protocol` (RFD Tables 1-3): LR queries, HR gallery. Queries are
+  down-sampled by a factor drawn from {2, 3, 4} per image (RFD Sec. 3.1), the gallery is HR.
+* :func:`multi_res_gallery_protocol` (RFD Tables 4-5): as above, and every gallery image is
+  down-sampled too, by a factor drawn from {1, 2, 3, 4}.
+* :func:`caviar_protocol`: CAVIAR4REID (RFD Sec. 4.1 / 3.5): identities seen by one
+  camera dropped, 25/25 random identity splits, queries from one camera and a single-shot
+  gallery from the other, real (not synthetic) resolutions.
+
+Fixed-split datasets (Market-1501, DukeMTMC-reID, MSMT17, CUHK03 new protocol,
+SynthPeople ``market``) keep their query/gallery split; trials differ by the factor draw.
+Single-shot datasets take a random identity split per trial among the identities seen by
+two cameras: VIPeR 316/316 (query camera a, gallery camera b), CUHK03 flat 100 test ids,
+PRID 100/100 of the 200 two-camera ids (the camera-b-only people join the gallery as
+distractors), GRID 125/125 of the 250 pairs (the 775 unpaired images join the gallery),
+CAVIAR 25/25. A single-shot gallery holds one image per test identity (VIPeR and PRID
+have one anyway; CUHK03 flat draws one of the camera-b images per identity and trial), so
+every protocol is evaluated in the plain ``market`` mode.
+
+Natively multi-resolution data (GRID, CAVIAR4REID, SynthPeople ``caviar``) are not
+down-sampled: the query camera is the one whose images have the lower median pixel count
+(over all two-camera identities); the ``lr_query`` gallery holds the highest-resolution
+image of each test identity from the other camera, the ``multi_res_gallery`` one a randomly
+chosen image. With more than two cameras per dataset (GRID), "camera a" of an identity is
+the lower camera index among its images and "camera b" the other.
+
+Training sets: on synthetic MLR data every training image appears at x1 (``res_label``
+0) and once per factor (``res_label = FACTOR_TO_RES_CLASS[factor]``), ``n_res_classes=4``.
+On native multi-resolution data training images are used as stored and ``res_label`` is
+the RFD Sec. 3.5 pseudo-label of their pixel count (``n_res_classes = pseudo_bins``,
+``res_bin_edges`` the training bin edges; queries and gallery are labelled with the same
+edges). Query and gallery records of synthetic data carry the class of their factor.
+
+Everything is a pure function of ``(dataset, trial, seed)`` and the parameters: identity
+splits, single-shot picks and factor draws use ``np.random.default_rng([seed, trial,
+stable_hash(dataset name + purpose)])``, the same in both protocols (so ``lr_query`` and
+``multi_res_gallery`` of one trial share the identity split and the query factors).
+``partition_trial`` fixes the identity split to that of another trial (one trained model
+evaluated over several trials' factor draws and picks).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from reidlab.data.mlr import assign_factors, stable_hash
+from reidlab.data.pseudo_labels import PSEUDO_STRATEGIES, apply_bins, pseudo_resolution_labels
+from reidlab.data.records import FACTOR_TO_RES_CLASS, ImageRecord, ProtocolSplit, ReidDataset
+
+__all__ = [
+    "PROTOCOL_NAMES", "CAVIAR_NAMES", "relabel", "lr_query_protocol",
+    "multi_res_gallery_protocol", "caviar_protocol", "build_protocol",
+]
+
+PROTOCOL_NAMES: tuple[str, ...] = ("lr_query", "multi_res_gallery")
+#: Datasets in CAVIAR4REID layout, evaluated with :func:`caviar_protocol`.
+CAVIAR_NAMES: tuple[str, ...] = ("caviar", "synth-caviar")
+#: Test identities per trial where it is not half of the two-camera identities.
+DEFAULT_N_TEST: dict[str, int] = {"cuhk03": 100}
+#: Identity that marks gallery distractors in a single-shot dataset (official GRID).
+_DISTRACTOR_PID: dict[str, int] = {"grid": 0}
+#: Resolution classes of the synthetic MLR training set (HR, x2, x3, x4).
+N_SYNTHETIC_RES_CLASSES = len(FACTOR_TO_RES_CLASS)
+
+
+def relabel(pids: Iterable[int]) -> list[int]:
+    """Map each pid to its rank among the sorted distinct pids (contiguous 0..C-1)."""
+    pids = list(pids)
+    index = {pid: i for i, pid in enumerate(sorted(set(pids)))}
+    return [index[pid] for pid in pids]
+
+
+# ---------------------------------------------------------------------------- checks
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_factors(factors: Sequence[int]) -> tuple[int, ...]:
+    valid = sorted(f for f in FACTOR_TO_RES_CLASS if f > 1)
+    out = tuple(int(f) for f in factors)
+    if not out or len(set(out)) != len(out) or any(f not in valid for f in out):
+        raise ValueError(f"factors must be distinct values among {valid} (the resolution "
+                         f"classes of FACTOR_TO_RES_CLASS), got {tuple(factors)!r}")
+    return out
+
+
+def _check_pseudo(pseudo_bins: int, pseudo_strategy: str) -> None:
+    _check_int("pseudo_bins", pseudo_bins, 1)
+    if pseudo_strategy not in PSEUDO_STRATEGIES:
+        raise ValueError(f"pseudo_strategy={pseudo_strategy!r} is not valid; choose one of: "
+                         f"{', '.join(PSEUDO_STRATEGIES)}")
+
+
+def _check_optional(n_test: int | None, partition_trial: int | None) -> None:
+    if n_test is not None:
+        _check_int("n_test", n_test, 1)
+    if partition_trial is not None:
+        _check_int("partition_trial", partition_trial, 0)
+
+
+def _rng(seed: int, trial: int, purpose: str) -> np.random.Generator:
+    return np.random.default_rng([seed, trial, stable_hash(purpose)])
+
+
+# ----------------------------------------------------------------- record transforms
+def _at(records: Iterable[ImageRecord], factor: int = 1) -> tuple[ImageRecord, ...]:
+    """Records at one factor, labelled with its synthetic resolution class."""
+    return tuple(dataclasses.replace(r, factor=factor, res_label=FACTOR_TO_RES_CLASS[factor])
+                 for r in records)
+
+
+def _draw(records: Sequence[ImageRecord], factors: Sequence[int], seed: int, trial: int,
+          purpose: str) -> tuple[ImageRecord, ...]:
+    """Each record at a factor drawn from ``factors`` (seeded by ``purpose``)."""
+    drawn = assign_factors(len(records), factors, seed=seed, trial=trial, salt=purpose)
+    return tuple(dataclasses.replace(r, factor=int(f), res_label=FACTOR_TO_RES_CLASS[int(f)])
+                 for r, f in zip(records, drawn))
+
+
+def _mlr_train(records: Iterable[ImageRecord], factors: Sequence[int]) -> tuple[ImageRecord, ...]:
+    """Every training image at x1 and once per factor (RFD Sec. 3.1)."""
+    return tuple(rec for r in records for rec in (*_at([r], 1), *(_at([r], f)[0] for f in factors)))
+
+
+def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
+                     gallery: Sequence[ImageRecord], bins: int, strategy: str
+                     ) -> tuple[tuple[ImageRecord, ...], tuple[ImageRecord, ...],
+                                tuple[ImageRecord, ...], tuple[float, ...]]:
+    """Label train (and, with the training edges, query/gallery) by pixel count (Sec. 3.5)."""
+    _, edges = pseudo_resolution_labels([r.pixel_count for r in train], bins, strategy)
+
+    def label(records: Sequence[ImageRecord]) -> tuple[ImageRecord, ...]:
+        if not records:
+            return ()
+        labels = apply_bins([r.pixel_count for r in records], edges)
+        return tuple(dataclasses.replace(r, factor=1, res_label=int(lab))
+                     for r, lab in zip(records, labels))
+
+    return label(train), label(query), label(gallery), tuple(float(e) for e in edges)
+
+
+# ---------------------------------------------------------------------- fixed splits
+def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
+                 factors: tuple[int, ...]) -> ProtocolSplit:
+    if not (dataset.train and dataset.query and dataset.gallery):
+        raise ValueError(f"{dataset.name}: a fixed-split dataset needs train, query and "
+                         "gallery images")
+    query = _draw(dataset.query, factors, seed, trial, f"{dataset.name}:query")
+    if protocol == "multi_res_gallery":
+        gallery = _draw(dataset.gallery, (1, *factors), seed, trial, f"{dataset.name}:gallery")
+    else:
+        gallery = _at(dataset.gallery, 1)
+    return ProtocolSplit(protocol=protocol, dataset=dataset.name, trial=trial,
+                         train=_mlr_train(dataset.train, factors), query=query,
+                         gallery=gallery, n_res_classes=N_SYNTHETIC_RES_CLASSES)
+
+
+# ------------------------------------------------------------ identity-split datasets
+@dataclasses.dataclass(frozen=True)
+class _Identities:
+    """Images grouped for an identity split.
+
+    ``views[pid] = (camera-a images, camera-b images)`` for identities seen by at least
+    two cameras (camera a = the lowest camera index of the identity); ``singles`` holds
+    the images of identities seen by one camera and of distractor pids.
+    """
+
+    paired: tuple[int, ...]
+    views: dict[int, tuple[tuple[ImageRecord, ...], tuple[ImageRecord, ...]]]
+    singles: tuple[ImageRecord, ...]
+
+
+def _group(dataset: ReidDataset) -> _Identities:
+    distractor = _DISTRACTOR_PID.get(dataset.name)
+    by_pid: dict[int, list[ImageRecord]] = defaultdict(list)
+    singles: list[ImageRecord] = []
+    for r in dataset.images:
+        if r.pid == -1:
+            continue
+        if r.pid == distractor:
+            singles.append(r)
+        else:
+            by_pid[r.pid].append(r)
+    views = {}
+    for pid, records in sorted(by_pid.items()):
+        cam_a = min(r.camid for r in records)
+        a = tuple(r for r in records if r.camid == cam_a)
+        b = tuple(r for r in records if r.camid != cam_a)
+        if b:
+            views[pid] = (a, b)
+        else:
+            singles.extend(records)
+    return _Identities(paired=tuple(views), views=views, singles=tuple(singles))
+
+
+def _query_view(ids: _Identities, native: bool) -> int:
+    """0 (camera a) unless native and camera b has the lower median pixel count."""
+    if not native:
+        return 0
+    medians = [np.median([r.pixel_count for pid in ids.paired for r in ids.views[pid][v]])
+               for v in (0, 1)]
+    return 0 if medians[0] <= medians[1] else 1
+
+
+def _split_ids(name: str, paired: tuple[int, ...], n_test: int | None, seed: int,
+               trial: int) -> tuple[list[int], list[int]]:
+    n = DEFAULT_N_TEST.get(name, len(paired) // 2) if n_test is None else n_test
+    if not 1 <= n < len(paired):
+        raise ValueError(
+            f"{name}: {n} test identities need more than {n} identities seen by two "
+            f"cameras, found {len(paired)}" + ("" if n_test is not None else
+                                               "; pass n_test= for a smaller dataset"))
+    order = _rng(seed, trial, f"{name}:split").permutation(len(paired))
+    test = sorted(paired[i] for i in order[:n])
+    train = sorted(paired[i] for i in order[n:])
+    return train, test
+
+
+def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
+                    factors: tuple[int, ...], pseudo_bins: int, pseudo_strategy: str,
+                    n_test: int | None, partition_trial: int | None,
+                    drop_singles: bool) -> ProtocolSplit:
+    name, native = dataset.name, dataset.multi_resolution
+    ids = _group(dataset)
+    split_trial = trial if partition_trial is None else partition_trial
+    train_ids, test_ids = _split_ids(name, ids.paired, n_test, seed, split_trial)
+    qv = _query_view(ids, native)
+    query = [r for pid in test_ids for r in ids.views[pid][qv]]
+    pick_rng = _rng(seed, trial, f"{name}:gallery-pick")
+    gallery = []
+    for pid in test_ids:
+        candidates = ids.views[pid][1 - qv]
+        pick = int(pick_rng.integers(len(candidates)))   # drawn for every id: stable stream
+        if native and protocol == "lr_query":
+            gallery.append(max(candidates, key=lambda r: r.pixel_count))
+        else:
+            gallery.append(candidates[pick])
+    if not drop_singles:
+        # Native data: every unpaired image; camera-based sets: those of camera b (PRID).
+        gallery += [r for r in ids.singles if native or r.camid == 1]
+    train = [r for pid in train_ids for view in ids.views[pid] for r in view]
+
+    if native:
+        train_l, query_l, gallery_l, edges = _pseudo_labelled(
+            train, query, gallery, pseudo_bins, pseudo_strategy)
+        return ProtocolSplit(protocol=protocol, dataset=name, trial=trial, train=train_l,
+                             query=query_l, gallery=gallery_l, n_res_classes=pseudo_bins,
+                             res_bin_edges=edges)
+    query_d = _draw(query, factors, seed, trial, f"{name}:query")
+    if protocol == "multi_res_gallery":
+        gallery_d = _draw(gallery, (1, *factors), seed, trial, f"{name}:gallery")
+    else:
+        gallery_d = _at(gallery, 1)
+    return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
+                         train=_mlr_train(train, factors), query=query_d, gallery=gallery_d,
+                         n_res_classes=N_SYNTHETIC_RES_CLASSES)
+
+
+# -------------------------------------------------------------------------- public API
+def caviar_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
+                    multi_res: bool = False, *, pseudo_bins: int = 5,
+                    pseudo_strategy: str = "equal-width", n_test: int | None = None,
+                    partition_trial: int | None = None) -> ProtocolSplit:
+    """CAVIAR4REID protocol: two-camera identities only (50 of 72 on the real set), a
+    random half (25) for testing per trial, queries from the lower-resolution camera and
+    a single-shot gallery from the other: its highest-resolution image per identity, or
+    with ``multi_res`` a random one. Training images carry pseudo-resolution labels
+    (RFD Sec. 3.5).
+    """
+    if dataset.name not in CAVIAR_NAMES:
+        raise ValueError(f"caviar_protocol needs a CAVIAR4REID-layout dataset "
+                         f"({', '.join(CAVIAR_NAMES)}), got {dataset.name!r}")
+    trial, seed = _check_int("trial", trial, 0), _check_int("seed", seed, 0)
+    _check_pseudo(pseudo_bins, pseudo_strategy)
+    _check_optional(n_test, partition_trial)
+    protocol = "multi_res_gallery" if multi_res else "lr_query"
+    native = dataclasses.replace(dataset, multi_resolution=True)
+    return _identity_split(protocol, native, trial, seed, (2, 3, 4), pseudo_bins,
+                           pseudo_strategy, n_test, partition_trial, drop_singles=True)
+
+
+def _run(protocol: str, dataset: ReidDataset, trial: int, seed: int, factors: Sequence[int],
+         pseudo_bins: int, pseudo_strategy: str, n_test: int | None,
+         partition_trial: int | None) -> ProtocolSplit:
+    trial, seed = _check_int("trial", trial, 0), _check_int("seed", seed, 0)
+    factors = _check_factors(factors)
+    _check_pseudo(pseudo_bins, pseudo_strategy)
+    _check_optional(n_test, partition_trial)
+    if dataset.name in CAVIAR_NAMES:
+        return caviar_protocol(dataset, trial, seed, protocol == "multi_res_gallery",
+                               pseudo_bins=pseudo_bins, pseudo_strategy=pseudo_strategy,
+                               n_test=n_test, partition_trial=partition_trial)
+    if dataset.fixed_split:
+        return _fixed_split(protocol, dataset, trial, seed, factors)
+    return _identity_split(protocol, dataset, trial, seed, factors, pseudo_bins,
+                           pseudo_strategy, n_test, partition_trial, drop_singles=False)
+
+
+def lr_query_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
+                      factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
+                      pseudo_strategy: str = "equal-width", n_test: int | None = None,
+                      partition_trial: int | None = None) -> ProtocolSplit:
+    """LR queries (factor drawn from ``factors`` per image), HR gallery (RFD Tables 1-3).
+
+    Single-shot datasets only: ``n_test`` overrides the number of test identities
+    (default: half of the two-camera identities, 100 for CUHK03 flat), and
+    ``partition_trial`` takes the identity split of that trial while the factor draws and
+    single-shot picks still follow ``trial`` (to evaluate one trained model over several
+    trials). ``pseudo_*`` apply to native multi-resolution data, where ``factors`` are
+    not used.
+    """
+    return _run("lr_query", dataset, trial, seed, factors, pseudo_bins, pseudo_strategy,
+                n_test, partition_trial)
+
+
+def multi_res_gallery_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
+                               factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
+                               pseudo_strategy: str = "equal-width",
+                               n_test: int | None = None,
+                               partition_trial: int | None = None) -> ProtocolSplit:
+    """LR queries and a multi-resolution gallery, factors from {1} + ``factors`` (Tables 4-5).
+
+    Parameters as in :func:`lr_query_protocol`.
+    """
+    return _run("multi_res_gallery", dataset, trial, seed, factors, pseudo_bins,
+                pseudo_strategy, n_test, partition_trial)
+
+
+def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 0, *,
+                   factors: Sequence[int] = (2, 3, 4), pseudo_bins: int = 5,
+                   pseudo_strategy: str = "equal-width", n_test: int | None = None,
+                   partition_trial: int | None = None) -> ProtocolSplit:
+    """Protocol ``name`` (one of :data:`PROTOCOL_NAMES`) for one trial of ``dataset``.
+
+    Parameters as in :func:`lr_query_protocol`.
+    """
+    if name not in PROTOCOL_NAMES:
+        raise ValueError(f"unknown protocol {name!r}; choose one of: {', '.join(PROTOCOL_NAMES)}")
+    return _run(name, dataset, trial, seed, factors, pseudo_bins, pseudo_strategy, n_test,
+                partition_trial)

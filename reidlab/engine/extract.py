@@ -1,0 +1,174 @@
+"""Batched, cached feature extraction: records -> (N, D) float32 descriptors.
+
+Images are loaded through the data layer (:class:`~reidlab.data.dataset.ReidImageDataset`,
+which applies each record's degradation ``factor``), resized and normalised by the test
+transform, and fed to the model in eval mode under :func:`torch.inference_mode`. With
+``flip`` the descriptor is the sum of the features of the image and of its horizontal
+mirror (the usual re-id test-time augmentation).
+
+With a ``cache_dir`` the result is stored as ``<cache_dir>/<key>.pt`` (written atomically)
+and reloaded with ``torch.load(weights_only=True)`` on the next call with the same key: a
+hash of the model's weights and buffers, the records' ``(path, factor)``, the input size,
+``flip``, the interpolation and the autocast precision actually used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from reidlab.data.records import ImageRecord
+from reidlab.engine.checkpoint import atomic_save
+from reidlab.engine.trainer import resolve_amp
+
+__all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
+
+AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
+_CACHE_VERSION = "reidlab-extract-v1"
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _hash_state(digest: "hashlib._Hash", model: nn.Module) -> None:
+    """Feed every state_dict entry (name, dtype, shape, raw bytes) to ``digest``."""
+    for name, value in model.state_dict().items():
+        if not isinstance(value, torch.Tensor):
+            digest.update(f"{name}={value!r};".encode())
+            continue
+        tensor = value.detach()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        flat = tensor.cpu().contiguous().reshape(-1)
+        if flat.numel():
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+
+
+def feature_cache_key(model: nn.Module, records: Sequence[ImageRecord], *, height: int,
+                      width: int, flip: bool, interpolation: str,
+                      amp_dtype: torch.dtype | None = None) -> str:
+    """Hex SHA-256 identifying one extraction (see the module docstring for what it covers)."""
+    digest = hashlib.sha256()
+    header = {"version": _CACHE_VERSION, "model": type(model).__qualname__, "height": height,
+              "width": width, "flip": bool(flip), "interpolation": interpolation,
+              "amp": str(amp_dtype), "n": len(records)}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    _hash_state(digest, model)
+    for record in records:
+        digest.update(f"{record.path}\0{record.factor}\n".encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _eval_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """``model`` in eval mode on ``device``; every module's mode and the device are restored."""
+    modes = [(module, module.training) for module in model.modules()]
+    original = _model_device(model)
+    try:
+        model.to(device)
+        model.eval()
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+        if original != device:
+            model.to(original)
+
+
+def _load_cached(path: Path, n: int) -> torch.Tensor | None:
+    """The cached features at ``path`` if present and well-formed, else ``None``."""
+    if not path.is_file():
+        return None
+    try:
+        features = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a corrupt or foreign file: recompute and overwrite
+        return None
+    if not isinstance(features, torch.Tensor) or features.dim() != 2 or features.shape[0] != n:
+        return None
+    return features.float()
+
+
+def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    out = model(images)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != images.shape[0]:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TypeError(f"in eval mode the model must map (N, 3, H, W) images to an (N, D) "
+                        f"feature tensor; got {got} for a batch of {images.shape[0]}")
+    return out
+
+
+def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height: int, width: int,
+                     batch_size: int = 128, flip: bool = True, interpolation: str = "bicubic",
+                     device: str | torch.device | None = None,
+                     cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
+                     num_workers: int = 0, amp: str = "auto") -> torch.Tensor:
+    """Features of ``records`` with ``model``: (N, D) float32 on the CPU, in record order.
+
+    Args:
+        model: maps (B, 3, height, width) images to (B, D) features in eval mode. It is put
+            in eval mode (and on ``device``) for the extraction; every submodule's mode and
+            the model's device are restored afterwards.
+        records: images to describe; each is degraded by its ``factor`` when loaded.
+        height, width: network input size.
+        batch_size: images per forward pass.
+        flip: add the features of the horizontally flipped image.
+        interpolation: resampling filter of the degradation ("bicubic" | "bilinear").
+        device: where to run; ``None``: the model's device.
+        cache_dir: folder of cached results (``<key>.pt``); ``None`` disables caching.
+        progress: show a tqdm bar.
+        num_workers: DataLoader worker processes.
+        amp: "auto" (bf16 autocast on CUDA, off on the CPU), "off", "bf16" or "fp16"
+            (see :func:`reidlab.engine.trainer.resolve_amp`).
+    """
+    from reidlab.data.dataset import ReidImageDataset, build_transforms
+
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp={amp!r} is not valid; choose one of: {', '.join(AMP_MODES)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    records = tuple(records)
+    if not records:
+        raise ValueError("no records to extract features from")
+    device = torch.device(device) if device is not None else _model_device(model)
+    amp_dtype, _ = resolve_amp(amp, device)
+    cache_path = None
+    if cache_dir is not None:
+        key = feature_cache_key(model, records, height=height, width=width, flip=flip,
+                                interpolation=interpolation, amp_dtype=amp_dtype)
+        cache_path = Path(cache_dir) / f"{key}.pt"
+        cached = _load_cached(cache_path, len(records))
+        if cached is not None:
+            return cached
+    dataset = ReidImageDataset(records, build_transforms(height, width, train=False),
+                               interpolation=interpolation)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=device.type == "cuda")
+    chunks: list[torch.Tensor] = []
+    with _eval_on(model, device), torch.inference_mode(), \
+            tqdm(total=len(records), desc="extract", unit="img", disable=not progress,
+                 leave=False) as bar:
+        for images, _, _ in loader:
+            images = images.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                enabled=amp_dtype is not None):
+                features = _forward(model, images)
+                if flip:
+                    features = features + _forward(model, images.flip(3))
+            chunks.append(features.float().cpu())
+            bar.update(len(images))
+    features = torch.cat(chunks).clone()   # a normal (not inference) tensor
+    if cache_path is not None:
+        atomic_save(features, cache_path)
+    return features

@@ -1,0 +1,352 @@
+"""PS-HRNet training (Zhang et al., IEEE TIP 2021) on the project's engine.
+
+The pseudo-siamese framework has two branches that share no weights:
+
+1. :func:`train_teacher`: HRNet-ReID trained on the high-resolution training images (the
+   records with ``factor == 1``) with label-smoothed cross-entropy + batch-hard triplet
+   (:func:`~reidlab.losses.ps_hrnet.reid_loss`).
+2. :func:`train_student`: VDSR-CA + HRNet-ReID (:class:`PSHRNetStudent`) trained on
+   (LR image, HR twin) pairs from :class:`~reidlab.data.dataset.PairedLRHRDataset` with
+   :func:`~reidlab.losses.ps_hrnet.pseudo_siamese_loss`; the teacher is frozen
+   (``requires_grad_(False)``, eval mode) and describes the HR twins under ``no_grad``.
+
+Both go through :func:`reidlab.engine.trainer.fit` (checkpoints, exact resume, AMP, DDP,
+progress bar, metrics CSV) with the profile's ``ps.teacher`` / ``ps.student`` schedule.
+
+Training data, from ``split.train``:
+
+* teacher: the ``factor == 1`` records (on synthetic MLR data every training image is
+  there at x1 and at every factor, so these are all the HR originals);
+* student: the degraded records (``factor > 1``), each paired with its own file as
+  stored. Natively multi-resolution data (CAVIAR, GRID, SynthPeople ``caviar``) have no
+  degradation factor and no HR twin: every record is then paired *with itself*, so
+  ``L_img`` only asks VDSR-CA to keep the image and ``L_feat`` pulls the student towards
+  the teacher's descriptor of the same low-resolution image. That is a limitation of
+  these data, not a faithful PS-HRNet setting.
+
+Identity labels are :func:`~reidlab.data.protocols.relabel` over all of ``split.train``
+(junk ``pid < 0`` dropped), so teacher and student share labels and classifier size.
+
+Input size: ``profile.model.height x profile.model.width``, which must be multiples of 32
+for HRNet (:func:`~reidlab.models.hrnet_reid.check_input_size`); other sizes are refused
+with a message proposing the nearest valid one (no padding, which would change what the
+network sees between profiles). ``profile.model.pretrained`` (``None`` / ``"imagenet"``)
+initialises the HRNet backbones (timm weights); VDSR-CA always starts from scratch.
+
+Run directories hold the :func:`fit` files plus ``config.json`` (everything that
+determines the weights: task, architecture, input size, schedule, loss weights, training
+records and, for the student, a digest of the teacher's weights). A finished run with
+the same ``config.json`` is reused; a different one is refused unless ``resume=False``.
+:func:`load_teacher` / :func:`load_student` rebuild the models from a run directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reidlab.config import PSHRNetConfig, Profile, TrainConfig, to_dict
+from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
+from reidlab.data.protocols import relabel
+from reidlab.data.records import ImageRecord, ProtocolSplit
+from reidlab.engine.checkpoint import atomic_write_json, load_weights, read_json, unwrap_model
+from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
+from reidlab.engine.trainer import (
+    MODEL_FILE,
+    RESULT_NEUTRAL_FIELDS,
+    SUMMARY_FILE,
+    TrainSummary,
+    fit,
+    seed_everything,
+)
+from reidlab.losses.ps_hrnet import pseudo_siamese_loss, reid_loss
+from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
+from reidlab.models.vdsr import VDSRCA
+
+__all__ = ["CONFIG_FILE", "teacher_records", "student_records", "build_teacher",
+           "build_student", "frozen", "train_teacher", "train_student", "load_teacher",
+           "load_student"]
+
+CONFIG_FILE = "config.json"
+_CONFIG_VERSION = 1
+
+
+# ------------------------------------------------------------------------ training data
+
+def _train_records(split: ProtocolSplit) -> tuple[ImageRecord, ...]:
+    records = tuple(r for r in split.train if r.pid >= 0)
+    if not records:
+        raise ValueError(f"{split.dataset}/{split.protocol} trial {split.trial}: the split has "
+                         "no labelled training images")
+    return records
+
+
+def _label_map(split: ProtocolSplit) -> dict[int, int]:
+    """pid -> contiguous label over all labelled training records (teacher = student)."""
+    pids = sorted({r.pid for r in _train_records(split)})
+    return dict(zip(pids, relabel(pids)))
+
+
+def teacher_records(split: ProtocolSplit) -> tuple[ImageRecord, ...]:
+    """The HR training images: records of ``split.train`` with ``factor == 1``."""
+    records = tuple(r for r in _train_records(split) if r.factor == 1)
+    if not records:
+        raise ValueError(f"{split.dataset}/{split.protocol} trial {split.trial}: no training "
+                         "record at factor 1, the teacher has no HR image to learn from")
+    return records
+
+
+def student_records(split: ProtocolSplit) -> tuple[ImageRecord, ...]:
+    """The degraded training records (``factor > 1``), each to be paired with its HR file;
+    on natively multi-resolution data (no factor anywhere) every record, paired with
+    itself (see the module docstring)."""
+    records = _train_records(split)
+    degraded = tuple(r for r in records if r.factor > 1)
+    return degraded or records
+
+
+def _records_digest(records: Sequence[ImageRecord]) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(f"{r.path}|{r.pid}|{r.factor}\n".encode())
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------ models
+
+def build_teacher(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None) -> HRNetReID:
+    """HRNet-ReID as configured by ``ps`` (``hrnet``, ``embed_dim``)."""
+    return HRNetReID(num_classes, hrnet=ps.hrnet, embed_dim=ps.embed_dim, pretrained=pretrained)
+
+
+def build_student(num_classes: int, ps: PSHRNetConfig,
+                  pretrained: str | None = None) -> PSHRNetStudent:
+    """VDSR-CA (``vdsr_channels``, ``vdsr_blocks``) followed by HRNet-ReID."""
+    vdsr = VDSRCA(channels=ps.vdsr_channels, blocks=ps.vdsr_blocks)
+    return PSHRNetStudent(vdsr, build_teacher(num_classes, ps, pretrained))
+
+
+def frozen(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode, every parameter's ``requires_grad`` off and leftover
+    gradients dropped (in place)."""
+    for param in model.parameters():
+        param.grad = None
+    return model.requires_grad_(False).eval()
+
+
+def _weights_digest(model: nn.Module) -> str:
+    """Short sha256 of the state dict (names, dtypes, shapes, bytes)."""
+    h = hashlib.sha256()
+    for name, tensor in unwrap_model(model).state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------- run config
+
+def _train_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in to_dict(cfg).items() if k not in RESULT_NEUTRAL_FIELDS}
+
+
+def _input_size(profile: Profile) -> tuple[int, int]:
+    height, width = profile.model.height, profile.model.width
+    check_input_size(height, width)
+    return height, width
+
+
+def _run_config(task: str, profile: Profile, split: ProtocolSplit,
+                records: Sequence[ImageRecord], num_classes: int,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    ps = profile.ps
+    cfg = ps.teacher if task == "teacher" else ps.student
+    model: dict[str, Any] = {"hrnet": ps.hrnet, "embed_dim": ps.embed_dim,
+                             "num_classes": num_classes, "pretrained": profile.model.pretrained,
+                             "height": profile.model.height, "width": profile.model.width}
+    if task == "student":
+        model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels)
+    config: dict[str, Any] = {
+        "version": _CONFIG_VERSION,
+        "task": task,
+        "model": model,
+        "train": _train_dict(cfg),
+        "data": {"dataset": split.dataset, "protocol": split.protocol, "trial": split.trial,
+                 "interpolation": profile.data.interpolation, "n_train": len(records),
+                 "train_sha": _records_digest(records)},
+    }
+    if task == "student":
+        config["loss"] = {"feature_l1_weight": ps.feature_l1_weight,
+                          "image_l1_weight": ps.image_l1_weight}
+    config.update(extra or {})
+    return config
+
+
+def _differences(stored: Mapping[str, Any], current: Mapping[str, Any],
+                 prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(stored) | set(current)):
+        a, b = stored.get(key), current.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def _prepare_run_dir(out: Path, config: dict[str, Any], resume: bool,
+                     device: str | torch.device | None) -> bool:
+    """Write ``config.json``; with ``resume``, refuse a directory holding another config.
+
+    Returns whether ``out`` holds a finished run of this config (then :func:`fit` only
+    loads its weights, and the backbone need not fetch ImageNet weights first).
+    """
+    init_distributed(torch.device(device) if device is not None else None)
+    stored = read_json(out / CONFIG_FILE)
+    if resume and isinstance(stored, dict):
+        diff = _differences(stored, config)
+        if diff:
+            raise ValueError(
+                f"{out} holds a {stored.get('task', 'PS-HRNet')} run with a different "
+                f"configuration ({'; '.join(diff)}); use another out_dir, or resume=False to "
+                "train it again from scratch")
+    if dist_env().is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / CONFIG_FILE, config)
+    barrier()
+    return (resume and stored == config and (out / MODEL_FILE).is_file()
+            and isinstance(read_json(out / SUMMARY_FILE), dict))
+
+
+# ---------------------------------------------------------------------------- training
+
+def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str],
+                  resume: bool = True, progress: bool = True, *,
+                  device: str | torch.device | None = None) -> tuple[HRNetReID, TrainSummary]:
+    """Train (or reuse) PS-HRNet's teacher: HRNet-ReID on the HR training images.
+
+    Loss: ``label_smoothed_ce(eps=cfg.label_smoothing) + triplet(margin=cfg.margin)`` with
+    ``cfg = profile.ps.teacher``. Returns the model (train mode; on the training device,
+    or on the CPU when a finished run was reused) and the :class:`TrainSummary`.
+    """
+    height, width = _input_size(profile)
+    cfg = profile.ps.teacher
+    labels_of = _label_map(split)
+    records = teacher_records(split)
+    labels = [labels_of[r.pid] for r in records]
+    out = Path(out_dir)
+    finished = _prepare_run_dir(
+        out, _run_config("teacher", profile, split, records, len(labels_of)), resume, device)
+
+    dataset = ReidImageDataset(
+        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
+        labels=labels, interpolation=profile.data.interpolation)
+    seed_everything(cfg.seed)
+    model = build_teacher(len(labels_of), profile.ps,
+                          None if finished else profile.model.pretrained)
+
+    def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        images, targets, _ = batch
+        return reid_loss(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
+
+    summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
+                  desc="PS-HRNet teacher", device=device)
+    return model, summary
+
+
+def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
+                  out_dir: str | os.PathLike[str], resume: bool = True, progress: bool = True,
+                  *, device: str | torch.device | None = None
+                  ) -> tuple[PSHRNetStudent, TrainSummary]:
+    """Train (or reuse) PS-HRNet's student against a frozen ``teacher``.
+
+    Each batch holds (LR image, HR twin, label); the loss is
+    :func:`~reidlab.losses.ps_hrnet.pseudo_siamese_loss` with the teacher's eval-mode
+    descriptor of the HR twin (computed under ``no_grad``), ``cfg = profile.ps.student``
+    and the profile's L1 weights. ``teacher`` is frozen in place (eval mode, no grads) and
+    moved to the training device; the run's config records a digest of its weights, so a
+    different teacher never reuses an old student.
+    """
+    height, width = _input_size(profile)
+    cfg = profile.ps.student
+    ps = profile.ps
+    labels_of = _label_map(split)
+    if teacher.num_classes != len(labels_of) or teacher.embed_dim != ps.embed_dim:
+        raise ValueError(
+            f"the teacher ({teacher.num_classes} classes, embed_dim {teacher.embed_dim}) does not "
+            f"match this split/profile ({len(labels_of)} classes, embed_dim {ps.embed_dim}); "
+            "train the teacher with the same profile and split")
+    records = student_records(split)
+    labels = [labels_of[r.pid] for r in records]
+    out = Path(out_dir)
+    config = _run_config("student", profile, split, records, len(labels_of),
+                         extra={"teacher_sha": _weights_digest(teacher)})
+    finished = _prepare_run_dir(out, config, resume, device)
+
+    dataset = PairedLRHRDataset(
+        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
+        labels=labels, interpolation=profile.data.interpolation)
+    run_device = torch.device(device) if device is not None else default_device()
+    frozen(teacher).to(run_device)
+    if cfg.channels_last:
+        teacher.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    seed_everything(cfg.seed)
+    model = build_student(len(labels_of), ps, None if finished else profile.model.pretrained)
+
+    def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        lr_images, hr_images, targets, _ = batch
+        with torch.no_grad():
+            teacher_feat = teacher(hr_images)
+        return pseudo_siamese_loss(net(lr_images), teacher_feat, hr_images, targets,
+                                   margin=cfg.margin, eps=cfg.label_smoothing,
+                                   feature_weight=ps.feature_l1_weight,
+                                   image_weight=ps.image_l1_weight)
+
+    summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
+                  desc="PS-HRNet student", device=run_device)
+    return model, summary
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _finished_config(out_dir: str | os.PathLike[str], task: str) -> tuple[Path, dict[str, Any]]:
+    out = Path(out_dir)
+    config = read_json(out / CONFIG_FILE)
+    producer = f"train_{task}"
+    if not isinstance(config, dict):
+        raise FileNotFoundError(
+            f"no PS-HRNet {task} run in {out} ({CONFIG_FILE} missing or unreadable): train it "
+            f"with reidlab.engine.pseudo_siamese.{producer}(profile, split, ...) first")
+    if config.get("task") != task:
+        raise ValueError(f"{out} holds a PS-HRNet {config.get('task')!r} run, not a {task!r} "
+                         f"one; use load_{config.get('task')}")
+    if not (out / MODEL_FILE).is_file() or not (out / SUMMARY_FILE).is_file():
+        raise FileNotFoundError(
+            f"the PS-HRNet {task} run in {out} is not finished ({MODEL_FILE}/{SUMMARY_FILE} "
+            f"missing): call {producer} again with the same profile to resume it")
+    return out, config
+
+
+def _ps_from_config(model: Mapping[str, Any]) -> PSHRNetConfig:
+    return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"],
+                         vdsr_blocks=model.get("vdsr_blocks", PSHRNetConfig.vdsr_blocks),
+                         vdsr_channels=model.get("vdsr_channels", PSHRNetConfig.vdsr_channels))
+
+
+def load_teacher(out_dir: str | os.PathLike[str]) -> HRNetReID:
+    """The finished teacher of ``out_dir`` (eval mode, CPU)."""
+    out, config = _finished_config(out_dir, "teacher")
+    model = build_teacher(config["model"]["num_classes"], _ps_from_config(config["model"]))
+    return load_weights(model, out / MODEL_FILE).eval()
+
+
+def load_student(out_dir: str | os.PathLike[str]) -> PSHRNetStudent:
+    """The finished student of ``out_dir`` (eval mode, CPU)."""
+    out, config = _finished_config(out_dir, "student")
+    model = build_student(config["model"]["num_classes"], _ps_from_config(config["model"]))
+    return load_weights(model, out / MODEL_FILE).eval()

@@ -1,0 +1,512 @@
+"""The training loop every model of the study goes through: :func:`fit`.
+
+One call trains ``cfg.iterations`` P x K batches with Adam or SGD, a warm-up + step
+learning-rate schedule, optional mixed precision / ``channels_last`` / ``torch.compile``,
+and DDP under ``torchrun``. It is resumable to the bit: batches and augmentation are
+pure functions of ``(seed, iteration)`` (see :class:`~reidlab.data.samplers.PKSampler`),
+and the checkpoint holds model, optimiser, scheduler, grad-scaler and every RNG state.
+
+Files in ``out_dir`` (written by rank 0 only):
+    ``checkpoint.pt``  everything needed to resume (atomic, every ``checkpoint_every``)
+    ``model.pt``       the final weights (``state_dict`` of the unwrapped model)
+    ``metrics.csv``    one row per logged iteration (iteration, lr, loss, metrics, images_per_s)
+    ``summary.json``   the :class:`TrainSummary` and the config; marks the run finished
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from reidlab.config import TrainConfig, to_dict, validate
+from reidlab.data.samplers import PKSampler
+from reidlab.engine.checkpoint import (
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    capture_rng_state,
+    load_checkpoint,
+    load_weights,
+    model_state,
+    read_json,
+    restore_rng_state,
+    unwrap_model,
+)
+from reidlab.engine.distributed import (
+    DistInfo,
+    all_gather_objects,
+    all_reduce_mean,
+    barrier,
+    default_device,
+    init_distributed,
+)
+
+#: ``loss_fn(model, batch) -> (loss, {metric name: float or 0-d tensor})``.
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, Mapping[str, Any]]]
+
+#: TrainConfig fields that do not change the trained weights: a run may be resumed
+#: (or recognised as finished) with different values.
+RESULT_NEUTRAL_FIELDS: frozenset[str] = frozenset({"num_workers", "checkpoint_every", "log_every"})
+
+CHECKPOINT_FILE = "checkpoint.pt"
+MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """What :func:`fit` reports (also stored in ``summary.json``).
+
+    Attributes:
+        out_dir: the run directory.
+        iterations: iterations completed (= ``cfg.iterations``).
+        final_metrics: loss and metrics of the last logged iteration (rank mean).
+        checkpoint: path of ``checkpoint.pt``.
+        model_path: path of ``model.pt``.
+        wall_s: seconds spent in the last ``fit`` call that trained.
+        resumed_from: iteration the last call resumed from (``None``: fresh start).
+        images_per_s: steady-state training throughput (global images / s, after the
+            first iteration of the call).
+    """
+
+    out_dir: str
+    iterations: int
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: str = ""
+    model_path: str = ""
+    wall_s: float = 0.0
+    resumed_from: int | None = None
+    images_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainSummary:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# --------------------------------------------------------------------------- seeding
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global RNG and torch (CPU and all CUDA devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool = True) -> Iterator[None]:
+    """Prefer deterministic kernels inside the block; restores the previous settings.
+
+    Sets ``cudnn.deterministic``, disables ``cudnn.benchmark`` and enables
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (ops without a
+    deterministic implementation, e.g. some CUDA pooling backward kernels, only warn).
+    On the CPU every op used here is deterministic for a fixed thread count.
+    """
+    if not enabled:
+        yield
+        return
+    previous = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.utils.deterministic.fill_uninitialized_memory)  # type: ignore[attr-defined]
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    # NaN-filling every torch.empty() is a debugging aid, not needed for determinism
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = previous[:2]
+        torch.use_deterministic_algorithms(previous[2], warn_only=previous[3])
+        torch.utils.deterministic.fill_uninitialized_memory = previous[4]  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ optimisation parts
+
+def build_optimizer(params: Iterable[Any], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam(betas=(beta1, 0.999)) or SGD(momentum 0.9) with ``cfg.lr`` / ``cfg.weight_decay``."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999),
+                                weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=False,
+                               weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer={cfg.optimizer!r} is not valid; choose one of: adam, sgd")
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier of ``cfg.lr`` at 0-based iteration ``step``.
+
+    Linear warm-up ``(step + 1) / warmup_iterations`` for the first ``warmup_iterations``,
+    times ``lr_gamma`` from iteration ``round(lr_decay_at * iterations)`` on (no decay when
+    ``lr_decay_at`` is outside ``(0, 1)``). RFD: 2e-4, divided by 10 at half the run.
+    """
+    factor = 1.0
+    if cfg.warmup_iterations > 0 and step < cfg.warmup_iterations:
+        factor = (step + 1) / cfg.warmup_iterations
+    if 0.0 < cfg.lr_decay_at < 1.0 and step >= round(cfg.lr_decay_at * cfg.iterations):
+        factor *= cfg.lr_gamma
+    return factor
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer,
+                    cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """:class:`~torch.optim.lr_scheduler.LambdaLR` over :func:`lr_factor`, stepped per iteration."""
+    def schedule(step: int) -> float:
+        return lr_factor(step, cfg)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def resolve_amp(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """``(autocast dtype or None, use GradScaler)`` for ``cfg.amp`` on ``device``.
+
+    ``auto``: bf16 on CUDA, off elsewhere; ``bf16``: bf16 everywhere; ``fp16``: fp16 with a
+    GradScaler on CUDA (off on the CPU, where fp16 training is not worth it); ``off``.
+    """
+    if amp == "off":
+        return None, False
+    if device.type == "cuda":
+        if amp == "fp16":
+            return torch.float16, True
+        return torch.bfloat16, False
+    if amp == "bf16":
+        return torch.bfloat16, False
+    return None, False
+
+
+def move_to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """Recursively move tensors to ``device`` (4-D float tensors to ``channels_last`` if asked)."""
+    if isinstance(batch, torch.Tensor):
+        tensor = batch.to(device, non_blocking=True)
+        if channels_last and tensor.dim() == 4 and tensor.is_floating_point():
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
+    if isinstance(batch, Mapping):
+        return {k: move_to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to_device(v, device, channels_last) for v in batch)
+    return batch
+
+
+# ------------------------------------------------------------------------ metrics log
+
+class MetricsLog:
+    """``metrics.csv``: one row per logged iteration, kept consistent with the checkpoint."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = path
+        self.enabled = enabled
+        self._fields: list[str] = []
+        self._handle: Any = None
+
+    def truncate(self, iteration: int) -> None:
+        """Drop rows past ``iteration`` (rows a crashed run logged after its last checkpoint)."""
+        if not self.enabled or not self.path.exists():
+            return
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            fields = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("iteration") and int(r["iteration"]) <= iteration]
+        if not rows:
+            self.path.unlink()
+            return
+        self._fields = fields
+        self._rewrite(rows)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        """Append ``row`` (a new metric name rewrites the file with an extended header)."""
+        if not self.enabled:
+            return
+        if not self._fields and self.path.exists():
+            with self.path.open(newline="", encoding="utf-8") as handle:
+                self._fields = list(csv.DictReader(handle).fieldnames or [])
+        new = [k for k in row if k not in self._fields]
+        if new or not self.path.exists():
+            old_rows = self._read_rows() if self.path.exists() else []
+            self._fields += new
+            self._rewrite(old_rows)
+        if self._handle is None:
+            self._handle = self.path.open("a", newline="", encoding="utf-8")
+        csv.DictWriter(self._handle, fieldnames=self._fields, restval="").writerow(row)
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _read_rows(self) -> list[dict[str, str]]:
+        self.close()
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    def _rewrite(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.close()
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self._fields, restval="", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, buffer.getvalue())
+
+
+# ----------------------------------------------------------------------- checkpoints
+
+def _config_difference(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    keys = (set(stored) | set(current)) - RESULT_NEUTRAL_FIELDS
+    return sorted(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}"
+                  for k in keys if stored.get(k) != current.get(k))
+
+
+def _finished_summary(out: Path, config: Mapping[str, Any]) -> TrainSummary | None:
+    data = read_json(out / SUMMARY_FILE)
+    if not isinstance(data, dict) or not (out / MODEL_FILE).is_file():
+        return None
+    if _config_difference(data.get("config", {}), config):
+        return None
+    return TrainSummary.from_dict(data)
+
+
+def _save_checkpoint(path: Path, info: DistInfo, iteration: int, model: nn.Module,
+                     optimizer: torch.optim.Optimizer, scheduler: Any,
+                     scaler: torch.amp.GradScaler, config: Mapping[str, Any]) -> None:
+    rng_states = all_gather_objects(capture_rng_state())  # collective: every rank calls
+    if not info.is_main:
+        return
+    atomic_save({
+        "iteration": iteration,
+        "model": model_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "rng": rng_states,
+        "world_size": info.world_size,
+        "config": dict(config),
+    }, path)
+
+
+def _resume(path: Path, info: DistInfo, config: Mapping[str, Any], model: nn.Module,
+            optimizer: torch.optim.Optimizer, scheduler: Any,
+            scaler: torch.amp.GradScaler) -> int:
+    state = load_checkpoint(path)
+    diff = _config_difference(state.get("config", {}), config)
+    if diff:
+        raise ValueError(
+            f"{path} was written with a different training config ({'; '.join(diff)}); "
+            "resume with the same config, or pass resume=False (CLI: --no-resume) to start over")
+    unwrap_model(model).load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
+    rng = state["rng"]
+    if state["world_size"] == info.world_size:
+        restore_rng_state(rng[info.rank])
+    else:  # a different process count cannot replay per-rank RNG streams exactly
+        seed_everything(int(config["seed"]) + info.rank + int(state["iteration"]))
+    return int(state["iteration"])
+
+
+# ------------------------------------------------------------------------------- fit
+
+def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: LossFn,
+        cfg: TrainConfig, out_dir: str | os.PathLike[str], *, resume: bool = True,
+        progress: bool = True, desc: str = "train", params: Iterable[Any] | None = None,
+        device: str | torch.device | None = None, deterministic: bool = True,
+        find_unused_parameters: bool = False,
+        on_iteration: Callable[[int, Mapping[str, float]], None] | None = None) -> TrainSummary:
+    """Train ``model`` on P x K batches of ``dataset`` and write the run to ``out_dir``.
+
+    Args:
+        model: the network (built by the caller, e.g. after :func:`seed_everything`);
+            trained in place and left on ``device`` in train mode.
+        dataset: map-style dataset accepting ``(index, aug_seed)`` keys.
+        labels: the sampler's label of every dataset index (identity or resolution class).
+        loss_fn: ``loss_fn(model, batch) -> (loss, metrics)``; ``batch`` is the collated
+            dataset output on the device; ``model`` may be DDP/compile-wrapped.
+        cfg: the schedule (optimiser, lr, P, K, AMP, checkpoints, seed, workers).
+        out_dir: run directory (see the module docstring for its files).
+        resume: continue from ``checkpoint.pt`` / return a finished run with the same
+            config; ``False`` starts over and overwrites.
+        progress: tqdm bar with loss, accuracy (``acc`` metric) and lr (rank 0 only).
+        desc: progress bar label.
+        params: what the optimiser updates (parameters or param groups); default: every
+            parameter of ``model`` that requires grad.
+        device: default ``cuda:LOCAL_RANK`` when available, else CPU.
+        deterministic: run inside :func:`deterministic_mode`.
+        find_unused_parameters: passed to DDP (only for models with unused branches).
+        on_iteration: called as ``on_iteration(iteration, metrics)`` after every
+            iteration (and its checkpoint); ``metrics`` holds the raw values.
+
+    Returns:
+        The :class:`TrainSummary` (identical on every rank).
+    """
+    validate(cfg)
+    if len(labels) != len(dataset):  # type: ignore[arg-type]
+        raise ValueError(f"got {len(labels)} labels for a dataset of {len(dataset)} items")  # type: ignore[arg-type]
+    started = time.perf_counter()
+    out = Path(out_dir)
+    info = init_distributed(torch.device(device) if device is not None else None)
+    device = torch.device(device) if device is not None else default_device(info)
+    config = to_dict(cfg)
+    paths = {name: out / name for name in (CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SUMMARY_FILE)}
+
+    if resume and (finished := _finished_summary(out, config)) is not None:
+        load_weights(model, paths[MODEL_FILE])
+        return finished
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            for name in (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE):
+                paths[name].unlink(missing_ok=True)
+    barrier()
+
+    with deterministic_mode(deterministic):
+        model.to(device)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        optimizer = build_optimizer(
+            params if params is not None else [p for p in model.parameters() if p.requires_grad],
+            cfg)
+        scheduler = build_scheduler(optimizer, cfg)
+        amp_dtype, use_scaler = resolve_amp(cfg.amp, device)
+        scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+
+        start, resumed_from = 0, None
+        if resume and paths[CHECKPOINT_FILE].is_file():
+            start = resumed_from = _resume(paths[CHECKPOINT_FILE], info, config, model,
+                                           optimizer, scheduler, scaler)
+        else:
+            seed_everything(cfg.seed + info.rank)  # training-time randomness (dropout, ...)
+
+        net: nn.Module = model
+        if info.is_distributed:
+            net = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=find_unused_parameters)
+        if cfg.compile:
+            net = torch.compile(net)  # type: ignore[assignment]
+        net.train()
+
+        sampler = PKSampler(labels, cfg.p, cfg.k, seed=cfg.seed, rank=info.rank,
+                            world_size=info.world_size, num_batches=cfg.iterations).start_at(start)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            persistent_workers=cfg.num_workers > 0,
+                            pin_memory=device.type == "cuda",
+                            # own generator: creating the iterator must not draw from the
+                            # global RNG (that would shift dropout streams after a resume)
+                            generator=torch.Generator().manual_seed(cfg.seed + start))
+        log = MetricsLog(paths[METRICS_FILE], enabled=info.is_main)
+        log.truncate(start)
+        bar = tqdm(total=cfg.iterations, initial=start, desc=desc, dynamic_ncols=True,
+                   disable=not (progress and info.is_main))
+        global_batch = cfg.p * cfg.k
+        final_metrics: dict[str, float] = {}
+        steady_from: tuple[int, float] | None = None
+        last_log = (start, time.perf_counter())
+        done = start
+        try:
+            for done, batch in enumerate(loader, start=start + 1):
+                batch = move_to_device(batch, device, cfg.channels_last)
+                lr = scheduler.get_last_lr()[0]
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                    enabled=amp_dtype is not None):
+                    loss, metrics = loss_fn(net, batch)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+
+                if done % cfg.log_every == 0 or done == cfg.iterations:
+                    final_metrics = _reduce_metrics(loss, metrics, device)
+                    if not math.isfinite(final_metrics["loss"]):
+                        raise FloatingPointError(
+                            f"{desc}: loss is {final_metrics['loss']} at iteration {done} "
+                            f"(lr {lr:.3g}); lower the learning rate or check the data")
+                    now = time.perf_counter()
+                    ips = global_batch * (done - last_log[0]) / max(now - last_log[1], 1e-9)
+                    last_log = (done, now)
+                    log.write({"iteration": done, "lr": lr, **final_metrics, "images_per_s": ips})
+                    bar.set_postfix(_postfix(final_metrics, lr), refresh=False)
+                bar.update(1)
+                if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+                    _save_checkpoint(paths[CHECKPOINT_FILE], info, done, model, optimizer,
+                                     scheduler, scaler, config)
+                if steady_from is None:
+                    steady_from = (done, time.perf_counter())
+                if on_iteration is not None:
+                    on_iteration(done, metrics)
+        finally:
+            bar.close()
+            log.close()
+            del loader
+
+        if done < cfg.iterations:  # pragma: no cover - the sampler always yields them all
+            raise RuntimeError(f"{desc}: data ran out at iteration {done} of {cfg.iterations}")
+        if start == cfg.iterations:  # checkpoint complete but summary missing
+            final_metrics = _last_logged_metrics(paths[METRICS_FILE])
+        end = time.perf_counter()
+        images_per_s = 0.0
+        if steady_from is not None and done > steady_from[0]:
+            images_per_s = global_batch * (done - steady_from[0]) / (end - steady_from[1])
+        elif steady_from is not None:
+            images_per_s = global_batch * (done - start) / (end - started)
+        summary = TrainSummary(
+            out_dir=str(out), iterations=cfg.iterations, final_metrics=final_metrics,
+            checkpoint=str(paths[CHECKPOINT_FILE]), model_path=str(paths[MODEL_FILE]),
+            wall_s=end - started, resumed_from=resumed_from, images_per_s=images_per_s)
+        if info.is_main:
+            atomic_save(model_state(model), paths[MODEL_FILE])
+            atomic_write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "config": config})
+        barrier()
+    return summary
+
+
+def _reduce_metrics(loss: torch.Tensor, metrics: Mapping[str, Any],
+                    device: torch.device) -> dict[str, float]:
+    names = ["loss", *metrics]
+    values = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=device).detach().reshape(())
+                          for v in (loss, *metrics.values())])
+    reduced = all_reduce_mean(values).tolist()
+    return dict(zip(names, (float(v) for v in reduced)))
+
+
+def _postfix(metrics: Mapping[str, float], lr: float) -> dict[str, str]:
+    shown = {"loss": f"{metrics['loss']:.4f}"}
+    if "acc" in metrics:
+        shown["acc"] = f"{metrics['acc']:.3f}"
+    shown["lr"] = f"{lr:.2e}"
+    return shown
+
+
+def _last_logged_metrics(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    skip = {"iteration", "lr", "images_per_s"}
+    return {k: float(v) for k, v in rows[-1].items() if k not in skip and v not in ("", None)}

@@ -1,0 +1,315 @@
+"""MGN with channel attention after every stage: the RFD re-id network (Sec. 3.2-3.3).
+
+Multiple Granularity Network (Wang et al., ACM MM 2018) on a torchvision ResNet:
+
+* shared part: stem (conv1, bn1, relu, maxpool), layer1, layer2 and the first block of
+  layer3;
+* three branches, each with its own copy of the rest of layer3 and of layer4: a global
+  branch (layer4 down-samples by 2, 12x4 maps at 384x128) and two part branches
+  (layer4 with stride 1, 24x8 maps) cut into 2 and 3 horizontal stripes;
+* max pooling of each branch map and of each stripe, each pooled vector reduced by a
+  1x1 conv + BN + ReLU to ``feat_dim``, and one identity classifier per reduced
+  feature: 3 global + 2 + 3 part features, 8 classifiers.
+
+RFD (Munir et al.) adds channel attention (:class:`ChannelAttention`, Eq. (4)-(6))
+after every stage: after layer1 and layer2 (shared) and, in every branch, after the
+rest of layer3 and after layer4. ``attention=False`` gives the plain MGN baseline.
+
+The test-time descriptor concatenates the 8 reduced features (``8 * feat_dim``).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import socket
+import urllib.error
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchvision.models import ResNet
+
+from reidlab.models.attention import ChannelAttention
+
+__all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "resnet_backbones",
+           "imagenet_state_dict", "PART_STRIPES"]
+
+#: Number of horizontal stripes of the three branches (1 = global branch only).
+PART_STRIPES: tuple[int, ...] = (1, 2, 3)
+
+
+def resnet_backbones() -> tuple[str, ...]:
+    """Names of the torchvision ResNet-family builders MGN can be built on."""
+    return tuple(
+        name for name in torchvision.models.list_models(module=torchvision.models)
+        if torchvision.models.get_model_builder(name).__module__ == "torchvision.models.resnet")
+
+
+def _attention(channels: int, reduction: int, enabled: bool) -> nn.Module:
+    return ChannelAttention(channels, reduction) if enabled else nn.Identity()
+
+
+def _remove_downsampling(layer: nn.Sequential) -> None:
+    """Give ``layer`` stride 1: the first block's strided conv and its downsample conv."""
+    first = layer[0]
+    for module in first.modules():
+        if isinstance(module, nn.Conv2d) and module.stride != (1, 1):
+            module.stride = (1, 1)
+    if hasattr(first, "stride"):
+        first.stride = 1
+
+
+def _reduction_block(in_channels: int, feat_dim: int) -> nn.Sequential:
+    """1x1 conv + BN + ReLU mapping a pooled vector to ``feat_dim``; MGN's initialisation."""
+    block = nn.Sequential(
+        nn.Conv2d(in_channels, feat_dim, kernel_size=1, bias=False),
+        nn.BatchNorm2d(feat_dim),
+        nn.ReLU(inplace=True),
+    )
+    nn.init.kaiming_normal_(block[0].weight, mode="fan_in")
+    nn.init.ones_(block[1].weight)
+    nn.init.zeros_(block[1].bias)
+    return block
+
+
+def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
+    fc = nn.Linear(feat_dim, num_classes)
+    nn.init.normal_(fc.weight, mean=0.0, std=0.001)
+    nn.init.zeros_(fc.bias)
+    return fc
+
+
+class MGNBranch(nn.Module):
+    """One MGN branch: rest of layer3 [+ CA], layer4 [+ CA], max pooling, reductions.
+
+    ``n_stripes == 1`` is the global branch; otherwise the branch map is pooled as a
+    whole (branch-level global feature) and per horizontal stripe.
+
+    Args:
+        layer3_rest: layer3 without its first block (owned by this branch).
+        layer4: layer4 (owned by this branch; its stride is set by the caller).
+        n_stripes: horizontal stripes of the part branch (1 for the global branch).
+        in_channels: channels of the layer4 output (2048 for ResNet-50, 512 for -18/34).
+        attention: whether channel attention follows layer3 and layer4.
+        reduction: channel attention reduction ratio.
+        feat_dim: width of every reduced feature.
+    """
+
+    def __init__(self, layer3_rest: nn.Sequential, layer4: nn.Sequential, n_stripes: int,
+                 in_channels: int, *, attention: bool, reduction: int, feat_dim: int) -> None:
+        super().__init__()
+        if n_stripes < 1:
+            raise ValueError(f"n_stripes must be >= 1, got {n_stripes}")
+        self.n_stripes = n_stripes
+        self.layer3 = layer3_rest
+        self.att3 = _attention(in_channels // 2, reduction, attention)
+        self.layer4 = layer4
+        self.att4 = _attention(in_channels, reduction, attention)
+        n_features = 1 if n_stripes == 1 else 1 + n_stripes
+        self.reductions = nn.ModuleList(
+            _reduction_block(in_channels, feat_dim) for _ in range(n_features))
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Branch map after layer3 rest [+ CA] and layer4 [+ CA]."""
+        return self.att4(self.layer4(self.att3(self.layer3(x))))
+
+    def pool(self, fmap: torch.Tensor) -> list[torch.Tensor]:
+        """Max-pooled (N, C, 1, 1) vectors: the whole map, then each stripe top to bottom."""
+        pooled = [F.adaptive_max_pool2d(fmap, 1)]
+        if self.n_stripes > 1:
+            stripes = F.adaptive_max_pool2d(fmap, (self.n_stripes, 1))
+            pooled.extend(stripes.split(1, dim=2))
+        return pooled
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Reduced (N, feat_dim) features: branch-global first, then the stripes."""
+        pooled = self.pool(self.feature_map(x))
+        return [red(p).flatten(1) for red, p in zip(self.reductions, pooled)]
+
+
+class MGN(nn.Module):
+    """Multiple Granularity Network with RFD channel attention after every stage.
+
+    The ResNet's shared modules (stem, layer1, layer2, layer3[0]) are reused, not
+    copied; each branch gets deep copies of layer3[1:] and layer4.
+
+    Args:
+        resnet: a torchvision ResNet (any depth), randomly initialised or pretrained.
+        num_classes: number of training identities (classifier outputs).
+        attention: channel attention after every stage (RFD) or none (MGN baseline).
+        reduction: channel attention reduction ratio (Eq. (5)).
+        feat_dim: width of every reduced feature (descriptor is ``8 * feat_dim``).
+        dropout: dropout probability applied to the reduced features before the
+            classifiers (training only; triplet features and descriptor are unaffected).
+    """
+
+    def __init__(self, resnet: ResNet, num_classes: int, *, attention: bool = True,
+                 reduction: int = 16, feat_dim: int = 256, dropout: float = 0.5) -> None:
+        super().__init__()
+        if num_classes <= 0:
+            raise ValueError(f"num_classes must be > 0, got {num_classes}")
+        if feat_dim <= 0:
+            raise ValueError(f"feat_dim must be > 0, got {feat_dim}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if len(resnet.layer3) < 2:
+            raise ValueError("MGN needs a ResNet whose layer3 has at least two blocks")
+        channels = resnet.fc.in_features          # layer4 output: 512 * block expansion
+        self.num_classes = num_classes
+        self.feat_dim = feat_dim
+        self.attention = attention
+
+        # Shared part: stem, layer1 [+ CA], layer2 [+ CA], first block of layer3.
+        self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool)
+        self.layer1 = resnet.layer1
+        self.att1 = _attention(channels // 8, reduction, attention)
+        self.layer2 = resnet.layer2
+        self.att2 = _attention(channels // 4, reduction, attention)
+        self.layer3_head = resnet.layer3[0]
+
+        # Branches: own copies of layer3[1:] and layer4; part branches keep stride 1.
+        layer3_rest = nn.Sequential(*resnet.layer3[1:])
+        branches = []
+        for n_stripes in PART_STRIPES:
+            layer4 = copy.deepcopy(resnet.layer4)
+            if n_stripes > 1:
+                _remove_downsampling(layer4)
+            branches.append(MGNBranch(copy.deepcopy(layer3_rest), layer4, n_stripes, channels,
+                                      attention=attention, reduction=reduction,
+                                      feat_dim=feat_dim))
+        self.branches = nn.ModuleList(branches)
+
+        self.dropout = nn.Dropout(dropout)
+        self.classifiers = nn.ModuleList(
+            _classifier(feat_dim, num_classes) for _ in range(self.num_features))
+
+    @property
+    def num_features(self) -> int:
+        """Reduced features (= classifiers): 3 global + 2 + 3 part features = 8."""
+        return sum(1 if n == 1 else 1 + n for n in PART_STRIPES)
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the test-time descriptor, ``8 * feat_dim``."""
+        return self.num_features * self.feat_dim
+
+    def shared(self, x: torch.Tensor) -> torch.Tensor:
+        """Shared trunk: stem, layer1 [+ CA], layer2 [+ CA], layer3[0]."""
+        x = self.att1(self.layer1(self.stem(x)))
+        x = self.att2(self.layer2(x))
+        return self.layer3_head(x)
+
+    def forward_feature_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The three branches' layer4 outputs (after channel attention when enabled)."""
+        shared = self.shared(x)
+        return tuple(branch.feature_map(shared) for branch in self.branches)
+
+    def reduced_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The 8 reduced features in MGN order: the 3 branch-global ones, then the
+        2 stripes of the 2-part branch and the 3 stripes of the 3-part branch."""
+        shared = self.shared(x)
+        per_branch = [branch(shared) for branch in self.branches]
+        globals_ = [feats[0] for feats in per_branch]
+        parts = [f for feats in per_branch for f in feats[1:]]
+        return globals_ + parts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor | list[torch.Tensor]]:
+        """Eval: the (N, 8*feat_dim) descriptor. Train: ``{"logits": [8 x (N, classes)],
+        "triplet": [3 x (N, feat_dim)], "features": (N, 8*feat_dim)}``."""
+        feats = self.reduced_features(x)
+        descriptor = torch.cat(feats, dim=1)
+        if not self.training:
+            return descriptor
+        logits = [fc(self.dropout(f)) for fc, f in zip(self.classifiers, feats)]
+        return {"logits": logits, "triplet": feats[:len(PART_STRIPES)], "features": descriptor}
+
+
+# --------------------------------------------------------------------------- weights
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def imagenet_state_dict(backbone: str, timeout: float = 10.0) -> dict[str, torch.Tensor]:
+    """torchvision's default ImageNet weights of ``backbone`` (``<Backbone>_Weights.DEFAULT``).
+
+    The torch hub cache (``torch.hub.get_dir()/checkpoints``) is used when it holds the
+    file; otherwise the file is downloaded with a ``timeout``-second socket timeout.
+    Raises ``RuntimeError`` quickly when the weights are neither cached nor downloadable.
+    """
+    weights = torchvision.models.get_model_weights(backbone).DEFAULT
+    cache_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    cached = os.path.join(cache_dir, os.path.basename(urlparse(weights.url).path))
+    if os.path.isfile(cached):
+        try:
+            return torch.load(cached, map_location="cpu", weights_only=True)
+        except Exception as err:  # corrupt or truncated file
+            raise RuntimeError(
+                f"cannot read the cached ImageNet weights {cached} ({err}); delete the file "
+                f"and retry, or use pretrained=None") from err
+    try:
+        with _socket_timeout(timeout):
+            return torch.hub.load_state_dict_from_url(
+                weights.url, model_dir=cache_dir, map_location="cpu", progress=False,
+                check_hash=True, weights_only=True)
+    except (urllib.error.URLError, OSError) as err:  # offline, DNS failure, timeout
+        raise RuntimeError(
+            f"cannot download the ImageNet weights of {backbone} ({weights}) from "
+            f"{weights.url}: {err}. The weights cannot be downloaded offline: put the file "
+            f"into the torch hub cache dir {cache_dir} (as {cached}), or use "
+            f"pretrained=None") from err
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = True,
+              pretrained: str | None = None, reduction: int = 16, feat_dim: int = 256,
+              dropout: float = 0.5, *, download_timeout: float = 10.0) -> MGN:
+    """MGN on torchvision ``backbone`` with RFD channel attention (``attention=True``).
+
+    Args:
+        num_classes: training identities.
+        backbone: any torchvision ResNet builder name (see :func:`resnet_backbones`).
+        attention: RFD channel attention after every stage; ``False`` = MGN baseline.
+        pretrained: ``None`` (random init) or ``"imagenet"`` (torchvision's default
+            weights; :func:`imagenet_state_dict` explains caching and offline failure).
+        reduction: channel attention reduction ratio.
+        feat_dim: reduced feature width (descriptor ``8 * feat_dim``).
+        dropout: dropout before the classifiers.
+        download_timeout: socket timeout (s) for the weights download.
+    """
+    valid = resnet_backbones()
+    if backbone not in valid:
+        raise ValueError(f"backbone={backbone!r} is not a torchvision ResNet; choose one of: "
+                         f"{', '.join(valid)}")
+    if pretrained not in (None, "imagenet"):
+        raise ValueError(f"pretrained={pretrained!r} is not valid; choose None or 'imagenet'")
+    resnet = torchvision.models.get_model(backbone, weights=None)
+    if pretrained == "imagenet":
+        resnet.load_state_dict(imagenet_state_dict(backbone, timeout=download_timeout))
+    return MGN(resnet, num_classes, attention=attention, reduction=reduction,
+               feat_dim=feat_dim, dropout=dropout)
+
+
+def count_parameters(model: nn.Module, exclude_classifiers: bool = True) -> int:
+    """Number of parameters of ``model``; with ``exclude_classifiers``, parameters under a
+    module whose name starts with ``classifier`` (the identity classifiers, whose size
+    depends on the number of training identities) are left out."""
+    total = 0
+    for name, param in model.named_parameters():
+        if exclude_classifiers and any(part.startswith("classifier") for part in name.split(".")):
+            continue
+        total += param.numel()
+    return total

@@ -1,0 +1,101 @@
+"""Atomic result files and repository-relative paths.
+
+Nothing under ``results/`` is ever half-written: every writer goes through a
+temporary file in the same folder followed by :func:`os.replace`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding ``reidlab/``), wherever the kernel runs."""
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """``path`` as given when absolute, else relative to the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo_root() / p
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".1f") -> tuple[Path, Path]:
+    """Write ``df`` as ``<stem>.csv`` and ``<stem>.md`` (GitHub Markdown), atomically."""
+    stem = Path(stem)
+    csv = atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False))
+    md = atomic_write_text(stem.with_suffix(".md"), to_markdown(df, floatfmt=floatfmt) + "\n")
+    return csv, md
+
+
+def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".1f") -> str:
+    """A GitHub Markdown table (no ``tabulate`` dependency)."""
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "" if v != v else format(v, floatfmt)
+        return "" if v is None else str(v)
+
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def save_figure(fig, stem: str | os.PathLike, *, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130) -> list[Path]:
+    """Save a matplotlib figure atomically in each format (raster + vector)."""
+    import io as _io
+
+    out = []
+    for fmt in formats:
+        buf = _io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+        out.append(atomic_write_bytes(Path(stem).with_suffix("." + fmt), buf.getvalue()))
+    return out
+
+
+def _jsonable(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

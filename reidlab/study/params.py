@@ -1,0 +1,79 @@
+"""From notebook parameters to a validated :class:`~reidlab.config.Profile`.
+
+Notebook parameters are flat (``backbone``, ``iterations``, ``lam``...); this module
+maps each to its section of the profile and refuses unknown names or values with a
+message that lists the valid choices, before any work starts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from reidlab.config import (
+    DATASETS, PROFILE_NAMES, PROTOCOLS, RFD_READINGS, Profile, get_profile, override,
+)
+
+#: flat notebook parameter -> (section, field); ``{task}`` is the training section.
+FLAT_PARAMETERS: dict[str, tuple[str, str]] = {
+    "dataset": ("data", "dataset"),
+    "data_root": ("data", "data_root"),
+    "seed": ("data", "seed"),
+    "interpolation": ("data", "interpolation"),
+    "pseudo_bins": ("data", "pseudo_bins"),
+    "pseudo_strategy": ("data", "pseudo_strategy"),
+    "n_ids": ("data", "n_ids"),
+    "backbone": ("model", "backbone"),
+    "attention": ("model", "attention"),
+    "pretrained": ("model", "pretrained"),
+    "height": ("model", "height"),
+    "width": ("model", "width"),
+    "iterations": ("{task}", "iterations"),
+    "lr": ("{task}", "lr"),
+    "amp": ("{task}", "amp"),
+    "num_workers": ("{task}", "num_workers"),
+    "trials": ("eval", "trials"),
+    "lam": ("eval", "lam"),
+    "rfd_reading": ("eval", "rfd_reading"),
+}
+
+
+def build_profile(profile: str = "quick", *, task: str = "bf", **params: Any) -> Profile:
+    """The named profile with the notebook's non-``None`` parameters applied.
+
+    ``task`` ("bf", "br", "teacher"/"student" for PS-HRNet) picks which training
+    schedule ``iterations``/``lr``/``amp`` refer to.
+    """
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILE_NAMES)}")
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in params.items():
+        if name not in FLAT_PARAMETERS:
+            raise ValueError(
+                f"unknown parameter {name!r}; valid: {', '.join(sorted(FLAT_PARAMETERS))}")
+        if value is None:
+            continue
+        section, field = FLAT_PARAMETERS[name]
+        section = section.format(task=task)
+        changes.setdefault(section, {})[field] = value
+    prof = get_profile(profile)
+    ps_changes = {k: changes.pop(k) for k in ("teacher", "student") if k in changes}
+    if ps_changes:
+        changes["ps"] = ps_changes
+    return override(prof, **changes) if changes else prof
+
+
+def check_choice(name: str, value: Any, valid: tuple) -> None:
+    """Fail at once, naming the parameter and the valid choices."""
+    if value not in valid:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
+
+def check_protocol(protocol: str) -> None:
+    check_choice("protocol", protocol, PROTOCOLS)
+
+
+def check_dataset(dataset: str) -> None:
+    check_choice("dataset", dataset, DATASETS)
+
+
+def check_reading(reading: str) -> None:
+    check_choice("rfd_reading", reading, RFD_READINGS)

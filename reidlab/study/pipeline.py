@@ -1,0 +1,225 @@
+"""The whole study from one command, and the notebooks as tests.
+
+``python -m reidlab.study.pipeline reproduce --profile quick``
+    runs notebooks 00 -> 06 with papermill, keeps executed copies in
+    ``results/notebooks/``, then regenerates ``results/README.md``.
+``python -m reidlab.study.pipeline prepare-nbval --out build/nbval``
+    writes each notebook with ``smoke`` parameters injected (papermill
+    ``--prepare-only``) and the recorded reference outputs of its
+    ``# NBVAL_CHECK_OUTPUT`` cells, ready for ``pytest --nbval-lax``.
+``python -m reidlab.study.pipeline record-nbval``
+    executes the prepared notebooks and records those reference outputs in
+    ``tests/nbval_expected/`` (run after changing what such a cell prints).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from reidlab.study.io import read_json, repo_root, resolve, write_json
+
+NOTEBOOKS: tuple[str, ...] = (
+    "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
+    "04_ablations", "05_per_split_plot", "06_ps_hrnet",
+)
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+SMOKE_PARAMETERS = {"profile": "smoke"}
+
+
+def _declared_parameters(path: Path) -> set[str]:
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(path)).keys())
+
+
+def _params_for(path: Path, params: dict[str, Any]) -> dict[str, Any]:
+    declared = _declared_parameters(path)
+    return {k: v for k, v in params.items() if k in declared}
+
+
+def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeout: int = 3600,
+                 log_output: bool = True) -> float:
+    """Execute one notebook with papermill; the executed copy replaces ``out_dir/name.ipynb`` only on success."""
+    import papermill as pm
+
+    src = repo_root() / "notebooks" / f"{name}.ipynb"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{name}.ipynb"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=out_dir)
+    os.close(fd)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(src), tmp, parameters=_params_for(src, params), kernel_name="python3",
+                            progress_bar=False, log_output=log_output, execution_timeout=cell_timeout,
+                            cwd=str(repo_root() / "notebooks"))
+        os.replace(tmp, final)
+    except BaseException:
+        failed = out_dir / f"{name}.failed.ipynb"
+        if Path(tmp).exists():
+            os.replace(tmp, failed)
+            print(f"[reidlab] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
+        raise
+    return time.perf_counter() - start
+
+
+def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
+              only: list[str] | None = None, results_dir: str = "results") -> dict[str, float]:
+    params: dict[str, Any] = {"profile": profile, "seed": seed, "results_dir": results_dir}
+    if dataset:
+        params["dataset"] = dataset
+    if data_root:
+        params["data_root"] = data_root
+    results = resolve(results_dir)
+    timings: dict[str, float] = {}
+    total_start = time.perf_counter()
+    for name in NOTEBOOKS:
+        if only and name not in only:
+            continue
+        print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
+        timings[name] = run_notebook(name, params, results / "notebooks", cell_timeout=cell_timeout)
+        print(f"[reidlab] {name} done in {timings[name]:.0f} s", flush=True)
+    info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
+    if only:
+        previous = resolve(results_dir) / "run_info.json"
+        if previous.exists():
+            old = read_json(previous)
+            info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
+            info["wall_seconds"] = sum(info["notebook_seconds"].values())
+    write_json(results / "run_info.json", info)
+    from reidlab.study.report import write_report
+
+    write_report(results)
+    print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
+    return timings
+
+
+def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None,
+             timings: dict[str, float], wall: float) -> dict[str, Any]:
+    import numpy
+    import torch
+    import torchvision
+
+    return {
+        "profile": profile, "seed": seed, "dataset": dataset or "profile default",
+        "data_root": data_root or "profile default",
+        "notebook_seconds": {k: round(v, 1) for k, v in timings.items()},
+        "wall_seconds": round(wall, 1),
+        "python": platform.python_version(), "torch": torch.__version__,
+        "torchvision": torchvision.__version__, "numpy": numpy.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+                   f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _expected_path(name: str) -> Path:
+    return repo_root() / "tests" / "nbval_expected" / f"{name}.json"
+
+
+def prepare_nbval(out: Path) -> list[Path]:
+    """Notebooks with smoke parameters and recorded reference outputs, for ``pytest --nbval-lax``."""
+    import nbformat
+    import papermill as pm
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    build = out.resolve()
+    params = {**SMOKE_PARAMETERS, "data_root": str(build / "data"), "runs_dir": str(build / "runs"),
+              "results_dir": str(build / "results")}
+    written = []
+    for name in NOTEBOOKS:
+        src = repo_root() / "notebooks" / f"{name}.ipynb"
+        dst = out / f"{name}.ipynb"
+        pm.execute_notebook(str(src), str(dst), parameters=_params_for(src, params), prepare_only=True,
+                            kernel_name="python3", progress_bar=False)
+        nb = nbformat.read(dst, as_version=4)
+        expected = json.loads(_expected_path(name).read_text()) if _expected_path(name).exists() else {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and CHECK_MARK in cell.source:
+                if cell.id not in expected:
+                    raise SystemExit(
+                        f"{src}: cell {cell.id} is marked {CHECK_MARK} but has no recorded output in "
+                        f"{_expected_path(name)}; run `python -m reidlab.study.pipeline record-nbval`")
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=expected[cell.id])]
+        nbformat.write(nb, dst)
+        written.append(dst)
+    return written
+
+
+def record_nbval(out: Path) -> None:
+    """Execute the smoke notebooks and record the stdout of every ``# NBVAL_CHECK_OUTPUT`` cell."""
+    import nbformat
+    import papermill as pm
+
+    build = out.resolve()
+    if build.exists():
+        shutil.rmtree(build)
+    build.mkdir(parents=True)
+    params = {**SMOKE_PARAMETERS, "data_root": str(build / "data"), "runs_dir": str(build / "runs"),
+              "results_dir": str(build / "results")}
+    for name in NOTEBOOKS:
+        src = repo_root() / "notebooks" / f"{name}.ipynb"
+        dst = build / f"{name}.ipynb"
+        pm.execute_notebook(str(src), str(dst), parameters=_params_for(src, params), kernel_name="python3",
+                            progress_bar=False, cwd=str(build))
+        nb = nbformat.read(dst, as_version=4)
+        expected = {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and CHECK_MARK in cell.source:
+                text = "".join(o.get("text", "") for o in cell.outputs
+                               if o.get("output_type") == "stream" and o.get("name") == "stdout")
+                expected[cell.id] = text
+        path = _expected_path(name)
+        if expected:
+            write_json(path, expected)
+            print(f"recorded {len(expected)} reference output(s) for {name}")
+        elif path.exists():
+            path.unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reidlab.study.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("reproduce", help="run the notebooks in order and regenerate results/")
+    rep.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--dataset", default=None)
+    rep.add_argument("--data-root", default=None)
+    rep.add_argument("--cell-timeout", type=int, default=3600)
+    rep.add_argument("--results-dir", default="results")
+    rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
+                     help="run only these notebooks (the report still covers all results)")
+    prep = sub.add_parser("prepare-nbval", help="smoke-parameterised notebooks for pytest --nbval-lax")
+    prep.add_argument("--out", default="build/nbval")
+    rec = sub.add_parser("record-nbval", help="record reference outputs of NBVAL_CHECK_OUTPUT cells")
+    rec.add_argument("--out", default="build/nbval-record")
+    rpt = sub.add_parser("report", help="regenerate results/README.md from results/")
+    rpt.add_argument("--results-dir", default="results")
+    args = parser.parse_args(argv)
+    if args.command == "reproduce":
+        reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
+                  args.results_dir)
+    elif args.command == "prepare-nbval":
+        for p in prepare_nbval(resolve(args.out)):
+            print(p)
+    elif args.command == "record-nbval":
+        record_nbval(resolve(args.out))
+    elif args.command == "report":
+        from reidlab.study.report import write_report
+
+        print(write_report(resolve(args.results_dir)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

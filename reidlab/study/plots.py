@@ -1,0 +1,189 @@
+"""Figures of the study: data samples, training curves, Fig. 4 rankings, Fig. 5 per split, lambda sweep."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from reidlab.data import degrade, load_image  # noqa: E402
+from reidlab.data.records import ImageRecord  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bool = False) -> Image.Image:
+    """The image as a model sees it: stored file degraded by ``record.factor``.
+
+    ``native=True`` returns the low-resolution image itself (down-sampled, not re-upsampled),
+    to show how few pixels an LR query really has.
+    """
+    img = load_image(record.path)
+    if record.factor > 1:
+        if native:
+            w, h = img.size
+            return img.resize((max(1, w // record.factor), max(1, h // record.factor)), Image.BICUBIC)
+        img = degrade(img, record.factor, interpolation=interpolation)
+    return img
+
+
+def sample_grid(records: Sequence[ImageRecord], *, n_ids: int = 6, factors: Sequence[int] = (1, 2, 3, 4),
+                interpolation: str = "bicubic", seed: int = 0):
+    """One row per identity, one column per degradation factor (x1 = HR)."""
+    by_pid: dict[int, ImageRecord] = {}
+    for r in records:
+        if r.pid > 0 and r.factor == 1:
+            by_pid.setdefault(r.pid, r)
+    pids = sorted(by_pid)
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(pids, size=min(n_ids, len(pids)), replace=False).tolist())
+    fig, axes = plt.subplots(len(factors), len(chosen), figsize=(1.3 * len(chosen), 2.4 * len(factors)),
+                             squeeze=False)
+    for col, pid in enumerate(chosen):
+        for row, f in enumerate(factors):
+            rec = ImageRecord(**{**by_pid[pid].__dict__, "factor": f})
+            ax = axes[row, col]
+            ax.imshow(record_image(rec, interpolation))
+            ax.set_xticks([]); ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel("HR" if f == 1 else f"x{f}")
+            if row == 0:
+                ax.set_title(f"id {pid}", fontsize=9)
+    fig.suptitle(f"Sample identities at every resolution ({interpolation})")
+    fig.tight_layout()
+    return fig
+
+
+def native_size_grid(records: Sequence[ImageRecord], *, n: int = 12, seed: int = 0):
+    """Images of a natively multi-resolution dataset drawn at their own pixel size."""
+    rng = np.random.default_rng(seed)
+    idx = sorted(rng.choice(len(records), size=min(n, len(records)), replace=False).tolist())
+    canvas = compose_row([load_image(records[i].path) for i in idx], frames=None)
+    fig, ax = plt.subplots(figsize=(canvas.width / 60, canvas.height / 60 + 0.6))
+    ax.imshow(canvas); ax.axis("off")
+    ax.set_title("Images at native resolution (pixel-true scale)")
+    return fig
+
+
+def size_histogram(pixel_counts: Sequence[float], edges: Sequence[float] | None = None, *, title: str = ""):
+    """Histogram of image pixel counts with the pseudo-label bin edges (RFD Sec. 3.5)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.hist(np.asarray(pixel_counts, dtype=float), bins=40, color="#4c72b0", alpha=0.85)
+    if edges is not None:
+        for e in edges:
+            ax.axvline(e, color="#c44e52", ls="--", lw=1)
+    ax.set_xlabel("pixels per image (w x h)")
+    ax.set_ylabel("images")
+    ax.set_title(title or "Image sizes and pseudo-resolution bin edges")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(metrics: Mapping[str, pd.DataFrame], *, columns: Sequence[str] = ("loss", "acc"),
+                    smooth: int = 10):
+    """Loss and accuracy against iteration for one or more runs (``metrics.csv`` frames)."""
+    cols = [c for c in columns if any(c in df.columns for df in metrics.values())]
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 3.2), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        for name, df in metrics.items():
+            if col in df.columns:
+                y = df[col].rolling(smooth, min_periods=1).mean()
+                ax.plot(df["iteration"], y, label=name)
+        ax.set_xlabel("iteration"); ax.set_ylabel(col); ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix_plot(cm: np.ndarray, labels: Sequence[str], *, title: str = "B-R resolution confusion"):
+    cm = np.asarray(cm, dtype=float)
+    norm = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)
+    fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+    sns.heatmap(norm, annot=cm.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1, ax=ax,
+                xticklabels=labels, yticklabels=labels, cbar_kws={"label": "row-normalised"})
+    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_split_plot(per_trial: pd.DataFrame, *, methods: Sequence[str], metric: str = "R1",
+                   title: str = "Fig. 5: rank-1 per random split"):
+    """Fig. 5 of RFD: one line per method, splits on the x-axis."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for m, marker in zip(methods, "osD^v"):
+        d = per_trial[per_trial["method"] == m].sort_values("trial")
+        ax.plot(d["trial"] + 1, d[metric], marker=marker, label=m)
+    ax.set_xlabel("split"); ax.set_ylabel(f"{metric} (%)")
+    ax.set_xticks(sorted(per_trial["trial"].unique() + 1))
+    ax.set_title(title); ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def lambda_sweep_plot(sweep: pd.DataFrame, *, metric: str = "R1", title: str = "RFD lambda sweep"):
+    """Mean over trials with a +-1 std band, one line per Eq. 8 reading."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    sns.lineplot(data=sweep, x="lam", y=metric, hue="reading", errorbar="sd", marker="o", ax=ax)
+    ax.set_xlabel("lambda (Eq. 8)"); ax.set_ylabel(f"{metric} (%)"); ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def compose_row(images: Sequence[Image.Image], frames: Sequence[str | None] | None, *, pad: int = 4,
+                gap_after_first: int = 14) -> Image.Image:
+    """Images side by side at their own pixel size, bottom-aligned, with optional coloured frames."""
+    heights = [im.height for im in images]
+    width = sum(im.width + 2 * pad for im in images) + gap_after_first
+    canvas = Image.new("RGB", (width, max(heights) + 2 * pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for i, im in enumerate(images):
+        y = canvas.height - pad - im.height
+        canvas.paste(im, (x + pad, y))
+        colour = frames[i] if frames else None
+        if colour:
+            draw.rectangle([x + pad - 3, y - 3, x + pad + im.width + 2, y + im.height + 2], outline=colour, width=3)
+        x += im.width + 2 * pad + (gap_after_first if i == 0 else 0)
+    return canvas
+
+
+def ranking_figure(query: Sequence[ImageRecord], gallery: Sequence[ImageRecord], distmat: np.ndarray, *,
+                   query_indices: Sequence[int], topk: int = 10, interpolation: str = "bicubic",
+                   title: str = "Fig. 4: top-10 matches (true match framed green)"):
+    """Fig. 4 of RFD: each query (blue frame) with its top-k gallery matches at native resolution."""
+    distmat = np.asarray(distmat)
+    rows = []
+    for qi in query_indices:
+        order = np.argsort(distmat[qi], kind="stable")
+        q = query[qi]
+        keep = [j for j in order if not (gallery[j].pid == q.pid and gallery[j].camid == q.camid)][:topk]
+        imgs = [record_image(q, interpolation, native=True)] + \
+               [record_image(gallery[j], interpolation, native=True) for j in keep]
+        frames = ["#1f77b4"] + ["#2ca02c" if gallery[j].pid == q.pid else "#d62728" for j in keep]
+        rows.append(compose_row(imgs, frames))
+    width = max(r.width for r in rows)
+    canvas = Image.new("RGB", (width, sum(r.height for r in rows)), "white")
+    y = 0
+    for r in rows:
+        canvas.paste(r, (0, y)); y += r.height
+    scale = 2.0
+    fig, ax = plt.subplots(figsize=(canvas.width * scale / 100, canvas.height * scale / 100 + 0.5))
+    ax.imshow(canvas, interpolation="nearest"); ax.axis("off"); ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def close(fig) -> None:
+    plt.close(fig)
+
+
+def savefig(fig, stem: str | Path) -> list[Path]:
+    from reidlab.study.io import save_figure
+
+    return save_figure(fig, stem)

@@ -1,0 +1,84 @@
+"""Shared test fixtures: the real-image folder beside the project and tiny fake datasets."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA_MISSING = ("../shared/data not found: real-image tests need the shared re-id "
+                       "images beside the project root")
+
+#: Fake CAVIAR4REID: 50 two-camera ids x 20 images + 22 one-camera ids x 10 = 1220 images.
+CAVIAR_TWO_CAMERA_IDS = 50
+CAVIAR_ONE_CAMERA_IDS = 22
+
+WriteImage = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``<repo>/../shared/data``; the test is skipped when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(SHARED_DATA_MISSING)
+    return SHARED_DATA
+
+
+def _write_image(path: Path, size: tuple[int, int] = (8, 16), mode: str = "RGB",
+                 seed: int = 0) -> Path:
+    """Write a noise image of ``size`` (w, h) and ``mode`` to ``path`` (format from suffix)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w, h = size
+    rgb = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    if mode == "P":
+        image = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    elif mode == "RGBA":
+        image = rgb.copy()
+        image.putalpha(Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)))
+    else:
+        image = rgb.convert(mode)
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_image() -> WriteImage:
+    """``write_image(path, size=(w, h), mode="RGB", seed=0) -> path``: a noise image."""
+    return _write_image
+
+
+def _caviar_size(pid: int, index: int) -> tuple[int, int]:
+    """Images 1-10 (camera 0) are the low-resolution view, 11-20 the high one."""
+    w = 4 + (pid + index) % 4 if index <= 10 else 10 + (pid * 3 + index) % 7
+    return w, 2 * w
+
+
+@pytest.fixture(scope="session")
+def fake_caviar_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CAVIAR4REID-shaped folder of tiny JPEGs: 72 ids, 1220 images, 50 two-camera ids."""
+    root = tmp_path_factory.mktemp("caviar")
+    rng = np.random.default_rng(0)
+    n_ids = CAVIAR_TWO_CAMERA_IDS + CAVIAR_ONE_CAMERA_IDS
+    one_camera = set(rng.choice(np.arange(1, n_ids + 1), CAVIAR_ONE_CAMERA_IDS, replace=False))
+    for pid in range(1, n_ids + 1):
+        for index in range(1, 11 if pid in one_camera else 21):
+            w, h = _caviar_size(pid, index)
+            pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"{pid:04d}{index:03d}.jpg")
+    return root
+
+
+def _market_name(pid: int, cam: int, frame: int, box: int = 1) -> str:
+    return f"{pid:04d}_c{cam}s1_{frame:06d}_{box:02d}.jpg" if pid >= 0 else \
+        f"-1_c{cam}s1_{frame:06d}_{box:02d}.jpg"
+
+
+@pytest.fixture(scope="session")
+def market_name() -> Callable[..., str]:
+    """``market_name(pid, cam, frame, box=1)``: a Market-1501 file name (pid -1 = junk)."""
+    return _market_name

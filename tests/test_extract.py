@@ -1,0 +1,153 @@
+"""extract_features: batching, flip augmentation, eval mode, and the on-disk feature cache."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from reidlab.data.dataset import ReidImageDataset, build_transforms
+from reidlab.data.records import ImageRecord
+from reidlab.engine.extract import extract_features, feature_cache_key
+
+H, W = 16, 8
+
+
+class CountingNet(nn.Module):
+    """Not flip-invariant, with BN and dropout so that train mode would change the output."""
+
+    def __init__(self, dim: int = 5) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.bn = nn.BatchNorm2d(3)
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(3 * H * W, dim)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.fc(self.drop(self.bn(x)).flatten(1))
+
+
+@pytest.fixture()
+def records(tmp_path: Path, write_image) -> tuple[ImageRecord, ...]:
+    out = []
+    for i in range(7):
+        path = write_image(tmp_path / "img" / f"{i}.png", size=(W + 2 * (i % 3), H + i), seed=i)
+        out.append(ImageRecord(path=str(path), pid=i // 2, camid=i % 2, width=W + 2 * (i % 3),
+                               height=H + i, factor=1 + i % 3))
+    return tuple(out)
+
+
+def _manual(model: nn.Module, records: tuple[ImageRecord, ...], flip: bool) -> torch.Tensor:
+    ds = ReidImageDataset(records, build_transforms(H, W, train=False))
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    model.eval()
+    with torch.no_grad():
+        out = model(x) + model(x.flip(3)) if flip else model(x)
+    return out
+
+
+def _extract(model: nn.Module, records, **kw) -> torch.Tensor:
+    kw = {"height": H, "width": W, "batch_size": 3, "progress": False, **kw}
+    return extract_features(model, records, **kw)
+
+
+def test_shape_dtype_and_flip_sums_features(records) -> None:
+    model = CountingNet()
+    feats = _extract(model, records, flip=True)
+    assert feats.shape == (7, 5) and feats.dtype == torch.float32 and feats.device.type == "cpu"
+    assert model.calls == 2 * 3                      # 3 batches of <= 3 images, x2 for flip
+    torch.testing.assert_close(feats, _manual(model, records, flip=True))
+    plain = _extract(model, records, flip=False)
+    torch.testing.assert_close(plain, _manual(model, records, flip=False))
+    assert not torch.allclose(feats, 2 * plain)      # the mirror really differs
+    assert not feats.is_inference()
+
+
+def test_modes_are_restored(records) -> None:
+    model = CountingNet()
+    model.train()
+    model.bn.eval()                                  # mixed modes survive
+    _extract(model, records)
+    assert model.training and model.drop.training and not model.bn.training
+    model.eval()
+    _extract(model, records)
+    assert not model.training and not model.drop.training
+
+
+def test_cache_hit_skips_the_model(records, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    model = CountingNet()
+    first = _extract(model, records, cache_dir=cache)
+    calls = model.calls
+    key = feature_cache_key(model, records, height=H, width=W, flip=True,
+                            interpolation="bicubic")
+    assert (cache / f"{key}.pt").is_file()
+    assert list(cache.iterdir()) == [cache / f"{key}.pt"]        # no temp files left over
+    second = _extract(model, records, cache_dir=cache)
+    assert model.calls == calls                                   # no forward pass
+    torch.testing.assert_close(first, second)
+    loaded = torch.load(cache / f"{key}.pt", weights_only=True)
+    torch.testing.assert_close(loaded, first)
+
+
+def test_cache_key_changes_with_weights_records_and_flip(records, tmp_path: Path) -> None:
+    model = CountingNet()
+    kw = {"height": H, "width": W, "flip": True, "interpolation": "bicubic"}
+    key = feature_cache_key(model, records, **kw)
+    assert key == feature_cache_key(CountingNet(), records, **kw)   # same weights, same key
+    assert key != feature_cache_key(model, records, **{**kw, "flip": False})
+    assert key != feature_cache_key(model, records, **{**kw, "interpolation": "bilinear"})
+    assert key != feature_cache_key(model, records, **{**kw, "height": H + 1})
+    assert key != feature_cache_key(model, records[:-1], **kw)
+    moved = (dataclasses.replace(records[0], factor=4),) + records[1:]
+    assert key != feature_cache_key(model, moved, **kw)
+    other = CountingNet()
+    with torch.no_grad():
+        other.fc.weight[0, 0] += 1e-3
+    assert key != feature_cache_key(other, records, **kw)
+    other = CountingNet()
+    other.bn.running_mean += 1                                    # buffers count too
+    assert key != feature_cache_key(other, records, **kw)
+
+    # end to end: changed weights or flip recompute, with a different result
+    cache = tmp_path / "cache"
+    first = _extract(model, records, cache_dir=cache)
+    with torch.no_grad():
+        model.fc.bias += 1.0
+    calls = model.calls
+    second = _extract(model, records, cache_dir=cache)
+    assert model.calls > calls and not torch.allclose(first, second)
+    calls = model.calls
+    _extract(model, records, cache_dir=cache, flip=False)
+    assert model.calls > calls
+    assert len(list(cache.glob("*.pt"))) == 3
+
+
+def test_model_must_return_a_feature_matrix(records) -> None:
+    class DictNet(CountingNet):
+        def forward(self, x: torch.Tensor) -> dict:  # type: ignore[override]
+            return {"features": super().forward(x)}
+
+    with pytest.raises(TypeError, match=r"\(N, D\)"):
+        _extract(DictNet(), records)
+
+
+def test_argument_validation(records) -> None:
+    with pytest.raises(ValueError, match="no records"):
+        _extract(CountingNet(), ())
+    with pytest.raises(ValueError, match="amp"):
+        _extract(CountingNet(), records, amp="int8")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_extraction_restores_device(records) -> None:
+    model = CountingNet()
+    feats = _extract(model, records, device="cuda", amp="off")
+    assert next(model.parameters()).device.type == "cpu"
+    torch.testing.assert_close(feats, _manual(model, records, flip=True), atol=1e-4, rtol=1e-4)
+    bf16 = _extract(model, records, device="cuda")      # auto: bf16 autocast
+    torch.testing.assert_close(bf16, feats, atol=0.2, rtol=0.05)

@@ -1,0 +1,175 @@
+"""RFD Eq. (1)-(2): hand-computed cases, gradients, label smoothing, edge cases."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from reidlab.losses import (
+    batch_hard_triplet_loss,
+    cross_entropy_over_branches,
+    mgn_loss,
+    pairwise_euclidean,
+    top1_accuracy,
+    triplet_over_branches,
+)
+
+
+def _nll(logits: list[float], target: int) -> float:
+    return -(logits[target] - math.log(sum(math.exp(v) for v in logits)))
+
+
+# --------------------------------------------------------------------------- Eq. (1)
+
+
+def test_cross_entropy_sums_heads_by_hand() -> None:
+    a = [[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    b = [[0.0, 0.0, 0.0], [0.0, 0.0, 3.0]]
+    targets = torch.tensor([0, 1])
+    expected_a = (_nll(a[0], 0) + _nll(a[1], 1)) / 2
+    expected_b = (math.log(3.0) + _nll(b[1], 1)) / 2
+    loss = cross_entropy_over_branches([torch.tensor(a), torch.tensor(b)], targets)
+    assert loss.item() == pytest.approx(expected_a + expected_b, rel=1e-6)
+    mean = cross_entropy_over_branches([torch.tensor(a), torch.tensor(b)], targets,
+                                       reduction="mean")
+    assert mean.item() == pytest.approx((expected_a + expected_b) / 2, rel=1e-6)
+
+
+def test_label_smoothing_by_hand() -> None:
+    logits = [4.0, 0.0, -1.0, 0.5]
+    eps, c = 0.1, len(logits)
+    nlls = [_nll(logits, k) for k in range(c)]
+    # torch: (1 - eps) * NLL(target) + eps * mean_k NLL(k)
+    expected = (1 - eps) * nlls[0] + eps * sum(nlls) / c
+    loss = cross_entropy_over_branches([torch.tensor([logits])], torch.tensor([0]),
+                                       label_smoothing=eps)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    plain = cross_entropy_over_branches([torch.tensor([logits])], torch.tensor([0]))
+    assert loss.item() > plain.item()            # confident and correct: smoothing costs
+    uniform = torch.zeros(1, c)                  # uniform prediction: smoothing is neutral
+    assert cross_entropy_over_branches([uniform], torch.tensor([0]), label_smoothing=eps).item() \
+        == pytest.approx(math.log(c), rel=1e-6)
+
+
+def test_cross_entropy_gradients_reach_every_head() -> None:
+    heads = [torch.randn(4, 5, requires_grad=True) for _ in range(3)]
+    cross_entropy_over_branches(heads, torch.tensor([0, 1, 2, 3]), 0.1).backward()
+    assert all(h.grad is not None and h.grad.abs().sum() > 0 for h in heads)
+
+
+def test_top1_accuracy_by_hand() -> None:
+    targets = torch.tensor([0, 1])
+    right = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    half = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    assert top1_accuracy([right, half], targets) == pytest.approx(0.75)
+
+
+# --------------------------------------------------------------------------- Eq. (2)
+
+
+def test_pairwise_euclidean_matches_cdist() -> None:
+    x = torch.randn(7, 5)
+    off = ~torch.eye(7, dtype=torch.bool)   # the diagonal (self) is never used by Eq. (2)
+    torch.testing.assert_close(pairwise_euclidean(x)[off], torch.cdist(x, x)[off],
+                               atol=1e-4, rtol=1e-4)
+    assert pairwise_euclidean(x).diagonal().abs().max() < 1e-2
+
+
+def test_triplet_four_points_on_a_line() -> None:
+    # ids: 0 at x=0 and x=1, 1 at x=3 and x=6; margin 1.
+    # anchor 0: d+ = 1, d- = 3 -> max(0, 1 + 1 - 3) = 0
+    # anchor 1: d+ = 1, d- = 2 -> max(0, 1 + 1 - 2) = 0
+    # anchor 3: d+ = 3, d- = 2 -> max(0, 1 + 3 - 2) = 2
+    # anchor 6: d+ = 3, d- = 5 -> max(0, 1 + 3 - 5) = 0      mean = 0.5
+    x = torch.tensor([[0.0], [1.0], [3.0], [6.0]], requires_grad=True)
+    y = torch.tensor([0, 0, 1, 1])
+    loss = batch_hard_triplet_loss(x, y, margin=1.0)
+    assert loss.item() == pytest.approx(0.5, abs=1e-6)
+    loss.backward()
+    # only anchor 3 is active: d(3,6) pulls 3 and 6 together, d(3,1) pushes 3 and 1 apart.
+    torch.testing.assert_close(x.grad, torch.tensor([[0.0], [0.25], [-0.5], [0.25]]))
+    # a margin of 5 activates every anchor: (5+1-3) + (5+1-2) + (5+3-2) + (5+3-5) = 16
+    assert batch_hard_triplet_loss(x, y, margin=5.0).item() == pytest.approx(4.0, abs=1e-5)
+
+
+def test_triplet_2d_by_hand() -> None:
+    # ids 0: (0,0), (3,4) [d+ = 5]; id 1: (0,1), (0,-2). margin 0.5.
+    # a=(0,0): d+ 5, d- min(1, 2) = 1 -> 4.5;  a=(3,4): d+ 5, d- min(sqrt(18), sqrt(52)) -> 5.5 - sqrt(18)
+    # a=(0,1): d+ 3, d- min(1, sqrt(18)) = 1 -> 2.5;  a=(0,-2): d+ 3, d- min(2, sqrt(52)) = 2 -> 1.5
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.0, -2.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    expected = (4.5 + (5.5 - math.sqrt(18.0)) + 2.5 + 1.5) / 4
+    assert batch_hard_triplet_loss(x, y, 0.5).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_triplet_skips_anchors_without_positive() -> None:
+    # ids 0 at 0 and 1, id 1 alone at 3 (no positive: left out); margin 2.5
+    # anchor 0: 2.5 + 1 - 3 = 0.5; anchor 1: 2.5 + 1 - 2 = 1.5 -> mean over 2 anchors = 1.0
+    x = torch.tensor([[0.0], [1.0], [3.0]])
+    assert batch_hard_triplet_loss(x, torch.tensor([0, 0, 1]), 2.5).item() \
+        == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0], [0, 1, 2, 3]])
+def test_triplet_without_valid_anchor_is_zero_with_finite_grad(labels: list[int]) -> None:
+    x = torch.randn(4, 8, requires_grad=True)
+    loss = batch_hard_triplet_loss(x, torch.tensor(labels), 0.3)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() == 0
+
+
+def test_triplet_matches_naive_loop() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 6, generator=g)
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 4, 4])
+    margin = 1.2
+    terms = []
+    for a in range(len(y)):
+        pos = [torch.dist(x[a], x[p]).item() for p in range(len(y)) if p != a and y[p] == y[a]]
+        neg = [torch.dist(x[a], x[n]).item() for n in range(len(y)) if y[n] != y[a]]
+        if pos and neg:
+            terms.append(max(0.0, margin + max(pos) - min(neg)))
+    expected = sum(terms) / len(terms)
+    assert batch_hard_triplet_loss(x, y, margin).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_triplet_under_bf16_autocast_is_float32() -> None:
+    x = torch.randn(8, 16, requires_grad=True)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = batch_hard_triplet_loss(x.to(torch.bfloat16), y, 0.3)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def test_triplet_over_branches_sum_and_mean() -> None:
+    y = torch.tensor([0, 0, 1, 1])
+    feats = [torch.randn(4, 3) for _ in range(3)]
+    single = [batch_hard_triplet_loss(f, y, 1.0).item() for f in feats]
+    assert triplet_over_branches(feats, y, 1.0).item() == pytest.approx(sum(single), rel=1e-6)
+    assert triplet_over_branches(feats, y, 1.0, reduction="mean").item() \
+        == pytest.approx(sum(single) / 3, rel=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        triplet_over_branches(feats, y, 1.0, reduction="max")
+
+
+# --------------------------------------------------------------------------- objective
+
+
+def test_mgn_loss_combines_terms_and_backpropagates() -> None:
+    y = torch.tensor([0, 0, 1, 1])
+    logits = [torch.randn(4, 2, requires_grad=True) for _ in range(8)]
+    trip = [torch.randn(4, 5, requires_grad=True) for _ in range(3)]
+    loss, logs = mgn_loss({"logits": logits, "triplet": trip}, y, margin=1.2,
+                          label_smoothing=0.1)
+    ce = cross_entropy_over_branches(logits, y, 0.1).item()
+    tri = triplet_over_branches(trip, y, 1.2).item()
+    assert set(logs) == {"ce", "triplet", "acc"}
+    assert all(isinstance(v, float) for v in logs.values())
+    assert logs["ce"] == pytest.approx(ce, rel=1e-6)
+    assert logs["triplet"] == pytest.approx(tri, rel=1e-6)
+    assert loss.item() == pytest.approx(ce + tri, rel=1e-6)
+    assert logs["acc"] == pytest.approx(top1_accuracy(logits, y))
+    loss.backward()
+    assert all(t.grad is not None for t in logits + trip)

@@ -1,0 +1,213 @@
+"""ChannelAttention (RFD Eq. (4)-(6)) and MGN: architecture, shapes, init, weights loading."""
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from reidlab.losses import mgn_loss
+from reidlab.models import MGN, ChannelAttention, build_mgn, count_parameters
+
+#: MGN-R50 without channel attention, classifiers excluded (shared trunk + 3 branches
+#: + 8 reductions 2048 -> 256): the ~68.8M of the MGN paper, exactly.
+MGN_R50_PARAMS = 68_807_744
+
+
+def _n_attention(model: nn.Module) -> int:
+    return sum(isinstance(m, ChannelAttention) for m in model.modules())
+
+
+@pytest.fixture(scope="module")
+def r18() -> MGN:
+    torch.manual_seed(0)
+    return build_mgn(10, "resnet18", attention=True, reduction=8, feat_dim=32)
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def test_channel_attention_equations_by_hand() -> None:
+    ca = ChannelAttention(8, reduction=4)
+    assert ca.fc_down.out_channels == 2 and ca.fc_up.out_channels == 8
+    x = torch.arange(2 * 8 * 3 * 2, dtype=torch.float32).reshape(2, 8, 3, 2)
+    torch.testing.assert_close(ca.squeeze(x), x.mean(dim=(2, 3), keepdim=True))   # Eq. (4)
+    with torch.no_grad():                  # W_D = 0, W_U = 0, b_U = b: s = sigmoid(b)
+        for p in ca.parameters():
+            p.zero_()
+        ca.fc_up.bias.copy_(torch.linspace(-2, 2, 8))
+    s = ca.excite(ca.squeeze(x))                                                    # Eq. (5)
+    torch.testing.assert_close(s.flatten(1), torch.sigmoid(torch.linspace(-2, 2, 8)).expand(2, 8))
+    torch.testing.assert_close(ca(x), x * torch.sigmoid(torch.linspace(-2, 2, 8)).view(1, 8, 1, 1))
+
+
+def test_channel_attention_gate_and_shape() -> None:
+    ca = ChannelAttention(64, reduction=16)
+    x = torch.randn(3, 64, 5, 4)
+    s = ca.excite(ca.squeeze(x))
+    assert s.shape == (3, 64, 1, 1) and bool((s > 0).all() and (s < 1).all())
+    assert ca(x).shape == x.shape
+    assert ChannelAttention(4, reduction=16).fc_down.out_channels == 1
+    with pytest.raises(ValueError):
+        ChannelAttention(8, reduction=0)
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def test_mgn_r50_parameters_and_feature_maps() -> None:
+    model = build_mgn(751, "resnet50", attention=False)
+    assert _n_attention(model) == 0
+    assert count_parameters(model) == MGN_R50_PARAMS
+    assert count_parameters(model, exclude_classifiers=False) \
+        == MGN_R50_PARAMS + 8 * (256 * 751 + 751)
+    model.eval()
+    with torch.inference_mode():
+        maps = model.forward_feature_maps(torch.randn(1, 3, 384, 128))
+    assert [tuple(m.shape) for m in maps] == [(1, 2048, 12, 4), (1, 2048, 24, 8), (1, 2048, 24, 8)]
+
+
+def test_attention_placement_and_parameters() -> None:
+    plain = build_mgn(10, "resnet18", attention=False)
+    att = build_mgn(10, "resnet18", attention=True, reduction=16)
+    assert _n_attention(plain) == 0
+    # after layer1 and layer2 (shared), after layer3-rest and layer4 in each of 3 branches
+    assert _n_attention(att) == 2 + 3 * 2
+    assert [m.channels for m in (att.att1, att.att2)] == [64, 128]
+    assert all((b.att3.channels, b.att4.channels) == (256, 512) for b in att.branches)
+    # CA(C, r) has C*(C/r) + C/r + (C/r)*C + C parameters
+    extra = sum(2 * c * (c // 16) + c // 16 + c for c in (64, 128, 256, 512, 256, 512, 256, 512))
+    assert count_parameters(att) - count_parameters(plain) == extra
+
+
+def test_branch_strides_and_independent_copies(r18: MGN) -> None:
+    strides = [b.layer4[0].conv1.stride for b in r18.branches]
+    assert strides == [(2, 2), (1, 1), (1, 1)]
+    assert [b.layer4[0].downsample[0].stride for b in r18.branches] == [(2, 2), (1, 1), (1, 1)]
+    ptrs = {b.layer4[0].conv1.weight.data_ptr() for b in r18.branches}
+    ptrs |= {b.layer3[0].conv1.weight.data_ptr() for b in r18.branches}
+    assert len(ptrs) == 6
+    assert len(r18.classifiers) == 8 and r18.out_dim == 8 * 32
+
+
+@pytest.mark.parametrize("size, global_hw, part_hw", [
+    ((128, 64), (4, 2), (8, 4)),
+    ((64, 32), (2, 1), (4, 2)),
+])
+def test_r18_train_and_eval_outputs(r18: MGN, size: tuple[int, int], global_hw: tuple[int, int],
+                                    part_hw: tuple[int, int]) -> None:
+    x = torch.randn(4, 3, *size)
+    r18.train()
+    out = r18(x)
+    assert set(out) == {"logits", "triplet", "features"}
+    assert len(out["logits"]) == 8 and all(t.shape == (4, 10) for t in out["logits"])
+    assert len(out["triplet"]) == 3 and all(t.shape == (4, 32) for t in out["triplet"])
+    assert out["features"].shape == (4, 8 * 32)
+    # descriptor layout: the three branch-global features first (also the triplet inputs)
+    torch.testing.assert_close(out["features"][:, :96], torch.cat(out["triplet"], dim=1))
+    r18.eval()
+    with torch.inference_mode():
+        desc = r18(x)
+        maps = r18.forward_feature_maps(x)
+    assert isinstance(desc, torch.Tensor) and desc.shape == (4, 8 * 32)
+    assert [tuple(m.shape[-2:]) for m in maps] == [global_hw, part_hw, part_hw]
+    assert bool((desc >= 0).all())     # reductions end with ReLU
+
+
+def test_other_depth_and_backbone_validation() -> None:
+    model = build_mgn(5, "resnet34", attention=True, feat_dim=16).eval()
+    with torch.inference_mode():
+        assert model(torch.randn(2, 3, 64, 32)).shape == (2, 8 * 16)
+    with pytest.raises(ValueError, match="resnet18"):
+        build_mgn(5, "vgg16")
+    with pytest.raises(ValueError, match="pretrained"):
+        build_mgn(5, "resnet18", pretrained="places365")
+
+
+def test_initialisation(r18: MGN) -> None:
+    fresh = build_mgn(500, "resnet18", feat_dim=64)
+    w = torch.cat([fc.weight.flatten() for fc in fresh.classifiers])
+    assert 0.0008 < w.std().item() < 0.0012
+    assert all(fc.bias.abs().sum() == 0 for fc in fresh.classifiers)
+    for branch in fresh.branches:
+        for red in branch.reductions:
+            assert isinstance(red[0], nn.Conv2d) and red[0].bias is None
+            assert bool((red[1].weight == 1).all() and (red[1].bias == 0).all())
+            # kaiming normal, fan_in = 512: std sqrt(2 / 512)
+            assert red[0].weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.1)
+
+
+def test_training_step_updates_every_part() -> None:
+    torch.manual_seed(0)
+    model = build_mgn(4, "resnet18", attention=True, reduction=8, feat_dim=16).train()
+    x, y = torch.randn(8, 3, 64, 32), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    loss, logs = mgn_loss(model(x), y, margin=1.2, label_smoothing=0.1)
+    loss.backward()
+    assert torch.isfinite(loss) and set(logs) == {"ce", "triplet", "acc"}
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+    assert model.att1.fc_down.weight.grad.abs().sum() > 0
+    assert all(b.att4.fc_up.weight.grad.abs().sum() > 0 for b in model.branches)
+    assert all(fc.weight.grad.abs().sum() > 0 for fc in model.classifiers)
+
+
+def test_count_parameters_excludes_only_classifiers(r18: MGN) -> None:
+    total = sum(p.numel() for p in r18.parameters())
+    assert count_parameters(r18, exclude_classifiers=False) == total
+    assert total - count_parameters(r18) == 8 * (32 * 10 + 10)
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _resnet18_cache_file(hub_dir: str) -> str:
+    url = torchvision.models.ResNet18_Weights.DEFAULT.url
+    return os.path.join(hub_dir, "checkpoints", os.path.basename(url))
+
+
+def test_pretrained_fails_fast_offline(tmp_path, monkeypatch) -> None:
+    """No cached file and no network: a quick RuntimeError naming the cache file."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    start = time.monotonic()
+    try:
+        model = build_mgn(5, "resnet18", pretrained="imagenet", download_timeout=5.0)
+    except RuntimeError as err:
+        assert time.monotonic() - start < 30
+        msg = str(err)
+        assert _resnet18_cache_file(str(tmp_path)) in msg and "pretrained=None" in msg
+        assert "offline" in msg
+    else:  # a machine with internet access downloaded the weights
+        assert isinstance(model, MGN)
+
+
+def test_pretrained_download_error_is_runtime_error(tmp_path, monkeypatch) -> None:
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", unreachable)
+    with pytest.raises(RuntimeError, match="cannot download the ImageNet weights"):
+        build_mgn(5, "resnet18", pretrained="imagenet")
+
+
+def test_pretrained_loads_from_hub_cache(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    torch.manual_seed(123)
+    reference = torchvision.models.resnet18()
+    path = _resnet18_cache_file(str(tmp_path))
+    os.makedirs(os.path.dirname(path))
+    torch.save(reference.state_dict(), path)
+    model = build_mgn(5, "resnet18", attention=True, pretrained="imagenet")
+    torch.testing.assert_close(model.stem[0].weight, reference.conv1.weight)
+    torch.testing.assert_close(model.layer3_head.conv1.weight, reference.layer3[0].conv1.weight)
+    for branch in model.branches:   # every branch starts from the pretrained layer3/layer4
+        torch.testing.assert_close(branch.layer3[0].conv2.weight, reference.layer3[1].conv2.weight)
+        torch.testing.assert_close(branch.layer4[0].conv1.weight, reference.layer4[0].conv1.weight)
+    with open(path, "wb") as fh:    # a corrupt cache file is reported, not silently used
+        fh.write(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="cached ImageNet weights"):
+        build_mgn(5, "resnet18", pretrained="imagenet")

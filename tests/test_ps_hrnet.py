@@ -1,0 +1,319 @@
+"""PS-HRNet: VDSR-CA, HRNet-ReID, the pseudo-siamese losses and teacher/student training."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from reidlab.config import Profile, get_profile
+from reidlab.data.records import ImageRecord, ProtocolSplit
+from reidlab.engine import pseudo_siamese as ps_engine
+from reidlab.engine.pseudo_siamese import (
+    CONFIG_FILE,
+    load_student,
+    load_teacher,
+    student_records,
+    teacher_records,
+    train_student,
+    train_teacher,
+)
+from reidlab.losses.ps_hrnet import (
+    feature_l1_loss,
+    image_l1_loss,
+    label_smoothed_ce,
+    pseudo_siamese_loss,
+    reid_loss,
+)
+from reidlab.models import hrnet_reid
+from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
+from reidlab.models.vdsr import VDSRCA, ChannelGate
+
+HRNET = "hrnet_w18_small"
+SIZE = 32            # HRNet input side in these tests (a multiple of 32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine OpenMP spinning costs ~10x."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+# ------------------------------------------------------------------------- VDSR-CA
+
+def test_channel_gate_squeezes_to_four_and_gates_in_unit_interval() -> None:
+    for channels in (16, 32, 64):
+        gate = ChannelGate(channels, squeezed=4)
+        assert gate.fc_down.out_channels == 4 and gate.fc_up.in_channels == 4
+        assert gate.fc_up.out_channels == channels
+    torch.manual_seed(0)
+    gate = ChannelGate(8, squeezed=4)
+    x = 10 * torch.randn(3, 8, 5, 4)
+    s = gate.excite(gate.squeeze(x))
+    assert s.shape == (3, 8, 1, 1)
+    assert bool((s > 0).all() and (s < 1).all())
+    assert torch.allclose(gate(x), x * s)             # Eq. (6): channel-wise scaling
+
+
+def test_channel_gate_hand_computed() -> None:
+    gate = ChannelGate(4, squeezed=4, gate_bias=0.0)
+    with torch.no_grad():
+        gate.fc_down.weight.zero_()
+        gate.fc_down.bias.zero_()
+        gate.fc_up.weight.zero_()
+        gate.fc_up.bias.copy_(torch.tensor([0.0, math.log(3.0), -math.log(3.0), 100.0]))
+    x = torch.ones(1, 4, 2, 2)
+    expected = torch.tensor([0.5, 0.75, 0.25, 1.0]).view(1, 4, 1, 1).expand(1, 4, 2, 2)
+    assert torch.allclose(gate(x), expected, atol=1e-6)
+
+
+def test_channel_gate_rejects_bad_widths() -> None:
+    with pytest.raises(ValueError, match="multiple of squeezed"):
+        ChannelGate(10, squeezed=4)
+
+
+@pytest.mark.parametrize("size", [(17, 9), (32, 16), (8, 8)])
+def test_vdsr_preserves_shape_and_starts_near_identity(size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    vdsr = VDSRCA(channels=16, blocks=3)
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        y = vdsr(x)
+    assert y.shape == x.shape
+    assert float((y - x).norm() / x.norm()) < 0.05
+
+
+def test_vdsr_paper_layout_and_trainable_at_init() -> None:
+    vdsr = VDSRCA()                                   # PS-HRNet: 64 channels, 18 blocks
+    convs = [m for m in vdsr.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert len(convs) == 20                           # head + 18 body + tail, as VDSR
+    gates = [m for m in vdsr.modules() if isinstance(m, ChannelGate)]
+    assert len(gates) == 18 and all(g.fc_down.out_channels == 4 for g in gates)
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 16, 8)
+    with torch.no_grad():
+        assert float((vdsr(x) - x).norm() / x.norm()) < 0.05
+    # every layer gets gradient at initialisation (the gates start open)
+    (vdsr(x) - 1.1 * x).abs().mean().backward()
+    assert float(vdsr.head[0].weight.grad.abs().sum()) > 0
+    assert float(vdsr.body[0][0].weight.grad.abs().sum()) > 0
+
+
+# ---------------------------------------------------------------------- HRNet-ReID
+
+@pytest.fixture(scope="module")
+def reid() -> HRNetReID:
+    torch.manual_seed(0)
+    return HRNetReID(5, hrnet=HRNET, embed_dim=24)
+
+
+def test_hrnet_reid_train_and_eval_outputs(reid: HRNetReID) -> None:
+    x = torch.randn(4, 3, SIZE, SIZE)
+    reid.train()
+    with torch.no_grad():
+        out = reid(x)
+    assert set(out) == {"logits", "triplet", "features"}
+    assert [t.shape for t in out["logits"]] == [(4, 5)]
+    assert [t.shape for t in out["triplet"]] == [(4, 24)]
+    assert out["features"].shape == (4, 24)
+    reid.eval()
+    with torch.no_grad():
+        feat = reid(x)
+        f_t, f_i = reid.embed(x)
+    assert feat.shape == (4, 24) and reid.out_dim == 24
+    assert torch.allclose(feat, f_i) and torch.allclose(f_i, reid.bnneck(f_t))   # BNNeck
+    assert not reid.bnneck.bias.requires_grad
+
+
+def test_hrnet_reid_refuses_sizes_not_multiple_of_32(reid: HRNetReID) -> None:
+    check_input_size(256, 128)
+    with pytest.raises(ValueError, match="multiples of 32.*64x32"):
+        check_input_size(60, 32)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        reid.eval()(torch.randn(1, 3, 48, 32))
+    with pytest.raises(ValueError, match="not a timm HRNet"):
+        HRNetReID(3, hrnet="resnet50")
+
+
+def test_hrnet_reid_pretrained_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hrnet_reid, "_cached_weights", lambda hub_id: None)
+    monkeypatch.setattr(hrnet_reid, "_hub_reachable", lambda timeout: "huggingface.co: offline")
+    with pytest.raises(RuntimeError, match="unreachable.*pretrained=None"):
+        HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained="imagenet")
+    with pytest.raises(ValueError, match="pretrained"):
+        HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained="in21k")
+
+
+def test_student_forward(reid: HRNetReID) -> None:
+    student = PSHRNetStudent(VDSRCA(channels=8, blocks=1), reid)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    student.train()
+    with torch.no_grad():
+        out = student(x)
+    assert set(out) == {"logits", "triplet", "features", "restored"}
+    assert out["restored"].shape == x.shape
+    student.eval()
+    with torch.no_grad():
+        assert student(x).shape == (2, 24)
+
+
+# -------------------------------------------------------------------------- losses
+
+def test_label_smoothed_ce_hand_computed() -> None:
+    # p = (0.25, 0.75), y = 1, eps = 0.1: q = (0.05, 0.95)
+    logits = torch.log(torch.tensor([[1.0, 3.0]]))
+    expected = -(0.05 * math.log(0.25) + 0.95 * math.log(0.75))
+    loss = label_smoothed_ce(logits, torch.tensor([1]), eps=0.1)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # uniform scores: log K whatever eps
+    assert label_smoothed_ce(torch.zeros(3, 4), torch.tensor([0, 1, 3]), eps=0.3).item() == \
+        pytest.approx(math.log(4), rel=1e-6)
+    torch.manual_seed(0)
+    logits, targets = torch.randn(6, 5), torch.tensor([0, 1, 2, 3, 4, 0])
+    assert torch.allclose(label_smoothed_ce(logits, targets, 0.1),
+                          F.cross_entropy(logits, targets, label_smoothing=0.1))
+    assert torch.allclose(label_smoothed_ce(logits, targets, 0.0), F.cross_entropy(logits, targets))
+
+
+def test_feature_l1_hand_computed_and_teacher_detached() -> None:
+    student = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    teacher = torch.tensor([[0.0, 2.0], [5.0, 4.0]], requires_grad=True)
+    loss = feature_l1_loss(student, teacher)
+    assert loss.item() == pytest.approx(0.75)                  # (1 + 0 + 2 + 0) / 4
+    loss.backward()
+    assert teacher.grad is None
+    assert torch.equal(student.grad, torch.tensor([[0.25, 0.0], [-0.25, 0.0]]))
+
+
+def test_image_l1_hand_computed() -> None:
+    restored = torch.zeros(2, 3, 2, 2)
+    restored[0] = 1.0
+    hr = torch.full((2, 3, 2, 2), 0.5)
+    assert image_l1_loss(restored, hr).item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="differ in shape"):
+        image_l1_loss(restored, hr[:, :, :1])
+
+
+def _hand_outputs() -> tuple[dict[str, object], torch.Tensor]:
+    """Two classes, uniform logits (CE = ln 2, acc 0.5), 1-D triplet features with
+    hardest-pair hinges 1.3, 1.3, 2.3, 1.3 at margin 0.3 (mean 1.55)."""
+    targets = torch.tensor([0, 0, 1, 1])
+    out = {"logits": [torch.zeros(4, 2)],
+           "triplet": [torch.tensor([[0.0], [2.0], [1.0], [4.0]])],
+           "features": torch.ones(4, 2),
+           "restored": torch.ones(4, 3, 2, 2)}
+    return out, targets
+
+
+def test_reid_and_pseudo_siamese_loss_hand_computed() -> None:
+    out, targets = _hand_outputs()
+    loss, logs = reid_loss(out, targets, margin=0.3, eps=0.1)
+    assert loss.item() == pytest.approx(math.log(2) + 1.55, rel=1e-5)
+    assert logs["acc"] == pytest.approx(0.5)
+    teacher_feat = torch.full((4, 2), 1.5)                      # L_feat = 0.5
+    hr = torch.full((4, 3, 2, 2), 0.75)                         # L_img = 0.25
+    loss, logs = pseudo_siamese_loss(out, teacher_feat, hr, targets, margin=0.3, eps=0.1,
+                                     feature_weight=2.0, image_weight=3.0)
+    assert set(logs) == {"ce", "triplet", "feat_l1", "img_l1", "acc"}
+    assert logs["ce"] == pytest.approx(math.log(2), rel=1e-5)
+    assert logs["triplet"] == pytest.approx(1.55, rel=1e-5)
+    assert logs["feat_l1"] == pytest.approx(0.5) and logs["img_l1"] == pytest.approx(0.25)
+    assert loss.item() == pytest.approx(math.log(2) + 1.55 + 2 * 0.5 + 3 * 0.25, rel=1e-5)
+
+
+# ------------------------------------------------------------------------ training
+
+def _split(root: Path, factors: tuple[int, ...] = (1, 2), n_ids: int = 4,
+           per_id: int = 3) -> ProtocolSplit:
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    records = []
+    for pid in range(n_ids):
+        for i in range(per_id):
+            path = root / f"{pid:02d}_{i}.png"
+            pixels = rng.integers(0, 256, (64, 32, 3), dtype=np.uint8)
+            pixels[..., pid % 3] = 255 // (pid + 1)               # a little identity signal
+            Image.fromarray(pixels).save(path)
+            records += [ImageRecord(str(path), pid + 7, i % 2, 32, 64, factor=f) for f in factors]
+    return ProtocolSplit("lr_query", "toy", 0, tuple(records), (), (), n_res_classes=4)
+
+
+def _profile(**ps: object) -> Profile:
+    schedule = {"iterations": 2, "checkpoint_every": 2}
+    return get_profile("smoke", model={"height": SIZE, "width": SIZE},
+                       ps={"teacher": schedule, "student": schedule, "embed_dim": 16,
+                           "vdsr_blocks": 1, "vdsr_channels": 8, **ps})
+
+
+def test_training_records_of_mlr_and_native_data(tmp_path: Path) -> None:
+    mlr = _split(tmp_path, factors=(1, 2, 4), n_ids=2, per_id=1)
+    assert {r.factor for r in teacher_records(mlr)} == {1} and len(teacher_records(mlr)) == 2
+    assert {r.factor for r in student_records(mlr)} == {2, 4} and len(student_records(mlr)) == 4
+    native = dataclasses.replace(mlr, train=tuple(r for r in mlr.train if r.factor == 1))
+    assert student_records(native) == native.train              # paired with themselves
+
+
+def test_teacher_then_student_training(tmp_path: Path) -> None:
+    split = _split(tmp_path / "images")
+    profile = _profile()
+    teacher, t_summary = train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    assert t_summary.iterations == 2 and {"ce", "triplet", "acc"} <= set(t_summary.final_metrics)
+    config = json.loads((tmp_path / "teacher" / CONFIG_FILE).read_text())
+    assert config["task"] == "teacher" and config["model"]["num_classes"] == 4
+    assert config["data"]["n_train"] == 12                      # the factor-1 records only
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+
+    student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
+                                       progress=False)
+    assert {"ce", "triplet", "feat_l1", "img_l1", "acc"} <= set(s_summary.final_metrics)
+    assert all(math.isfinite(v) for v in s_summary.final_metrics.values())
+    # the teacher is frozen: eval mode, no grads, weights and BN statistics untouched
+    assert not teacher.training
+    assert all(not p.requires_grad and p.grad is None for p in teacher.parameters())
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    # the student did train
+    assert any(p.grad is not None for p in student.vdsr.parameters())
+
+    # finished runs are reused, and load back with the same weights
+    again, summary = train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    assert summary == t_summary
+    loaded = load_teacher(tmp_path / "teacher")
+    assert all(torch.equal(before[k], v) for k, v in loaded.state_dict().items())
+    loaded_student = load_student(tmp_path / "student")
+    x = torch.randn(2, 3, SIZE, SIZE)
+    student.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded_student(x), student.cpu()(x), atol=1e-5)
+
+    # a different configuration in the same folder is refused
+    with pytest.raises(ValueError, match="different configuration.*feature_l1_weight"):
+        train_student(_profile(feature_l1_weight=0.5), split, loaded, tmp_path / "student",
+                      progress=False)
+    with pytest.raises(ValueError, match="not a 'student'"):
+        load_student(tmp_path / "teacher")
+
+
+def test_training_refuses_bad_input_and_missing_runs(tmp_path: Path) -> None:
+    split = _split(tmp_path / "images", n_ids=2, per_id=1)
+    bad = get_profile("smoke", model={"height": 60, "width": 32})
+    with pytest.raises(ValueError, match="multiples of 32"):
+        train_teacher(bad, split, tmp_path / "teacher", progress=False)
+    assert not (tmp_path / "teacher").exists()
+    with pytest.raises(FileNotFoundError, match="train_teacher"):
+        load_teacher(tmp_path / "nothing")
+    (tmp_path / "unfinished").mkdir()
+    (tmp_path / "unfinished" / CONFIG_FILE).write_text(json.dumps({"task": "student"}))
+    with pytest.raises(FileNotFoundError, match="not finished"):
+        load_student(tmp_path / "unfinished")
+    assert ps_engine.frozen(torch.nn.Linear(2, 2).train()).training is False

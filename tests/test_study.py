@@ -1,0 +1,113 @@
+"""Unit tests of the notebook glue: parameters, run folders, statistics, atomic files, report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reidlab.config import get_profile
+from reidlab.data.records import ImageRecord, ProtocolSplit
+from reidlab.study import evaluation, io
+from reidlab.study.params import build_profile
+from reidlab.study.runs import get_or_train, run_dir
+
+
+def _split(res_label=0, factor=1):
+    train = tuple(ImageRecord(f"/x/{i}.jpg", pid=i // 2, camid=i % 2, width=64, height=128, factor=factor,
+                              res_label=res_label) for i in range(8))
+    return ProtocolSplit("lr_query", "synth-market", 0, train, (), (), 4)
+
+
+def test_build_profile_maps_flat_parameters_to_sections():
+    prof = build_profile("smoke", task="br", iterations=3, backbone="resnet34", lam=0.5, dataset="synth-caviar")
+    assert prof.br.iterations == 3 and prof.bf.iterations == get_profile("smoke").bf.iterations
+    assert prof.model.backbone == "resnet34" and prof.eval.lam == 0.5 and prof.data.dataset == "synth-caviar"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dataset": "imagenet"}, "dataset='imagenet' is not valid; choose one of: synth-market"),
+    ({"trials": -1}, "trials must be a positive integer"),
+    ({"rfd_reading": "both"}, "rfd_reading='both' is not valid"),
+    ({"colour": 1}, "unknown parameter 'colour'"),
+])
+def test_build_profile_rejects_bad_values_with_the_valid_choices(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_profile("smoke", **kwargs)
+
+
+def test_unknown_profile_lists_choices():
+    with pytest.raises(ValueError, match="smoke, quick, paper"):
+        build_profile("huge")
+
+
+def test_run_dir_changes_with_config_but_bf_ignores_pseudo_labels(tmp_path):
+    prof = get_profile("smoke")
+    a = run_dir(prof, "bf", _split(), tmp_path)
+    assert a == run_dir(prof, "bf", _split(), tmp_path)
+    assert a != run_dir(build_profile("smoke", iterations=7), "bf", _split(), tmp_path)
+    pseudo = build_profile("smoke", pseudo_bins=7)
+    assert run_dir(pseudo, "bf", _split(res_label=3), tmp_path) == a          # B-F never sees resolution labels
+    assert run_dir(pseudo, "br", _split(res_label=3), tmp_path) != run_dir(prof, "br", _split(), tmp_path)
+
+
+def test_get_or_train_names_the_notebook_when_training_is_not_allowed(tmp_path):
+    with pytest.raises(FileNotFoundError, match="01_train_bf.ipynb"):
+        get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
+    assert get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=True) == (1, True)
+    (tmp_path / "summary.json").write_text("{}")
+    (tmp_path / "model.pt").write_bytes(b"")
+    assert get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False) == (2, False)
+
+
+def _per_trial(diffs):
+    rows = []
+    for t, d in enumerate(diffs):
+        rows.append({"trial": t, "method": "B-F", "R1": 50.0, "R5": 60, "R10": 70, "mAP": 40})
+        rows.append({"trial": t, "method": "RFD", "R1": 50.0 + d, "R5": 60, "R10": 70, "mAP": 40})
+    return pd.DataFrame(rows)
+
+
+def test_paired_comparison_hand_computed():
+    cmp = evaluation.paired_comparison(_per_trial([1.0, 2.0, 3.0, 2.0]), "RFD", "B-F", "R1")
+    assert cmp.n == 4 and cmp.mean_diff == pytest.approx(2.0)
+    assert cmp.std_diff == pytest.approx(np.std([1, 2, 3, 2], ddof=1))
+    assert 1.0 <= cmp.ci_low <= 2.0 <= cmp.ci_high <= 3.0
+    assert cmp.significant and cmp.p_value < 0.05
+    assert "reproduced" in evaluation.verdict(cmp, "RFD helps")
+
+
+def test_paired_comparison_no_difference_is_not_significant():
+    cmp = evaluation.paired_comparison(_per_trial([0.0, 0.0, 0.0]), "RFD", "B-F", "R1")
+    assert not cmp.significant and cmp.mean_diff == 0
+    assert "not reproduced" in evaluation.verdict(cmp, "RFD helps")
+    worse = evaluation.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
+    assert "significantly worse" in evaluation.verdict(worse, "RFD helps")
+
+
+def test_summarise_mean_and_std_per_method_in_order():
+    s = evaluation.summarise(_per_trial([1.0, 3.0]))
+    assert list(s["method"]) == ["B-F", "RFD"]
+    assert s.loc[1, "R1 mean"] == pytest.approx(52.0) and s.loc[1, "R1 std"] == pytest.approx(np.sqrt(2))
+    view = evaluation.mean_pm_std(s)
+    assert view.loc[1, "R1"] == "52.0 ± 1.4" and list(s["trials"]) == [2, 2]
+
+
+def test_atomic_writers_leave_no_temporary_files(tmp_path):
+    io.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": np.int64(2)})
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"n": 2, "v": 1.5}
+    csv, md = io.write_table(pd.DataFrame({"m": ["a"], "R1": [12.345]}), tmp_path / "t")
+    assert md.read_text().splitlines()[2] == "| a | 12.3 |"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "t.csv", "t.md", "x.json"]
+
+
+def test_report_inlines_tables_and_links_figures(tmp_path):
+    from reidlab.study.report import write_report
+
+    io.write_table(pd.DataFrame({"method": ["B-F"], "R1": [10.0]}), tmp_path / "tables" / "t")
+    io.write_json(tmp_path / "03_rfd_eval.json", {"title": "RFD", "conclusions": ["RFD: not reproduced."],
+                                                  "tables": [{"file": "tables/t.md", "title": "Tab"}],
+                                                  "figures": [{"file": "figures/f.png", "title": "Fig"}]})
+    text = write_report(tmp_path).read_text()
+    assert "| B-F | 10.0 |" in text and "![Fig](figures/f.png)" in text and "RFD: not reproduced." in text

@@ -1,0 +1,244 @@
+"""fit(): schedule, files, finished-run reuse, determinism and bit-exact resume."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from reidlab.config import TrainConfig
+from reidlab.engine.checkpoint import atomic_save, load_checkpoint, load_weights
+from reidlab.engine.trainer import TrainSummary, fit, lr_factor, seed_everything
+
+N_CLASSES = 6
+PER_CLASS = 6
+
+
+class ToyDataset(Dataset):
+    """Fixed random 3x8x4 images; random flip + noise seeded by the key's aug_seed."""
+
+    def __init__(self) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.labels = [i // PER_CLASS for i in range(N_CLASSES * PER_CLASS)]
+        self.images = torch.randn(len(self.labels), 3, 8, 4, generator=gen)
+        self.images += torch.tensor(self.labels, dtype=torch.float32).view(-1, 1, 1, 1) * 0.3
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+        index, aug_seed = key if isinstance(key, tuple) else (key, None)
+        image = self.images[index]
+        if aug_seed is not None:
+            gen = torch.Generator().manual_seed(aug_seed)
+            if torch.rand((), generator=gen) < 0.5:
+                image = image.flip(-1)
+            image = image + 0.1 * torch.randn(image.shape, generator=gen)
+        return image, self.labels[index], index
+
+
+class ToyNet(nn.Module):
+    """Conv + BN + dropout: exercises buffers and the RNG state on resume."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(8, N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn(self.conv(x))).mean(dim=(2, 3))
+        return self.fc(self.drop(x))
+
+
+def toy_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, Mapping[str, Any]]:
+    images, labels, _ = batch
+    logits = model(images)
+    loss = F.cross_entropy(logits.float(), labels)
+    return loss, {"acc": (logits.argmax(1) == labels).float().mean()}
+
+
+def make_cfg(**changes: Any) -> TrainConfig:
+    base = dict(iterations=10, p=3, k=2, lr=1e-2, checkpoint_every=4, warmup_iterations=2,
+                lr_decay_at=0.5, seed=3)
+    return TrainConfig(**{**base, **changes})
+
+
+def train(out: Path, cfg: TrainConfig | None = None, **kwargs: Any) -> tuple[ToyNet, TrainSummary]:
+    cfg = cfg or make_cfg()
+    seed_everything(cfg.seed)
+    model = ToyNet()
+    data = ToyDataset()
+    summary = fit(model, data, data.labels, toy_loss, cfg, out, progress=False, **kwargs)
+    return model, summary
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+
+
+def test_lr_schedule() -> None:
+    cfg = make_cfg(iterations=10, warmup_iterations=2, lr_decay_at=0.5, lr_gamma=0.1)
+    assert [lr_factor(s, cfg) for s in range(7)] == pytest.approx(
+        [0.5, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1])
+    assert lr_factor(9, make_cfg(lr_decay_at=1.0, warmup_iterations=0)) == 1.0
+
+
+def test_fit_writes_run_files(tmp_path: Path) -> None:
+    model, summary = train(tmp_path)
+    assert summary.iterations == 10 and summary.resumed_from is None
+    assert summary.images_per_s > 0 and summary.wall_s > 0
+    assert set(summary.final_metrics) == {"loss", "acc"}
+    for name in ("checkpoint.pt", "model.pt", "summary.json", "metrics.csv"):
+        assert (tmp_path / name).is_file(), name
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    rows = read_rows(tmp_path / "metrics.csv")
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 11))
+    assert list(rows[0]) == ["iteration", "lr", "loss", "acc", "images_per_s"]
+    lrs = [float(r["lr"]) for r in rows]
+    assert lrs[:2] == pytest.approx([5e-3, 1e-2]) and lrs[-1] == pytest.approx(1e-3)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["iteration"] == 10 and state["config"]["iterations"] == 10
+    assert json.loads((tmp_path / "summary.json").read_text())["config"]["seed"] == 3
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights(tmp_path / "model.pt").items())
+
+
+def test_same_seed_same_weights_and_finished_run_is_reused(tmp_path: Path) -> None:
+    _, first = train(tmp_path / "a")
+    train(tmp_path / "b")
+    assert_same_weights(tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt")
+    stamp = (tmp_path / "a" / "model.pt").stat().st_mtime_ns
+    # checkpoint_every / num_workers / log_every do not change results: still "finished"
+    model, again = train(tmp_path / "a", make_cfg(checkpoint_every=5))
+    assert again == first
+    assert (tmp_path / "a" / "model.pt").stat().st_mtime_ns == stamp
+    assert all(torch.equal(v, model.state_dict()[k])
+               for k, v in weights(tmp_path / "a" / "model.pt").items())
+    _, other = train(tmp_path / "c", make_cfg(seed=4))
+    assert not torch.equal(weights(tmp_path / "c" / "model.pt")["fc.weight"],
+                           weights(tmp_path / "a" / "model.pt")["fc.weight"])
+
+
+CRASH_SCRIPT = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from test_trainer import make_cfg, train
+
+def crash(iteration, metrics):
+    if iteration == {crash_at}:
+        os._exit(17)  # hard exit, no cleanup: like a kill
+
+train({out!r}, make_cfg(), on_iteration=crash)
+"""
+
+
+def test_resume_after_hard_kill_is_bit_identical(tmp_path: Path) -> None:
+    script = CRASH_SCRIPT.format(tests=str(Path(__file__).parent), crash_at=6,
+                                 out=str(tmp_path / "resumed"))
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 17, proc.stderr
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["iteration"] == 4
+    assert len(read_rows(tmp_path / "resumed" / "metrics.csv")) == 6  # 2 rows past the checkpoint
+    assert not (tmp_path / "resumed" / "model.pt").exists()
+
+    _, summary = train(tmp_path / "resumed")
+    assert summary.resumed_from == 4
+    _, _ = train(tmp_path / "straight")
+    assert_same_weights(tmp_path / "resumed" / "model.pt", tmp_path / "straight" / "model.pt")
+    resumed_rows = read_rows(tmp_path / "resumed" / "metrics.csv")
+    straight_rows = read_rows(tmp_path / "straight" / "metrics.csv")
+    assert [r["iteration"] for r in resumed_rows] == [str(i) for i in range(1, 11)]
+    assert [r["loss"] for r in resumed_rows] == [r["loss"] for r in straight_rows]
+
+
+def test_resume_in_process_with_workers_matches(tmp_path: Path) -> None:
+    """Stop after 5 iterations (checkpoint at 4), resume with 2 workers: same weights."""
+    class Stop(Exception):
+        pass
+
+    def stop(iteration: int, metrics: Mapping[str, Any]) -> None:
+        if iteration == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(tmp_path / "a", on_iteration=stop)
+    train(tmp_path / "a", make_cfg(num_workers=2))
+    train(tmp_path / "b")
+    assert_same_weights(tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt")
+
+
+def test_changed_config_refuses_resume_and_no_resume_restarts(tmp_path: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def stop(iteration: int, metrics: Mapping[str, Any]) -> None:
+        if iteration == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(tmp_path, on_iteration=stop)
+    with pytest.raises(ValueError, match=r"lr: 0.01 -> 0.02"):
+        train(tmp_path, make_cfg(lr=2e-2))
+    _, summary = train(tmp_path, make_cfg(lr=2e-2), resume=False)
+    assert summary.resumed_from is None
+    assert len(read_rows(tmp_path / "metrics.csv")) == 10
+
+
+def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
+    _, summary = train(tmp_path, make_cfg(amp="bf16", iterations=3, channels_last=True))
+    assert summary.final_metrics["loss"] > 0
+
+
+def test_non_finite_loss_is_reported(tmp_path: Path) -> None:
+    def nan_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict]:
+        loss, _ = toy_loss(model, batch)
+        return loss * float("nan"), {}
+
+    data = ToyDataset()
+    with pytest.raises(FloatingPointError, match="iteration 1"):
+        fit(ToyNet(), data, data.labels, nan_loss, make_cfg(), tmp_path, progress=False)
+
+
+def test_label_count_must_match_dataset(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="labels for a dataset"):
+        fit(ToyNet(), ToyDataset(), [0, 1], toy_loss, make_cfg(), tmp_path, progress=False)
+
+
+def test_load_weights_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_weights(ToyNet(), tmp_path / "missing.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="bad.pt"):
+        load_weights(ToyNet(), tmp_path / "bad.pt")
+    atomic_save({"w": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(RuntimeError, match="other.pt"):
+        load_weights(ToyNet(), tmp_path / "other.pt")
+    model = ToyNet()
+    atomic_save(model.state_dict(), tmp_path / "ok.pt")
+    load_weights(ToyNet(), tmp_path / "ok.pt")
