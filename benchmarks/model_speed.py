@@ -4,8 +4,9 @@ For each input size and with / without channel attention, prints the forward+bac
 throughput (images/s) and the milliseconds of one full training iteration (forward,
 ``mgn_loss``, backward, Adam step) at batch 32; then the same with channels_last memory
 format and with bf16 CPU autocast, to tell whether either is faster on this machine.
-Times are the best of ``--iters`` iterations (robust to other processes sharing the
-cores); the median training iteration is printed too.
+Times are the best of ``--iters`` iterations, the variants of one size run round-robin
+(robust to other processes sharing the cores); the median training iteration is
+printed too.
 
     .venv/bin/python benchmarks/model_speed.py [--iters 3] [--threads 2] [--json out.json]
 """
@@ -47,38 +48,60 @@ class Result:
         return "+".join(opts) or "fp32"
 
 
-def measure(height: int, width: int, *, attention: bool, channels_last: bool, bf16: bool,
-            batch: int, iters: int, warmup: int, num_classes: int, feat_dim: int,
-            reduction: int, p: int) -> Result:
-    torch.manual_seed(0)
-    model = build_mgn(num_classes, "resnet18", attention=attention, reduction=reduction,
-                      feat_dim=feat_dim).train()
-    x = torch.randn(batch, 3, height, width)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.arange(batch) // (batch // p)             # P identities x K images
-    optimizer = torch.optim.Adam(model.parameters(), lr=3.5e-4)
-    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
-                else contextlib.nullcontext())
-    fwd_bwd, step = [], []
-    for i in range(warmup + iters):
+class Runner:
+    """One configuration: its own model, optimizer and batch; :meth:`step` times one
+    training iteration (forward, ``mgn_loss``, backward | Adam step)."""
+
+    def __init__(self, height: int, width: int, *, attention: bool, channels_last: bool,
+                 bf16: bool, batch: int, num_classes: int, feat_dim: int, reduction: int,
+                 p: int) -> None:
+        torch.manual_seed(0)
+        self.key = (height, width, attention, channels_last, bf16)
+        self.batch = batch
+        self.model = build_mgn(num_classes, "resnet18", attention=attention,
+                               reduction=reduction, feat_dim=feat_dim).train()
+        self.x = torch.randn(batch, 3, height, width)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.y = torch.arange(batch) // (batch // p)          # P identities x K images
+        self.bf16 = bf16
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=3.5e-4)
+        self.fwd_bwd: list[float] = []
+        self.step_s: list[float] = []
+
+    def step(self, record: bool) -> None:
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16
+                    else contextlib.nullcontext())
         t0 = time.perf_counter()
         with autocast:
-            out = model(x)
-            loss, _ = mgn_loss(out, y, margin=1.2, label_smoothing=0.0)
-        optimizer.zero_grad(set_to_none=True)
+            loss, _ = mgn_loss(self.model(self.x), self.y, margin=1.2, label_smoothing=0.0)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         t1 = time.perf_counter()
-        optimizer.step()
+        self.optimizer.step()
         t2 = time.perf_counter()
-        if i >= warmup:
-            fwd_bwd.append(t1 - t0)
-            step.append(t2 - t0)
-    fb = min(fwd_bwd)
-    return Result(height, width, attention, channels_last, bf16, fwd_bwd_ms=1000 * fb,
-                  step_ms=1000 * min(step), step_median_ms=1000 * statistics.median(step),
-                  images_per_s=batch / fb)
+        if record:
+            self.fwd_bwd.append(t1 - t0)
+            self.step_s.append(t2 - t0)
+
+    def result(self) -> Result:
+        fb = min(self.fwd_bwd)
+        return Result(*self.key, fwd_bwd_ms=1000 * fb, step_ms=1000 * min(self.step_s),
+                      step_median_ms=1000 * statistics.median(self.step_s),
+                      images_per_s=self.batch / fb)
+
+
+def measure_interleaved(height: int, width: int, variants: list[tuple[bool, bool, bool]], *,
+                        iters: int, warmup: int, **kwargs: int) -> list[Result]:
+    """Time every ``(attention, channels_last, bf16)`` variant at one size, round-robin,
+    so that load from other processes affects all variants alike."""
+    runners = [Runner(height, width, attention=a, channels_last=cl, bf16=bf, **kwargs)
+               for a, cl, bf in variants]
+    for i in range(warmup + iters):
+        for runner in runners:
+            runner.step(record=i >= warmup)
+    return [runner.result() for runner in runners]
 
 
 def main() -> None:
@@ -93,9 +116,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     quick = get_profile("quick")
-    common = dict(batch=args.batch, iters=args.iters, warmup=args.warmup,
-                  num_classes=args.num_classes, feat_dim=quick.model.feat_dim,
-                  reduction=quick.model.reduction, p=quick.bf.p)
+    common = dict(batch=args.batch, num_classes=args.num_classes,
+                  feat_dim=quick.model.feat_dim, reduction=quick.model.reduction, p=quick.bf.p)
     print(f"torch {torch.__version__} on {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads; MGN-ResNet-18, batch {args.batch}, "
           f"feat_dim {quick.model.feat_dim}, reduction {quick.model.reduction}, "
@@ -115,11 +137,10 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for height, width in SIZES:
-        for attention, channels_last, bf16 in variants:
-            r = measure(height, width, attention=attention, channels_last=channels_last,
-                        bf16=bf16, **common)
+        for r in measure_interleaved(height, width, variants, iters=args.iters,
+                                     warmup=args.warmup, **common):
             results.append(r)
-            print(f"{height:>3}x{width:<3} {str(attention):>9} {r.label:>18} "
+            print(f"{height:>3}x{width:<3} {str(r.attention):>9} {r.label:>18} "
                   f"{r.fwd_bwd_ms:>11.0f} {r.images_per_s:>7.1f} {r.step_ms:>8.0f} "
                   f"{r.step_median_ms:>7.0f}",
                   flush=True)

@@ -26,6 +26,8 @@ import argparse
 import copy
 import dataclasses
 import json
+import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -54,9 +56,12 @@ class Result:
     num_workers: int
     pipeline_img_s: float
     compute_img_s: float
+    median_ratio: float                 # median over iterations of compute_s / pipeline_s
+    cpu_time_ratio: float | None = None  # the same from process CPU time (num_workers=0)
 
     @property
     def ratio(self) -> float:
+        """Pipeline / compute images per second, from total wall time."""
         return self.pipeline_img_s / self.compute_img_s
 
 
@@ -84,23 +89,25 @@ class _ComputeStep:
 
 class _Interleave:
     """``fit``'s ``on_iteration`` hook: after every training iteration, time one compute
-    step; the training iteration's own time is the gap between two hook calls."""
+    step; the training iteration's own time is the gap between two hook calls. Both wall
+    and process CPU time are recorded (CPU time is what a quiet machine would see; it
+    misses DataLoader worker processes, so it is only reported for ``num_workers=0``)."""
 
     def __init__(self, step: _ComputeStep, device: torch.device) -> None:
         self.step = step
         self.device = device
-        self.fit_s: dict[int, float] = {}
-        self.compute_s: dict[int, float] = {}
-        self._resumed_at: float | None = None
+        self.fit: dict[int, tuple[float, float]] = {}
+        self.compute: dict[int, tuple[float, float]] = {}
+        self._resumed_at: tuple[float, float] | None = None
 
     def __call__(self, iteration: int, metrics: object) -> None:
         _sync(self.device)
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if self._resumed_at is not None:
-            self.fit_s[iteration] = now - self._resumed_at
+            self.fit[iteration] = (now[0] - self._resumed_at[0], now[1] - self._resumed_at[1])
         self.step()
-        self.compute_s[iteration] = time.perf_counter() - now
-        self._resumed_at = time.perf_counter()
+        self.compute[iteration] = (time.perf_counter() - now[0], time.process_time() - now[1])
+        self._resumed_at = (time.perf_counter(), time.process_time())
 
 
 def _sync(device: torch.device) -> None:
@@ -144,10 +151,16 @@ def measure(size: str, profile: Profile, workdir: Path, *, warmup: int, iteratio
     fit(model, train_set, labels, objective, cfg, workdir / f"run-{size}", resume=False,
         progress=False, desc=size, device=device, on_iteration=hook)
     timed = range(warmup + 1, warmup + iterations + 1)
-    fit_s = sum(hook.fit_s[i] for i in timed)
-    compute_s = sum(hook.compute_s[i] for i in timed)
+    fit_wall = [hook.fit[i][0] for i in timed]
+    compute_wall = [hook.compute[i][0] for i in timed]
+    cpu_ratio = None
+    if num_workers == 0 and device.type == "cpu":
+        cpu_ratio = sum(hook.compute[i][1] for i in timed) / sum(hook.fit[i][1] for i in timed)
     return Result(size, model_cfg.backbone, (model_cfg.height, model_cfg.width), batch,
-                  num_workers, batch * len(timed) / fit_s, batch * len(timed) / compute_s)
+                  num_workers, pipeline_img_s=batch * len(timed) / sum(fit_wall),
+                  compute_img_s=batch * len(timed) / sum(compute_wall),
+                  median_ratio=statistics.median(c / f for c, f in zip(compute_wall, fit_wall)),
+                  cpu_time_ratio=cpu_ratio)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,20 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [("quick", get_profile("quick"), args.iterations)]
     if args.paper:
         sizes.append(("paper", get_profile("paper"), args.paper_iterations))
-    print(f"device={device} torch threads={torch.get_num_threads()}")
+    print(f"device={device} torch threads={torch.get_num_threads()} "
+          f"load average {os.getloadavg()[0]:.2f}")
     results = []
     with tempfile.TemporaryDirectory(prefix="reidlab-bench-") as tmp:
         for size, profile, iterations in sizes:
             workers = profile.bf.num_workers if args.num_workers is None else args.num_workers
             if device.type == "cpu" and args.num_workers is None:
-                workers = 0  # the cores are busy computing; see the report in the docstring
+                workers = 0  # every core is busy computing: workers would only compete
             result = measure(size, profile, Path(tmp), warmup=args.warmup, iterations=iterations,
                              num_workers=workers, n_ids=args.n_ids, device=device)
             results.append(result)
-            print(f"{result.size:6s} {result.backbone:9s} {result.input_hw[0]}x{result.input_hw[1]} "
+            cpu = "" if result.cpu_time_ratio is None else f", cpu-time {result.cpu_time_ratio:.3f}"
+            print(f"{result.size:6s} {result.backbone} {result.input_hw[0]}x{result.input_hw[1]} "
                   f"batch {result.batch} workers {result.num_workers}: "
-                  f"pipeline {result.pipeline_img_s:8.2f} img/s  compute {result.compute_img_s:8.2f} "
-                  f"img/s  ratio {result.ratio:.3f}", flush=True)
+                  f"pipeline {result.pipeline_img_s:.2f} img/s, compute {result.compute_img_s:.2f} "
+                  f"img/s, ratio {result.ratio:.3f} (median per iteration {result.median_ratio:.3f}"
+                  f"{cpu}); load average {os.getloadavg()[0]:.2f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(
             [{**dataclasses.asdict(r), "ratio": r.ratio} for r in results], indent=2))

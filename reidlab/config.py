@@ -110,6 +110,8 @@ class PSHRNetConfig:
         optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4))
     feature_l1_weight: float = 1.0
     image_l1_weight: float = 1.0
+    init_from_teacher: bool = True   # student HRNet-ReID starts as a copy of the teacher (no ImageNet offline)
+    vdsr_lr_scale: float = 0.1       # VDSR-CA learns at this fraction of the schedule's lr (stability)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ def _quick() -> Profile:
         br=dataclasses.replace(bf, iterations=120, p=4, k=8),
         eval=EvalConfig(trials=10, batch_size=128),
         ps=PSHRNetConfig(
-            hrnet="hrnet_w18_small", vdsr_blocks=6, vdsr_channels=32, embed_dim=256,
+            hrnet="hrnet_w18_small", vdsr_blocks=4, vdsr_channels=16, embed_dim=256,
             teacher=TrainConfig(iterations=150, p=8, k=4, optimizer="sgd", lr=0.0085,
                                 label_smoothing=0.1, margin=0.3, checkpoint_every=50),
             student=TrainConfig(iterations=150, p=8, k=4, optimizer="sgd", lr=0.0085,

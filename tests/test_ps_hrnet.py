@@ -115,7 +115,7 @@ def test_vdsr_paper_layout_and_trainable_at_init() -> None:
 @pytest.fixture(scope="module")
 def reid() -> HRNetReID:
     torch.manual_seed(0)
-    return HRNetReID(5, hrnet=HRNET, embed_dim=24)
+    return HRNetReID(5, hrnet=HRNET, embed_dim=16)
 
 
 def test_hrnet_reid_train_and_eval_outputs(reid: HRNetReID) -> None:
@@ -125,13 +125,13 @@ def test_hrnet_reid_train_and_eval_outputs(reid: HRNetReID) -> None:
         out = reid(x)
     assert set(out) == {"logits", "triplet", "features"}
     assert [t.shape for t in out["logits"]] == [(4, 5)]
-    assert [t.shape for t in out["triplet"]] == [(4, 24)]
-    assert out["features"].shape == (4, 24)
+    assert [t.shape for t in out["triplet"]] == [(4, 16)]
+    assert out["features"].shape == (4, 16)
     reid.eval()
     with torch.no_grad():
         feat = reid(x)
         f_t, f_i = reid.embed(x)
-    assert feat.shape == (4, 24) and reid.out_dim == 24
+    assert feat.shape == (4, 16) and reid.out_dim == 16
     assert torch.allclose(feat, f_i) and torch.allclose(f_i, reid.bnneck(f_t))   # BNNeck
     assert not reid.bnneck.bias.requires_grad
 
@@ -165,7 +165,16 @@ def test_student_forward(reid: HRNetReID) -> None:
     assert out["restored"].shape == x.shape
     student.eval()
     with torch.no_grad():
-        assert student(x).shape == (2, 24)
+        assert student(x).shape == (2, 16)
+
+
+def test_build_student_copies_the_teacher(reid: HRNetReID) -> None:
+    profile = _profile()
+    student = ps_engine.build_student(5, profile.ps, teacher=reid)
+    assert student.vdsr.blocks == 1 and student.vdsr.channels == 8
+    copied = student.reid.state_dict()
+    assert all(torch.equal(v, copied[k]) for k, v in reid.state_dict().items())
+    assert all(p is not q for p, q in zip(student.reid.parameters(), reid.parameters()))
 
 
 # -------------------------------------------------------------------------- losses
@@ -277,6 +286,9 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
                                        progress=False)
     assert {"ce", "triplet", "feat_l1", "img_l1", "acc"} <= set(s_summary.final_metrics)
+    s_config = json.loads((tmp_path / "student" / CONFIG_FILE).read_text())
+    assert s_config["init_from_teacher"] is True and s_config["vdsr_lr_scale"] == 0.1
+    assert s_config["data"]["n_train"] == 12                    # the factor-2 records
     assert all(math.isfinite(v) for v in s_summary.final_metrics.values())
     # the teacher is frozen: eval mode, no grads, weights and BN statistics untouched
     assert not teacher.training

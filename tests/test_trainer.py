@@ -19,7 +19,15 @@ from torch.utils.data import Dataset
 
 from reidlab.config import TrainConfig
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint, load_weights
-from reidlab.engine.trainer import TrainSummary, fit, lr_factor, seed_everything
+from reidlab.engine.trainer import (
+    MetricsLog,
+    TrainSummary,
+    build_optimizer,
+    fit,
+    lr_factor,
+    resolve_amp,
+    seed_everything,
+)
 
 N_CLASSES = 6
 PER_CLASS = 6
@@ -138,7 +146,7 @@ def test_same_seed_same_weights_and_finished_run_is_reused(tmp_path: Path) -> No
     assert (tmp_path / "a" / "model.pt").stat().st_mtime_ns == stamp
     assert all(torch.equal(v, model.state_dict()[k])
                for k, v in weights(tmp_path / "a" / "model.pt").items())
-    _, other = train(tmp_path / "c", make_cfg(seed=4))
+    train(tmp_path / "c", make_cfg(seed=4))
     assert not torch.equal(weights(tmp_path / "c" / "model.pt")["fc.weight"],
                            weights(tmp_path / "a" / "model.pt")["fc.weight"])
 
@@ -169,7 +177,7 @@ def test_resume_after_hard_kill_is_bit_identical(tmp_path: Path) -> None:
 
     _, summary = train(tmp_path / "resumed")
     assert summary.resumed_from == 4
-    _, _ = train(tmp_path / "straight")
+    train(tmp_path / "straight")
     assert_same_weights(tmp_path / "resumed" / "model.pt", tmp_path / "straight" / "model.pt")
     resumed_rows = read_rows(tmp_path / "resumed" / "metrics.csv")
     straight_rows = read_rows(tmp_path / "straight" / "metrics.csv")
@@ -242,3 +250,34 @@ def test_load_weights_errors_name_the_file(tmp_path: Path) -> None:
     model = ToyNet()
     atomic_save(model.state_dict(), tmp_path / "ok.pt")
     load_weights(ToyNet(), tmp_path / "ok.pt")
+
+
+def test_optimizers_and_amp_resolution() -> None:
+    params = [nn.Parameter(torch.zeros(2))]
+    adam = build_optimizer(params, make_cfg(beta1=0.5, weight_decay=1e-3))
+    assert isinstance(adam, torch.optim.Adam)
+    assert adam.defaults["betas"] == (0.5, 0.999) and adam.defaults["weight_decay"] == 1e-3
+    sgd = build_optimizer(params, make_cfg(optimizer="sgd"))
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults["momentum"] == 0.9 and not sgd.defaults["nesterov"]
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu) == (None, False)
+    assert resolve_amp("fp16", cpu) == (None, False)
+    assert resolve_amp("bf16", cpu) == (torch.bfloat16, False)
+    assert resolve_amp("off", torch.device("cuda")) == (None, False)
+    assert resolve_amp("fp16", torch.device("cuda")) == (torch.float16, True)
+
+
+def test_metrics_log_truncates_and_extends_header(tmp_path: Path) -> None:
+    log = MetricsLog(tmp_path / "m.csv")
+    for i in range(1, 4):
+        log.write({"iteration": i, "loss": 1.0 / i})
+    log.write({"iteration": 4, "loss": 0.2, "acc": 0.5})  # new metric: header extended
+    log.close()
+    rows = read_rows(tmp_path / "m.csv")
+    assert list(rows[0]) == ["iteration", "loss", "acc"] and rows[3]["acc"] == "0.5"
+    assert rows[0]["acc"] == ""
+    MetricsLog(tmp_path / "m.csv").truncate(2)
+    assert [r["iteration"] for r in read_rows(tmp_path / "m.csv")] == ["1", "2"]
+    MetricsLog(tmp_path / "m.csv").truncate(0)
+    assert not (tmp_path / "m.csv").exists()

@@ -77,7 +77,8 @@ def _eval_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
     modes = [(module, module.training) for module in model.modules()]
     original = _model_device(model)
     try:
-        model.to(device)
+        if original != device:
+            model.to(device)
         model.eval()
         yield model
     finally:

@@ -44,6 +44,9 @@ from reidlab.engine.trainer import (
 from reidlab.losses import mgn_loss
 from reidlab.models.mgn import build_mgn
 
+__all__ = ["MGNObjective", "PRODUCER_NOTEBOOK", "load_bf", "load_br", "same_config",
+           "split_identity", "task_config", "train_bf", "train_br"]
+
 CONFIG_FILE = "config.json"
 #: The notebook that produces each task's runs (named in "not trained yet" errors).
 PRODUCER_NOTEBOOK: dict[str, str] = {
@@ -232,7 +235,3 @@ def _load_task(task: str, out: Path, device: str | torch.device) -> nn.Module:
     model = _build_model(config["model"], int(config["num_classes"]), pretrained=False)
     load_weights(model, out / MODEL_FILE)
     return model.to(device).eval()
-
-
-__all__ = ["MGNObjective", "load_bf", "load_br", "same_config", "split_identity",
-           "task_config", "train_bf", "train_br"]

@@ -182,13 +182,14 @@ def build_scheduler(optimizer: torch.optim.Optimizer,
 def resolve_amp(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
     """``(autocast dtype or None, use GradScaler)`` for ``cfg.amp`` on ``device``.
 
-    ``auto``: bf16 on CUDA, off elsewhere; ``bf16``: bf16 everywhere; ``fp16``: fp16 with a
-    GradScaler on CUDA (off on the CPU, where fp16 training is not worth it); ``off``.
+    ``auto``: bf16 on CUDA (fp16 + GradScaler on GPUs without bf16), off elsewhere;
+    ``bf16``: bf16 everywhere; ``fp16``: fp16 with a GradScaler on CUDA (off on the CPU,
+    where fp16 training is not worth it); ``off``.
     """
     if amp == "off":
         return None, False
     if device.type == "cuda":
-        if amp == "fp16":
+        if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
             return torch.float16, True
         return torch.bfloat16, False
     if amp == "bf16":
@@ -360,7 +361,7 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
             iteration (and its checkpoint); ``metrics`` holds the raw values.
 
     Returns:
-        The :class:`TrainSummary` (identical on every rank).
+        The :class:`TrainSummary` (metrics are rank means; timings are this rank's).
     """
     validate(cfg)
     if len(labels) != len(dataset):  # type: ignore[arg-type]
@@ -374,12 +375,12 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
 
     if resume and (finished := _finished_summary(out, config)) is not None:
         load_weights(model, paths[MODEL_FILE])
+        model.to(device)
         return finished
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
-            for name in (CHECKPOINT_FILE, SUMMARY_FILE, METRICS_FILE):
-                paths[name].unlink(missing_ok=True)
+            paths[CHECKPOINT_FILE].unlink(missing_ok=True)
     barrier()
 
     with deterministic_mode(deterministic):
@@ -399,6 +400,9 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                                            optimizer, scheduler, scaler)
         else:
             seed_everything(cfg.seed + info.rank)  # training-time randomness (dropout, ...)
+        if info.is_main:  # a summary / weights from another config are stale from here on
+            paths[SUMMARY_FILE].unlink(missing_ok=True)
+            paths[MODEL_FILE].unlink(missing_ok=True)
 
         net: nn.Module = model
         if info.is_distributed:

@@ -103,8 +103,9 @@ def pseudo_siamese_loss(student_out: Mapping[str, Sequence[torch.Tensor] | torch
 
     Args:
         student_out: train-mode :class:`~reidlab.models.hrnet_reid.PSHRNetStudent` output
-            (``"logits"``, ``"triplet"``, ``"features"``, ``"restored"``).
-        teacher_feat: (N, D) frozen teacher descriptors of the HR twins (eval mode).
+            (``"logits"``, ``"triplet"``, ``"features"``, ``"restored"``); ``L_feat``
+            compares ``"features"``, the descriptor used for retrieval (BNNeck output).
+        teacher_feat: (N, D) frozen teacher descriptors of the HR twins (eval-mode output).
         hr_images: (N, 3, H, W) HR twins, target of the restoration.
         targets: (N,) identity labels.
         margin: triplet margin (0.3).

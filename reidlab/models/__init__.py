@@ -1,4 +1,4 @@
-"""Re-id networks: MGN with RFD channel attention (and, from their own modules, PS-HRNet's)."""
+"""Re-id networks: MGN with RFD channel attention and PS-HRNet's VDSR-CA and HRNet-ReID."""
 from reidlab.models.attention import ChannelAttention
 from reidlab.models.mgn import (
     MGN,
@@ -8,6 +8,15 @@ from reidlab.models.mgn import (
     count_parameters,
     imagenet_state_dict,
     resnet_backbones,
+)
+from reidlab.models.vdsr import VDSRCA, ChannelGate, VDSRBlock
+from reidlab.models.hrnet_reid import (
+    HRNET_STRIDE,
+    HRNetReID,
+    PSHRNetStudent,
+    check_input_size,
+    create_hrnet_backbone,
+    hrnet_backbones,
 )
 
 __all__ = [
@@ -19,4 +28,7 @@ __all__ = [
     "count_parameters",
     "imagenet_state_dict",
     "resnet_backbones",
+    "ChannelGate", "VDSRBlock", "VDSRCA",
+    "HRNET_STRIDE", "HRNetReID", "PSHRNetStudent", "check_input_size", "create_hrnet_backbone",
+    "hrnet_backbones",
 ]

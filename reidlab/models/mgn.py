@@ -217,6 +217,10 @@ class MGN(nn.Module):
         parts = [f for feats in per_branch for f in feats[1:]]
         return globals_ + parts
 
+    def classify(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The 8 classifier heads' logits without dropout (e.g. B-R's resolution prediction)."""
+        return [fc(f) for fc, f in zip(self.classifiers, self.reduced_features(x))]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor | list[torch.Tensor]]:
         """Eval: the (N, 8*feat_dim) descriptor. Train: ``{"logits": [8 x (N, classes)],
         "triplet": [3 x (N, feat_dim)], "features": (N, 8*feat_dim)}``."""

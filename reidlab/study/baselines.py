@@ -80,3 +80,40 @@ def chance_rank1(split: ProtocolSplit) -> float:
 
 def sanity_table(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame([{"setting": k, **v} for k, v in rows.items()])
+
+
+def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,
+                    train_if_missing: bool = True, progress: bool = True
+                    ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Path]]:
+    """PS-HRNet's frozen HR teacher and its LR student (VDSR-CA + HRNet-ReID)."""
+    from reidlab.engine.pseudo_siamese import load_student, load_teacher, train_student, train_teacher
+
+    t_dir = run_dir(prof, "teacher", split, runs_root)
+    teacher, _ = get_or_train("teacher", t_dir, allow_training=train_if_missing, load=load_teacher,
+                              train=lambda: train_teacher(prof, split, t_dir, progress=progress)[0])
+    s_dir = run_dir(prof, "student", split, runs_root)
+    student, _ = get_or_train("student", s_dir, allow_training=train_if_missing, load=load_student,
+                              train=lambda: train_student(prof, split, teacher, s_dir, progress=progress)[0])
+    return teacher, student, {"teacher": t_dir, "student": s_dir}
+
+
+@torch.inference_mode()
+def restore_examples(student: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic"):
+    """(LR input, VDSR-CA output, HR original) images, de-normalised to [0, 1] HxWx3 arrays."""
+    from reidlab.data import ReidImageDataset, build_transforms
+
+    tf = build_transforms(height, width, train=False)
+    lr_ds = ReidImageDataset(records, tf, interpolation=interpolation)
+    hr_ds = ReidImageDataset([dataclasses.replace(r, factor=1) for r in records], tf, interpolation=interpolation)
+    lr = torch.stack([lr_ds[i][0] for i in range(len(records))])
+    hr = torch.stack([hr_ds[i][0] for i in range(len(records))])
+    was_training = student.training
+    student.eval()
+    try:
+        restored = student.vdsr(lr)
+    finally:
+        student.train(was_training)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    to_img = lambda t: (t * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # noqa: E731
+    return to_img(lr), to_img(restored.float()), to_img(hr)

@@ -187,3 +187,21 @@ def savefig(fig, stem: str | Path) -> list[Path]:
     from reidlab.study.io import save_figure
 
     return save_figure(fig, stem)
+
+
+def restoration_grid(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray, *, factors: Sequence[int] = (),
+                     title: str = "VDSR-CA: LR input, restored, HR original"):
+    """Columns of (LR input, restored, HR) triplets, one per example."""
+    n = len(lr)
+    fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 6.6), squeeze=False)
+    for i in range(n):
+        for row, (img, name) in enumerate(((lr, "LR input"), (restored, "restored"), (hr, "HR original"))):
+            ax = axes[row, i]
+            ax.imshow(img[i]); ax.set_xticks([]); ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name)
+        if factors:
+            axes[0, i].set_title(f"x{factors[i]}", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
