@@ -155,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reidlab.data.protocols import build_protocol
     from reidlab.engine.distributed import barrier, cleanup_distributed, init_distributed
     from reidlab.engine.tasks import train_bf, train_br
+    from reidlab.engine.trainer import ConfigMismatchError
 
     out = Path(args.out or f"runs/{profile.name}/{profile.data.dataset}/"
                            f"{args.task}-{args.protocol}-trial{args.trial}")
@@ -175,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                            progress=not args.no_progress, device=device)
         if info.is_main:
             print(json.dumps(summary.to_dict(), indent=2))
+    except (ConfigMismatchError, FileNotFoundError) as exc:  # explained, no traceback needed
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         cleanup_distributed()
     return 0

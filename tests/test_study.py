@@ -84,6 +84,8 @@ def test_paired_comparison_no_difference_is_not_significant():
     assert "not reproduced" in evaluation.verdict(cmp, "RFD helps")
     worse = evaluation.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
     assert "significantly worse" in evaluation.verdict(worse, "RFD helps")
+    assert "not reproduced" in evaluation.verdict(worse, "RFD is comparable", kind="comparable")
+    assert ": reproduced" in evaluation.verdict(cmp, "RFD is comparable", kind="comparable")
 
 
 def test_summarise_mean_and_std_per_method_in_order():

@@ -35,7 +35,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)
 
 
-def test_train_bf_reuse_load_and_cli_retrain(profile: Profile, split: ProtocolSplit,
+def test_train_bf_reuse_load_and_cli_no_resume(profile: Profile, split: ProtocolSplit,
                                              tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     model, summary = train_bf(profile, split, tmp_path, progress=False)
@@ -57,11 +57,13 @@ def test_train_bf_reuse_load_and_cli_retrain(profile: Profile, split: ProtocolSp
         features = loaded(torch.zeros(2, 3, profile.model.height, profile.model.width))
     assert features.shape == (2, 8 * profile.model.feat_dim)
 
-    # the CLI on the same folder with a different model config retrains from scratch
-    code = main(["--task", "bf", "--profile", "smoke", "--data-root", profile.data.data_root,
-                 "--protocol", "lr_query", "--out", str(tmp_path), "--no-progress",
-                 "--set", "bf.iterations=1", "--set", "model.attention=false"])
-    assert code == 0
+    # the same folder with another model config: refused, unless --no-resume
+    argv = ["--task", "bf", "--profile", "smoke", "--data-root", profile.data.data_root,
+            "--protocol", "lr_query", "--out", str(tmp_path), "--no-progress",
+            "--set", "bf.iterations=1", "--set", "model.attention=false"]
+    assert main(argv) == 1
+    assert "model.attention: True -> False" in capsys.readouterr().err
+    assert main([*argv, "--no-resume"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["iterations"] == 1 and printed["resumed_from"] is None
     assert (tmp_path / "model.pt").stat().st_mtime_ns != stamp

@@ -11,7 +11,13 @@ from typing import Any
 
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint, load_weights
 from reidlab.engine.distributed import DistInfo, cleanup_distributed, dist_env, init_distributed
-from reidlab.engine.trainer import TrainSummary, deterministic_mode, fit, seed_everything
+from reidlab.engine.trainer import (
+    ConfigMismatchError,
+    TrainSummary,
+    deterministic_mode,
+    fit,
+    seed_everything,
+)
 
 _LAZY: dict[str, str] = {
     "train_bf": "reidlab.engine.tasks",
@@ -19,10 +25,14 @@ _LAZY: dict[str, str] = {
     "load_bf": "reidlab.engine.tasks",
     "load_br": "reidlab.engine.tasks",
     "extract_features": "reidlab.engine.extract",
+    "train_teacher": "reidlab.engine.pseudo_siamese",
+    "train_student": "reidlab.engine.pseudo_siamese",
+    "load_teacher": "reidlab.engine.pseudo_siamese",
+    "load_student": "reidlab.engine.pseudo_siamese",
 }
 
 __all__ = [
-    "DistInfo", "TrainSummary", "atomic_save", "cleanup_distributed", "deterministic_mode",
+    "ConfigMismatchError", "DistInfo", "TrainSummary", "atomic_save", "cleanup_distributed", "deterministic_mode",
     "dist_env", "fit", "init_distributed", "load_checkpoint", "load_weights", "seed_everything",
     *_LAZY,
 ]

@@ -10,7 +10,8 @@
 A run directory holds ``config.json`` (what determines the weights: task, data, model,
 schedule, split identity, class count) next to :func:`~reidlab.engine.trainer.fit`'s
 files. A finished run with the same config is loaded instead of retrained; an
-unfinished one is resumed; a run with a different config is retrained from scratch.
+unfinished one is resumed; a folder holding a run of another config is refused
+(:class:`~reidlab.engine.trainer.ConfigMismatchError`) unless ``resume=False``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from reidlab.engine.checkpoint import atomic_write_json, load_weights, read_json
 from reidlab.engine.distributed import barrier, default_device, init_distributed
 from reidlab.engine.trainer import (
     MODEL_FILE,
+    ConfigMismatchError,
     RESULT_NEUTRAL_FIELDS,
     SUMMARY_FILE,
     TrainSummary,
@@ -44,8 +45,8 @@ from reidlab.engine.trainer import (
 from reidlab.losses import mgn_loss
 from reidlab.models.mgn import build_mgn
 
-__all__ = ["MGNObjective", "PRODUCER_NOTEBOOK", "load_bf", "load_br", "same_config",
-           "split_identity", "task_config", "train_bf", "train_br"]
+__all__ = ["MGNObjective", "PRODUCER_NOTEBOOK", "config_differences", "load_bf", "load_br",
+           "same_config", "split_identity", "task_config", "train_bf", "train_br"]
 
 CONFIG_FILE = "config.json"
 #: The notebook that produces each task's runs (named in "not trained yet" errors).
@@ -106,10 +107,25 @@ def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
     return trimmed
 
 
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any],
+                       prefix: str = "") -> list[str]:
+    """``["train.lr: 0.0002 -> 0.001", ...]``: what changes the weights between two configs
+    (profile name, workers, checkpoint and log intervals do not)."""
+    if not prefix:
+        stored, current = _comparable(stored), _comparable(current)
+    changes: list[str] = []
+    for key in sorted(set(stored) | set(current)):
+        a, b = stored.get(key), current.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            changes += config_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return changes
+
+
 def same_config(stored: Mapping[str, Any] | None, current: Mapping[str, Any]) -> bool:
-    """Whether two task configs train the same weights (profile name, workers,
-    checkpoint and log intervals do not matter)."""
-    return isinstance(stored, Mapping) and _comparable(stored) == _comparable(current)
+    """Whether two task configs train the same weights (see :func:`config_differences`)."""
+    return isinstance(stored, Mapping) and not config_differences(stored, current)
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -124,8 +140,9 @@ def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[
             the ``profile.bf`` schedule (P x K identity batches, triplet margin).
         split: the protocol trial; training pids are relabelled to ``0..C-1``.
         out_dir: run directory (``config.json`` + the trainer's files).
-        resume: reuse a finished run / resume an unfinished one with the same config;
-            ``False`` retrains from scratch.
+        resume: reuse a finished run / resume an unfinished one with the same config
+            (another config in ``out_dir`` raises ``ConfigMismatchError``); ``False``
+            retrains from scratch.
         progress: show the tqdm bar.
         device: training device (default: ``cuda:LOCAL_RANK`` if available, else CPU).
 
@@ -202,12 +219,13 @@ def _run_task(task: str, profile: Profile, cfg: TrainConfig, split: ProtocolSpli
         return _load_task(task, out, target), summary
 
     stored = read_json(out / CONFIG_FILE)
-    fresh = not resume or not same_config(stored, config)
-    barrier()  # every rank has read the old config before rank 0 replaces it
+    if resume and isinstance(stored, dict) and (diff := config_differences(stored, config)):
+        raise ConfigMismatchError(
+            f"{out} holds a {stored.get('task', '?')} run of another configuration "
+            f"({'; '.join(diff)}); use another output folder, or resume=False "
+            "(CLI: --no-resume) to train this one from scratch there")
+    barrier()  # every rank has checked the old config before rank 0 replaces it
     if info.is_main:
-        if stored is not None and fresh and resume:
-            print(f"{_TASK_NAMES[task]}: {out} holds a run with a different config; "
-                  "training from scratch", file=sys.stderr)
         atomic_write_json(out / CONFIG_FILE, config)
 
     seed_everything(cfg.seed)
@@ -218,7 +236,7 @@ def _run_task(task: str, profile: Profile, cfg: TrainConfig, split: ProtocolSpli
                          random_erasing=cfg.random_erasing),
         labels=labels, interpolation=profile.data.interpolation)
     summary = fit(model, dataset, labels, MGNObjective(cfg.margin, cfg.label_smoothing), cfg,
-                  out, resume=not fresh, progress=progress, desc=_TASK_NAMES[task],
+                  out, resume=resume, progress=progress, desc=_TASK_NAMES[task],
                   device=device)
     return model.eval(), summary
 

@@ -70,6 +70,10 @@ METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 
 
+class ConfigMismatchError(ValueError):
+    """A run directory holds a run of another configuration (resume refused)."""
+
+
 @dataclass(frozen=True)
 class TrainSummary:
     """What :func:`fit` reports (also stored in ``summary.json``).
@@ -313,7 +317,7 @@ def _resume(path: Path, info: DistInfo, config: Mapping[str, Any], model: nn.Mod
     state = load_checkpoint(path)
     diff = _config_difference(state.get("config", {}), config)
     if diff:
-        raise ValueError(
+        raise ConfigMismatchError(
             f"{path} was written with a different training config ({'; '.join(diff)}); "
             "resume with the same config, or pass resume=False (CLI: --no-resume) to start over")
     unwrap_model(model).load_state_dict(state["model"])

@@ -138,8 +138,9 @@ def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1
     if n > 1:
         boots = diff[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
         lo, hi = np.percentile(boots, [2.5, 97.5])
+        # a constant difference has no variance: the t-test is undefined (reported as n/a)
         p = float(stats.ttest_rel(wide.loc[:, a].dropna(), wide.loc[:, b].dropna()).pvalue) \
-            if np.any(diff != diff[0]) else (0.0 if diff[0] != 0 else 1.0)
+            if np.any(diff != diff[0]) else (float("nan") if diff[0] != 0 else 1.0)
         std = float(diff.std(ddof=1))
     else:
         lo = hi = float(diff.mean()) if n else float("nan")
@@ -148,8 +149,19 @@ def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1
                             std_diff=std, ci_low=float(lo), ci_high=float(hi), p_value=p)
 
 
-def verdict(cmp: PairedComparison, claim: str) -> str:
-    """One honest line: does the paper's ``claim`` (an improvement of ``a`` over ``b``) hold here?"""
+def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolerance: float = 1.0) -> str:
+    """One honest line: does the paper's ``claim`` hold here?
+
+    ``kind="improvement"``: ``a`` beats ``b`` (bootstrap CI above 0). ``kind="comparable"``:
+    ``a`` is within ``tolerance`` points of ``b`` (the CI lies inside +-tolerance).
+    """
+    if kind == "comparable":
+        inside = -tolerance <= cmp.ci_low and cmp.ci_high <= tolerance
+        status = ("reproduced" if inside else
+                  f"not reproduced (the 95% CI leaves +-{tolerance:g} points)")
+        return f"{claim}: {status}. {cmp.sentence()}."
+    if kind != "improvement":
+        raise ValueError(f"kind={kind!r} is not valid; choose one of: improvement, comparable")
     if cmp.significant and cmp.mean_diff > 0:
         status = "reproduced"
     elif cmp.significant and cmp.mean_diff < 0:

@@ -31,7 +31,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_ablations", "05_per_split_plot", "06_ps_hrnet",
 )
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-SMOKE_PARAMETERS = {"profile": "smoke"}
+SMOKE_PARAMETERS = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
 
 
 def _declared_parameters(path: Path) -> set[str]:
