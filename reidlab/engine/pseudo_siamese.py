@@ -72,6 +72,7 @@ from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_tran
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import atomic_write_json, load_weights, read_json, unwrap_model
+from reidlab.engine.tasks import config_differences
 from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
 from reidlab.engine.trainer import (
     MODEL_FILE,
@@ -208,18 +209,6 @@ def _run_config(task: str, profile: Profile, split: ProtocolSplit,
     return config
 
 
-def _differences(stored: Mapping[str, Any], current: Mapping[str, Any],
-                 prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(stored) | set(current)):
-        a, b = stored.get(key), current.get(key)
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return out
-
-
 def _prepare_run_dir(out: Path, config: dict[str, Any], resume: bool,
                      device: str | torch.device | None) -> bool:
     """Write ``config.json``; with ``resume``, refuse a directory holding another config.
@@ -230,7 +219,7 @@ def _prepare_run_dir(out: Path, config: dict[str, Any], resume: bool,
     init_distributed(torch.device(device) if device is not None else None)
     stored = read_json(out / CONFIG_FILE)
     if resume and isinstance(stored, dict):
-        diff = _differences(stored, config)
+        diff = config_differences(stored, config)
         if diff:
             raise ValueError(
                 f"{out} holds a {stored.get('task', 'PS-HRNet')} run with a different "

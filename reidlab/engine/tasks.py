@@ -79,23 +79,34 @@ class MGNObjective:
 
 # -------------------------------------------------------------------------- configs
 
-def split_identity(split: ProtocolSplit) -> dict[str, Any]:
-    """Dataset, protocol, trial, training size and a hash of the training records."""
+def split_identity(split: ProtocolSplit, *, with_res_labels: bool = True) -> dict[str, Any]:
+    """Dataset, training size and a hash of the training records.
+
+    Protocol and trial are not part of it: both protocols (and every trial of one identity
+    partition) train on the same records. B-F never sees resolution labels, so its identity
+    leaves them out (``with_res_labels=False``) and pseudo-label settings never retrain it.
+    """
     digest = hashlib.sha256()
     for r in split.train:
-        digest.update(f"{r.path}|{r.pid}|{r.camid}|{r.factor}|{r.res_label}\n".encode())
-    return {"dataset": split.dataset, "protocol": split.protocol, "trial": split.trial,
-            "n_train": len(split.train), "n_res_classes": split.n_res_classes,
-            "train_sha256": digest.hexdigest()[:16]}
+        label = r.res_label if with_res_labels else ""
+        digest.update(f"{r.path}|{r.pid}|{r.camid}|{r.factor}|{label}\n".encode())
+    out = {"dataset": split.dataset, "n_train": len(split.train), "train_sha256": digest.hexdigest()[:16]}
+    if with_res_labels:
+        out["n_res_classes"] = split.n_res_classes
+    return out
 
 
 def task_config(task: str, profile: Profile, train_cfg: TrainConfig, split: ProtocolSplit,
                 num_classes: int) -> dict[str, Any]:
     """Everything that determines a task's trained weights, as plain JSON data."""
+    identity_task = task == "bf"
+    data = to_dict(profile.data)
+    if identity_task:  # B-F never sees resolution labels
+        data.pop("pseudo_bins"), data.pop("pseudo_strategy")
     config = {
         "task": task, "profile": profile.name, "num_classes": num_classes,
-        "data": to_dict(profile.data), "model": to_dict(profile.model),
-        "train": to_dict(train_cfg), "split": split_identity(split),
+        "data": data, "model": to_dict(profile.model),
+        "train": to_dict(train_cfg), "split": split_identity(split, with_res_labels=not identity_task),
     }
     return json.loads(json.dumps(config))  # tuples -> lists, as read back from the file
 
