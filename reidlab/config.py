@@ -93,6 +93,7 @@ class EvalConfig:
     lam: float = 0.1
     rfd_reading: str = "similarity"
     max_rank: int = 50
+    amp: str = "auto"               # feature extraction: "auto" (bf16 on CUDA), "off", "bf16"
     retrain_per_split: bool = False  # random-split datasets: retrain B-F/B-R per identity split (paper)
 
 
@@ -155,7 +156,8 @@ def _quick() -> Profile:
         model=ModelConfig(backbone="resnet18", height=128, width=64, reduction=16, feat_dim=128),
         bf=bf,
         br=dataclasses.replace(bf, iterations=40, p=4, k=8),
-        eval=EvalConfig(trials=10, batch_size=128),
+        # no flip and bf16 extraction keep 10-trial evaluations within the CPU budget
+        eval=EvalConfig(trials=10, batch_size=128, flip=False, amp="bf16"),
         ps=PSHRNetConfig(
             hrnet="hrnet_w18_small", vdsr_blocks=4, vdsr_channels=16, embed_dim=256,
             teacher=TrainConfig(iterations=150, p=8, k=4, optimizer="sgd", lr=0.0085,
@@ -232,6 +234,7 @@ def validate(cfg: Any) -> None:
             raise ValueError(f"lr must be > 0, got {cfg.lr}")
     elif isinstance(cfg, EvalConfig):
         _positive("trials", cfg.trials)
+        _choice("amp", cfg.amp, ("auto", "off", "bf16", "fp16"))
         _choice("rfd_reading", cfg.rfd_reading, RFD_READINGS)
         if cfg.lam < 0:
             raise ValueError(f"lam must be >= 0, got {cfg.lam}")

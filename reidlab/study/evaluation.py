@@ -39,19 +39,22 @@ def extract_split_features(split: ProtocolSplit, models: Mapping[str, torch.nn.M
                            width: int, batch_size: int = 128, flip: bool = True,
                            interpolation: str = "bicubic", cache_dir: str | Path | None = None,
                            progress: bool = True, sizes: Mapping[str, tuple[int, int]] | None = None,
-                           ) -> SplitFeatures:
+                           gallery: bool = True, amp: str = "auto") -> SplitFeatures:
     """Extract query and gallery features of ``split`` with every model in ``models``.
 
-    ``sizes`` optionally gives a per-model (height, width) input size.
+    ``sizes`` optionally gives a per-model (height, width) input size; ``gallery=False``
+    extracts the query side only.
     """
-    query, gallery = {}, {}
+    with_gallery = gallery
+    query, gallery_feats = {}, {}
     for name, model in models.items():
         h, w = (sizes or {}).get(name, (height, width))
         kw = dict(height=h, width=w, batch_size=batch_size, flip=flip, interpolation=interpolation,
-                  cache_dir=cache_dir, progress=progress)
+                  cache_dir=cache_dir, progress=progress, amp=amp)
         query[name] = extract_features(model, split.query, **kw)
-        gallery[name] = extract_features(model, split.gallery, **kw)
-    return SplitFeatures(split=split, query=query, gallery=gallery)
+        if with_gallery:
+            gallery_feats[name] = extract_features(model, split.gallery, **kw)
+    return SplitFeatures(split=split, query=query, gallery=gallery_feats)
 
 
 def rank_metrics(distmat: torch.Tensor | np.ndarray, feats: SplitFeatures, max_rank: int = 50) -> dict[str, float]:

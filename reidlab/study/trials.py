@@ -7,6 +7,7 @@ partition and vary the query/gallery draw over it (the CPU profiles' shortcut).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -19,6 +20,7 @@ from reidlab.config import Profile
 from reidlab.data import build_protocol
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import baselines, evaluation
+from reidlab.study.runs import split_identity
 
 
 def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, retrain_per_split: bool) -> ProtocolSplit:
@@ -52,41 +54,29 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     feature extractor for a split (e.g. PS-HRNet); each also gets a "+RFD" row.
     """
     cache = Path(runs_dir) / "features"
-    rows, feats_all, runs = [], [], {}
-    for trial in tqdm(range(trials), desc=f"{protocol} trials", disable=not progress):
-        split = make_split(prof, ds, protocol, trial, retrain_per_split=retrain_per_split)
-        train_split = split if (retrain_per_split or trial == 0 or not ds.fixed_split) else \
-            make_split(prof, ds, protocol, 0, retrain_per_split=retrain_per_split)
-        models: dict[str, torch.nn.Module] = {}
-        fixed = dict(fixed_models or {})
-        if "bf" in fixed:
-            models["bf"], runs["B-F"] = fixed["bf"], "given"
-        else:
-            models["bf"], runs["B-F"] = baselines.bf_model(prof, train_split, runs_dir,
-                                                           train_if_missing=train_if_missing, progress=progress)
-        if not with_rfd:
-            pass
-        elif "br" in fixed:
-            models["br"], runs["B-R"] = fixed["br"], "given"
-        else:
-            models["br"], runs["B-R"] = baselines.br_model(prof, train_split, runs_dir,
-                                                           train_if_missing=train_if_missing, progress=progress)
-        if include_baseline != "no":
-            try:
-                models["base"], runs["baseline"] = baselines.bf_model(
-                    prof, train_split, runs_dir, attention=False,
-                    train_if_missing=train_if_missing and include_baseline == "yes", progress=progress)
-            except FileNotFoundError:
-                pass
-        for name, factory in (extra_models or {}).items():
-            models[name] = factory(train_split)
-        feats = evaluation.extract_split_features(
-            split, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
-            flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=cache, progress=False)
+    fixed = dict(fixed_models or {})
+    splits = [make_split(prof, ds, protocol, t, retrain_per_split=retrain_per_split) for t in range(trials)]
+    # trials that train on the same records share one set of models (and one extraction)
+    groups: dict[str, list[int]] = {}
+    for t, split in enumerate(splits):
+        groups.setdefault(split_identity(split)["train_sha"], []).append(t)
+    runs: dict[str, str] = {}
+    per_trial_feats: dict[int, evaluation.SplitFeatures] = {}
+    for trials_of_group in tqdm(groups.values(), desc=f"{protocol}: models", disable=not progress or len(groups) == 1):
+        train_split = splits[trials_of_group[0]]
+        models = _models_for(prof, train_split, runs_dir, runs, fixed=fixed, with_rfd=with_rfd,
+                             include_baseline=include_baseline, train_if_missing=train_if_missing,
+                             extra_models=extra_models, progress=progress)
+        group_splits = [splits[t] for t in trials_of_group]
+        for t, feats in zip(trials_of_group, _extract_once(prof, group_splits, models, cache, progress)):
+            per_trial_feats[t] = feats
+    rows, feats_all = [], []
+    for trial in range(trials):
+        feats = per_trial_feats[trial]
         feats_all.append(feats)
         score = lambda fm, lam_: evaluation.score(feats, feature_model=fm, resolution_model="br",  # noqa: E731
                                                   lam=lam_, reading=reading, max_rank=prof.eval.max_rank)
-        if "base" in models:
+        if "base" in feats.query:
             rows.append({"trial": trial, "method": "baseline", **score("base", 0.0)})
         rows.append({"trial": trial, "method": "baseline B-F", **score("bf", 0.0)})
         if with_rfd:
@@ -95,7 +85,62 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
             rows.append({"trial": trial, "method": name, **score(name, 0.0)})
             if with_rfd:
                 rows.append({"trial": trial, "method": f"{name}+RFD", **score(name, lam)})
-    return TrialResults(per_trial=pd.DataFrame(rows), features=feats_all, runs={k: str(v) for k, v in runs.items()})
+    return TrialResults(per_trial=pd.DataFrame(rows), features=feats_all, runs=runs)
+
+
+def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[str, str], *, fixed, with_rfd,
+                include_baseline, train_if_missing, extra_models, progress) -> dict[str, torch.nn.Module]:
+    """B-F, B-R, the optional attention-free baseline and extra models for one training set."""
+    models: dict[str, torch.nn.Module] = {}
+    if "bf" in fixed:
+        models["bf"], runs["B-F"] = fixed["bf"], "given"
+    else:
+        models["bf"], out = baselines.bf_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
+                                               progress=progress)
+        runs["B-F"] = str(out)
+    if with_rfd and "br" in fixed:
+        models["br"], runs["B-R"] = fixed["br"], "given"
+    elif with_rfd:
+        models["br"], out = baselines.br_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
+                                               progress=progress)
+        runs["B-R"] = str(out)
+    if include_baseline != "no":
+        try:
+            models["base"], out = baselines.bf_model(prof, train_split, runs_dir, attention=False, progress=progress,
+                                                     train_if_missing=train_if_missing and include_baseline == "yes")
+            runs["baseline"] = str(out)
+        except FileNotFoundError:
+            pass
+    for name, factory in (extra_models or {}).items():
+        models[name] = factory(train_split)
+    return models
+
+
+def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[str, torch.nn.Module], cache: Path,
+                  progress: bool) -> list[evaluation.SplitFeatures]:
+    """Features of every (image, factor) met in ``splits``, extracted once per model, then per split.
+
+    Trials only redraw factors among {1, 2, 3, 4}, so the union is far smaller than the sum.
+    """
+    index: dict[tuple[str, int], int] = {}
+    union = []
+    for split in splits:
+        for r in (*split.query, *split.gallery):
+            if (r.path, r.factor) not in index:
+                index[(r.path, r.factor)] = len(union)
+                union.append(r)
+    union_split = dataclasses.replace(splits[0], query=tuple(union), gallery=())
+    feats = evaluation.extract_split_features(
+        union_split, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
+        flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=cache, progress=progress,
+        gallery=False, amp=prof.eval.amp)
+    out = []
+    for split in splits:
+        q = torch.tensor([index[(r.path, r.factor)] for r in split.query], dtype=torch.long)
+        g = torch.tensor([index[(r.path, r.factor)] for r in split.gallery], dtype=torch.long)
+        out.append(evaluation.SplitFeatures(split=split, query={k: v[q] for k, v in feats.query.items()},
+                                            gallery={k: v[g] for k, v in feats.query.items()}))
+    return out
 
 
 def lambda_sweep(features: list[evaluation.SplitFeatures], lams, readings=("similarity", "distance"),
