@@ -150,6 +150,7 @@ def prepare_nbval(out: Path) -> list[Path]:
                         f"{src}: cell {cell.id} is marked {CHECK_MARK} but has no recorded output in "
                         f"{_expected_path(name)}; run `python -m reidlab.study.pipeline record-nbval`")
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=expected[cell.id])]
+                cell.execution_count = 1  # nbval compares only cells marked as run
         nbformat.write(nb, dst)
         written.append(dst)
     return written
