@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from reidlab.config import Profile, to_dict
 from reidlab.data.records import ProtocolSplit
+from reidlab.engine.tasks import split_identity
 from reidlab.study.io import resolve
 
 #: which notebook produces each task's checkpoints
@@ -27,20 +28,6 @@ PRODUCER_NOTEBOOK = {
 
 #: tasks that never see resolution labels: pseudo-label settings must not retrain them
 IDENTITY_TASKS = ("bf", "teacher", "student")
-
-
-def split_identity(split: ProtocolSplit, *, with_res_labels: bool = True) -> dict[str, Any]:
-    """What identifies a training set: the dataset and a hash of its training records.
-
-    Protocol and trial are left out on purpose: ``lr_query`` and ``multi_res_gallery``
-    (and every trial of a fixed identity partition) train on the same records, so they
-    share one trained model.
-    """
-    h = hashlib.sha256()
-    for r in split.train:
-        label = r.res_label if with_res_labels else ""
-        h.update(f"{r.path}|{r.pid}|{r.camid}|{r.factor}|{label}\n".encode())
-    return {"dataset": split.dataset, "n_train": len(split.train), "train_sha": h.hexdigest()[:16]}
 
 
 def run_dir(profile: Profile, task: str, split: ProtocolSplit, runs_root: str | Path = "runs",

@@ -20,7 +20,7 @@ from reidlab.config import Profile
 from reidlab.data import build_protocol
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import baselines, evaluation
-from reidlab.study.runs import split_identity
+from reidlab.engine.tasks import split_identity
 
 
 def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, retrain_per_split: bool) -> ProtocolSplit:
@@ -59,7 +59,7 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     # trials that train on the same records share one set of models (and one extraction)
     groups: dict[str, list[int]] = {}
     for t, split in enumerate(splits):
-        groups.setdefault(split_identity(split)["train_sha"], []).append(t)
+        groups.setdefault(split_identity(split)["train_sha256"], []).append(t)
     runs: dict[str, str] = {}
     per_trial_feats: dict[int, evaluation.SplitFeatures] = {}
     for trials_of_group in tqdm(groups.values(), desc=f"{protocol}: models", disable=not progress or len(groups) == 1):
