@@ -14,6 +14,8 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
+# headless notebook runs: plain-text progress bars (no widget state in executed notebooks)
+export REIDLAB_PLAIN_PROGRESS := 1
 
 .PHONY: reproduce test install notebooks-nbval benchmarks lab clean-build
 
@@ -33,9 +35,10 @@ reproduce: install
 notebooks-nbval: install
 	$(BIN)/python -m reidlab.study.pipeline prepare-nbval --out build/nbval
 
+# nbval executes the smoke notebooks first; tests/test_notebook_results.py then reads their results
 test: notebooks-nbval
-	$(BIN)/python -m pytest -p no:cacheprovider tests build/nbval --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=600 -q
+	REIDLAB_SMOKE_BUILD=build/nbval $(BIN)/python -m pytest -p no:cacheprovider build/nbval tests \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -q
 
 benchmarks: install
 	$(BIN)/python benchmarks/eval_speed.py

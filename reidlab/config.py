@@ -12,6 +12,9 @@ or :func:`override`).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,24 @@ PROTOCOLS: tuple[str, ...] = ("lr_query", "multi_res_gallery")
 INTERPOLATIONS: tuple[str, ...] = ("bicubic", "bilinear")
 RFD_READINGS: tuple[str, ...] = ("similarity", "distance")
 PSEUDO_STRATEGIES: tuple[str, ...] = ("equal-width", "equal-frequency")
+GLOBAL_BRANCHES: tuple[str, ...] = ("rfd", "mgn")
+HRNET_HEADS: tuple[str, ...] = ("authors", "bnneck")
+
+
+@functools.lru_cache(maxsize=None)
+def backbones() -> tuple[str, ...]:
+    """ResNet names MGN accepts (torchvision's ResNet family)."""
+    from reidlab.models.mgn import resnet_backbones
+
+    return tuple(resnet_backbones())
+
+
+@functools.lru_cache(maxsize=None)
+def hrnets() -> tuple[str, ...]:
+    """timm HRNet names HRNet-ReID accepts."""
+    import timm
+
+    return tuple(n for n in timm.list_models("hrnet*") if "." not in n)
 
 
 @dataclass(frozen=True)
@@ -52,9 +73,10 @@ class ModelConfig:
     reduction: int = 16
     feat_dim: int = 256
     dropout: float = 0.5
-    pretrained: str | None = None   # None: random init; "imagenet": torchvision weights
+    pretrained: str | None = None   # None: random init; "imagenet": torchvision weights; or a weights file
     height: int = 384
     width: int = 128
+    global_branch: str = "rfd"      # "rfd": stride 1 + average pooling (RFD Sec. 3.2); "mgn": MGN's original
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,14 @@ class EvalConfig:
     retrain_per_split: bool = False  # random-split datasets: retrain B-F/B-R per identity split (paper)
 
 
+def ps_hrnet_schedule(**changes: Any) -> TrainConfig:
+    """PS-HRNet's optimisation (SGD, lr 0.0085, label smoothing 0.1, triplet margin 0.3,
+    6 identities x 4 images), with ``changes`` applied: the one definition every profile
+    derives its teacher and student schedules from."""
+    base = TrainConfig(optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4)
+    return dataclasses.replace(base, **changes)
+
+
 @dataclass(frozen=True)
 class PSHRNetConfig:
     """PS-HRNet: VDSR-CA + HRNet-ReID teacher/student."""
@@ -105,10 +135,9 @@ class PSHRNetConfig:
     vdsr_blocks: int = 18
     vdsr_channels: int = 64
     embed_dim: int = 512
-    teacher: TrainConfig = field(default_factory=lambda: TrainConfig(
-        optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4))
-    student: TrainConfig = field(default_factory=lambda: TrainConfig(
-        optimizer="sgd", lr=0.0085, label_smoothing=0.1, margin=0.3, p=6, k=4))
+    head: str = "authors"           # "authors": per-branch grid pooling, 6144+512-d; "bnneck": timm head + BNNeck
+    teacher: TrainConfig = field(default_factory=ps_hrnet_schedule)
+    student: TrainConfig = field(default_factory=ps_hrnet_schedule)
     feature_l1_weight: float = 1.0
     image_l1_weight: float = 1.0
     init_from_teacher: bool = True   # student HRNet-ReID starts as a copy of the teacher (no ImageNet offline)
@@ -128,6 +157,7 @@ class Profile:
 
 def _smoke() -> Profile:
     train = TrainConfig(iterations=6, p=4, k=2, checkpoint_every=3, lr=3e-4)
+    ps_train = ps_hrnet_schedule(iterations=4, p=4, k=2, checkpoint_every=2)
     return Profile(
         name="smoke",
         data=DataConfig(n_ids=16, images_per_id=4, n_cameras=2, hr_height=64, hr_width=32),
@@ -137,10 +167,7 @@ def _smoke() -> Profile:
         eval=EvalConfig(trials=2, batch_size=64),
         ps=PSHRNetConfig(
             hrnet="hrnet_w18_small", vdsr_blocks=2, vdsr_channels=16, embed_dim=64,
-            teacher=TrainConfig(iterations=4, p=4, k=2, optimizer="sgd", lr=0.0085,
-                                label_smoothing=0.1, margin=0.3, checkpoint_every=2),
-            student=TrainConfig(iterations=4, p=4, k=2, optimizer="sgd", lr=0.0085,
-                                label_smoothing=0.1, margin=0.3, checkpoint_every=2),
+            teacher=ps_train, student=ps_train,
         ),
     )
 
@@ -150,6 +177,7 @@ def _quick() -> Profile:
     # From scratch on CPU a short schedule needs a larger lr than the paper's 2e-4 (measured: rank-1
     # LR->HR 3% at 3.5e-4, 12% at 1e-3, 22% at 2e-3 with the decay at 80%).
     bf = TrainConfig(iterations=120, p=8, k=4, lr=2e-3, lr_decay_at=0.8, checkpoint_every=40, amp="bf16")
+    ps_train = ps_hrnet_schedule(iterations=100, p=8, k=4, checkpoint_every=50)
     return Profile(
         name="quick",
         data=DataConfig(n_ids=200, images_per_id=8, n_cameras=4, hr_height=128, hr_width=64),
@@ -161,10 +189,7 @@ def _quick() -> Profile:
         eval=EvalConfig(trials=10, batch_size=128, flip=False, amp="bf16"),
         ps=PSHRNetConfig(
             hrnet="hrnet_w18_small", vdsr_blocks=4, vdsr_channels=16, embed_dim=256,
-            teacher=TrainConfig(iterations=100, p=8, k=4, optimizer="sgd", lr=0.0085,
-                                label_smoothing=0.1, margin=0.3, checkpoint_every=50),
-            student=TrainConfig(iterations=100, p=8, k=4, optimizer="sgd", lr=0.0085,
-                                label_smoothing=0.1, margin=0.3, checkpoint_every=50),
+            teacher=ps_train, student=ps_train,
         ),
     )
 
@@ -173,6 +198,9 @@ def _paper() -> Profile:
     # 500 x (number of identities) iterations: 751 Market training ids -> 375,500.
     bf = TrainConfig(iterations=375_500, p=8, k=4, lr=2e-4, checkpoint_every=5000,
                      channels_last=True, num_workers=8)
+    # 70 epochs of 540 iterations, lr / 10 after epoch 30, 5 warm-up epochs
+    ps_train = ps_hrnet_schedule(iterations=70 * 540, lr_decay_at=30 / 70,
+                                 warmup_iterations=5 * 540, channels_last=True, num_workers=8)
     return Profile(
         name="paper",
         data=DataConfig(dataset="market1501", data_root="data/Market-1501-v15.09.15",
@@ -182,12 +210,7 @@ def _paper() -> Profile:
         br=dataclasses.replace(bf, p=4, k=16, iterations=2000),
         eval=EvalConfig(trials=10, batch_size=256, retrain_per_split=True),
         ps=PSHRNetConfig(
-            teacher=TrainConfig(iterations=70 * 540, p=6, k=4, optimizer="sgd", lr=0.0085,
-                                lr_decay_at=30 / 70, label_smoothing=0.1, margin=0.3,
-                                warmup_iterations=5 * 540, channels_last=True, num_workers=8),
-            student=TrainConfig(iterations=70 * 540, p=6, k=4, optimizer="sgd", lr=0.0085,
-                                lr_decay_at=30 / 70, label_smoothing=0.1, margin=0.3,
-                                warmup_iterations=5 * 540, channels_last=True, num_workers=8),
+            teacher=ps_train, student=ps_train,
         ),
     )
 
@@ -217,31 +240,104 @@ def override(cfg: Any, **changes: Any) -> Any:
     return new
 
 
+AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+
+
 def validate(cfg: Any) -> None:
-    """Raise ``ValueError`` on impossible values, naming the parameter and valid choices."""
+    """Raise ``ValueError`` on impossible values, naming the parameter and valid choices.
+
+    Every section is checked: data, model, each schedule, evaluation and PS-HRNet.
+    """
     if isinstance(cfg, DataConfig):
         _choice("dataset", cfg.dataset, DATASETS)
         _choice("interpolation", cfg.interpolation, INTERPOLATIONS)
         _choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
-        _positive("n_ids", cfg.n_ids)
-        _positive("pseudo_bins", cfg.pseudo_bins)
+        if isinstance(cfg.data_root, bool) or not isinstance(cfg.data_root, (str, os.PathLike)):
+            raise TypeError(f"data_root must be a path (str or os.PathLike), got "
+                            f"{type(cfg.data_root).__name__} {cfg.data_root!r}")
+        for name in ("n_ids", "images_per_id", "n_cameras", "hr_height", "hr_width", "pseudo_bins"):
+            _positive(name, getattr(cfg, name))
+        _non_negative_int("seed", cfg.seed)
+        if not cfg.factors or any(isinstance(f, bool) or not isinstance(f, int) or f < 2
+                                  for f in cfg.factors):
+            raise ValueError(f"factors must be down-sampling factors >= 2, got {cfg.factors!r}")
+    elif isinstance(cfg, ModelConfig):
+        _choice("backbone", cfg.backbone, backbones())
+        for name in ("reduction", "feat_dim", "height", "width"):
+            _positive(name, getattr(cfg, name))
+        _fraction("dropout", cfg.dropout)
+        _choice("global_branch", cfg.global_branch, GLOBAL_BRANCHES)
+        if not isinstance(cfg.attention, bool):
+            raise ValueError(f"attention must be True or False, got {cfg.attention!r}")
     elif isinstance(cfg, TrainConfig):
-        _positive("iterations", cfg.iterations)
-        _positive("p", cfg.p)
-        _positive("k", cfg.k)
-        _choice("amp", cfg.amp, ("auto", "off", "bf16", "fp16"))
-        _choice("optimizer", cfg.optimizer, ("adam", "sgd"))
-        if cfg.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {cfg.lr}")
+        for name in ("iterations", "p", "k", "checkpoint_every", "log_every"):
+            _positive(name, getattr(cfg, name))
+        _non_negative_int("warmup_iterations", cfg.warmup_iterations)
+        _non_negative_int("num_workers", cfg.num_workers)
+        _non_negative_int("seed", cfg.seed)
+        _choice("amp", cfg.amp, AMP_MODES)
+        _choice("optimizer", cfg.optimizer, OPTIMIZERS)
+        _finite_positive("lr", cfg.lr)
+        for name in ("weight_decay", "margin"):
+            _finite_non_negative(name, getattr(cfg, name))
+        for name in ("lr_gamma", "lr_decay_at", "beta1", "label_smoothing"):
+            _fraction(name, getattr(cfg, name))
     elif isinstance(cfg, EvalConfig):
         _positive("trials", cfg.trials)
-        _choice("amp", cfg.amp, ("auto", "off", "bf16", "fp16"))
+        _positive("batch_size", cfg.batch_size)
+        _positive("max_rank", cfg.max_rank)
+        _choice("amp", cfg.amp, AMP_MODES)
         _choice("rfd_reading", cfg.rfd_reading, RFD_READINGS)
-        if cfg.lam < 0:
-            raise ValueError(f"lam must be >= 0, got {cfg.lam}")
+        check_lam(cfg.lam)
+    elif isinstance(cfg, PSHRNetConfig):
+        _choice("hrnet", cfg.hrnet, hrnets())
+        _choice("head", cfg.head, HRNET_HEADS)
+        for name in ("vdsr_blocks", "vdsr_channels", "embed_dim"):
+            _positive(name, getattr(cfg, name))
+        for name in ("feature_l1_weight", "image_l1_weight"):
+            _finite_non_negative(name, getattr(cfg, name))
+        _finite_positive("vdsr_lr_scale", cfg.vdsr_lr_scale)
+        validate(cfg.teacher)
+        validate(cfg.student)
     elif isinstance(cfg, Profile):
-        for sub in (cfg.data, cfg.model, cfg.bf, cfg.br, cfg.eval, cfg.ps.teacher, cfg.ps.student):
+        for sub in (cfg.data, cfg.model, cfg.bf, cfg.br, cfg.eval, cfg.ps):
             validate(sub)
+    else:
+        raise TypeError(f"cannot validate a {type(cfg).__name__}")
+
+
+def check_lam(lam: Any) -> float:
+    """RFD's lambda (Eq. 8) as a float: a finite number >= 0, else a ``ValueError`` naming it."""
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    return float(lam)
+
+
+def _non_negative_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _finite_positive(name: str, value: Any) -> None:
+    if _number(name, value) <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _finite_non_negative(name: str, value: Any) -> None:
+    if _number(name, value) < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _fraction(name: str, value: Any) -> None:
+    if not 0.0 <= _number(name, value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
@@ -250,7 +346,7 @@ def _choice(name: str, value: Any, valid: tuple) -> None:
 
 
 def _positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
@@ -260,6 +356,14 @@ def get_profile(name: str = "quick", **changes: Any) -> Profile:
         raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILE_NAMES)}")
     profile = _PROFILES[name]()
     return override(profile, **changes) if changes else (validate(profile) or profile)
+
+
+def protocol_kwargs(profile: Profile) -> dict[str, Any]:
+    """Keyword arguments of :func:`reidlab.data.build_protocol` from a profile (the one
+    adapter, like torchreid's ``imagedata_kwargs``): seed, factors and pseudo-labels."""
+    data = profile.data
+    return {"seed": data.seed, "factors": data.factors, "pseudo_bins": data.pseudo_bins,
+            "pseudo_strategy": data.pseudo_strategy}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reidlab.config import DATASETS, PROFILE_NAMES, PROTOCOLS, Profile, get_profile, override
+from reidlab.config import (
+    DATASETS, PROFILE_NAMES, PROTOCOLS, Profile, get_profile, override, protocol_kwargs,
+)
 
 TASKS: tuple[str, ...] = ("bf", "br")
 _TRUE = ("true", "1", "yes", "on")
@@ -114,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", help="default: the profile's data.data_root")
     parser.add_argument("--protocol", default="lr_query", choices=PROTOCOLS)
     parser.add_argument("--trial", type=int, default=0)
-    parser.add_argument("--out", help="run directory (default runs/<profile>/<dataset>/"
-                                      "<task>-<protocol>-trial<trial>)")
+    parser.add_argument("--out", help="run directory (default: the study's folder for this run, "
+                                      "runs/<profile>/<dataset>/<task>-<hash of its identity>)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.FIELD=VALUE", help="override a profile field")
     parser.add_argument("--no-resume", action="store_true",
@@ -154,11 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reidlab.data.prepare import prepare_dataset
     from reidlab.data.protocols import build_protocol
     from reidlab.engine.distributed import barrier, cleanup_distributed, init_distributed
-    from reidlab.engine.tasks import train_bf, train_br
-    from reidlab.engine.trainer import ConfigMismatchError
+    from reidlab.engine.runs import ConfigMismatchError, RunLockedError, run_folder
+    from reidlab.engine.tasks import bf_spec, br_spec, train_bf, train_br
+    from reidlab.paths import resolve
 
-    out = Path(args.out or f"runs/{profile.name}/{profile.data.dataset}/"
-                           f"{args.task}-{args.protocol}-trial{args.trial}")
     device = torch.device(args.device) if args.device else None
     info = init_distributed(device)
     try:
@@ -167,16 +168,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = prepare_dataset(profile.data, progress=info.is_main and not args.no_progress)
         if info.is_main:
             barrier()
-        data = profile.data
-        split = build_protocol(args.protocol, dataset, trial=args.trial, seed=data.seed,
-                               factors=data.factors, pseudo_bins=data.pseudo_bins,
-                               pseudo_strategy=data.pseudo_strategy)
+        split = build_protocol(args.protocol, dataset, trial=args.trial,
+                               **protocol_kwargs(profile))
+        spec = bf_spec(profile, split) if args.task == "bf" else br_spec(profile, split)
+        out = (resolve(args.out, name="--out") if args.out else
+               run_folder("runs", profile.name, profile.data.dataset, spec))
         train = train_bf if args.task == "bf" else train_br
         _, summary = train(profile, split, out, resume=not args.no_resume,
                            progress=not args.no_progress, device=device)
         if info.is_main:
             print(json.dumps(summary.to_dict(), indent=2))
-    except (ConfigMismatchError, FileNotFoundError) as exc:  # explained, no traceback needed
+    except (ConfigMismatchError, RunLockedError, FileNotFoundError) as exc:  # explained, no traceback needed
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     finally:

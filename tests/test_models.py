@@ -2,16 +2,26 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 import urllib.error
 
 import pytest
 import torch
 import torchvision
+from safetensors.torch import save_file
 from torch import nn
 
 from reidlab.losses import mgn_loss
-from reidlab.models import MGN, ChannelAttention, build_mgn, count_parameters
+from reidlab.models import (
+    MGN,
+    ChannelAttention,
+    PretrainedWeightsMissing,
+    build_mgn,
+    count_parameters,
+    imagenet_state_dict,
+    resnet_weights_file,
+)
 
 #: MGN-R50 without channel attention, classifiers excluded (shared trunk + 3 branches
 #: + 8 reductions 2048 -> 256): the ~68.8M of the MGN paper, exactly.
@@ -59,8 +69,11 @@ def test_channel_attention_gate_and_shape() -> None:
 # --------------------------------------------------------------------------- architecture
 
 
-def test_mgn_r50_parameters_and_feature_maps() -> None:
-    model = build_mgn(751, "resnet50", attention=False)
+@pytest.mark.parametrize("global_branch, global_hw", [("rfd", (24, 8)), ("mgn", (12, 4))])
+def test_mgn_r50_parameters_and_feature_maps(global_branch: str,
+                                             global_hw: tuple[int, int]) -> None:
+    """RFD's global branch (stride 1) and MGN's (stride 2) have the same parameters."""
+    model = build_mgn(751, "resnet50", attention=False, global_branch=global_branch)
     assert _n_attention(model) == 0
     assert count_parameters(model) == MGN_R50_PARAMS
     assert count_parameters(model, exclude_classifiers=False) \
@@ -68,7 +81,8 @@ def test_mgn_r50_parameters_and_feature_maps() -> None:
     model.eval()
     with torch.inference_mode():
         maps = model.forward_feature_maps(torch.randn(1, 3, 384, 128))
-    assert [tuple(m.shape) for m in maps] == [(1, 2048, 12, 4), (1, 2048, 24, 8), (1, 2048, 24, 8)]
+    assert [tuple(m.shape) for m in maps] == [(1, 2048, *global_hw), (1, 2048, 24, 8),
+                                              (1, 2048, 24, 8)]
 
 
 def test_attention_placement_and_parameters() -> None:
@@ -84,10 +98,26 @@ def test_attention_placement_and_parameters() -> None:
     assert count_parameters(att) - count_parameters(plain) == extra
 
 
+@pytest.mark.parametrize("global_branch, stride, pooling",
+                         [("rfd", (1, 1), "avg"), ("mgn", (2, 2), "max")])
+def test_global_branch_stride_and_pooling(global_branch: str, stride: tuple[int, int],
+                                          pooling: str) -> None:
+    model = build_mgn(10, "resnet18", attention=False, feat_dim=8, global_branch=global_branch)
+    assert model.global_branch == global_branch
+    strides = [b.layer4[0].conv1.stride for b in model.branches]
+    assert strides == [stride, (1, 1), (1, 1)]
+    assert [b.layer4[0].downsample[0].stride for b in model.branches] == [stride, (1, 1), (1, 1)]
+    assert [b.pooling for b in model.branches] == [pooling, "max", "max"]
+    fmap = torch.randn(2, 512, 6, 2)
+    expected = fmap.mean(dim=(2, 3)) if pooling == "avg" else fmap.amax(dim=(2, 3))
+    torch.testing.assert_close(model.branches[0].pool(fmap)[0].flatten(1), expected)
+    with pytest.raises(ValueError, match="global_branch"):
+        build_mgn(10, "resnet18", global_branch="pcb")
+
+
 def test_branch_strides_and_independent_copies(r18: MGN) -> None:
     strides = [b.layer4[0].conv1.stride for b in r18.branches]
-    assert strides == [(2, 2), (1, 1), (1, 1)]
-    assert [b.layer4[0].downsample[0].stride for b in r18.branches] == [(2, 2), (1, 1), (1, 1)]
+    assert strides == [(1, 1), (1, 1), (1, 1)]          # RFD: the global branch too
     ptrs = {b.layer4[0].conv1.weight.data_ptr() for b in r18.branches}
     ptrs |= {b.layer3[0].conv1.weight.data_ptr() for b in r18.branches}
     assert len(ptrs) == 6
@@ -95,8 +125,8 @@ def test_branch_strides_and_independent_copies(r18: MGN) -> None:
 
 
 @pytest.mark.parametrize("size, global_hw, part_hw", [
-    ((128, 64), (4, 2), (8, 4)),
-    ((64, 32), (2, 1), (4, 2)),
+    ((128, 64), (8, 4), (8, 4)),
+    ((64, 32), (4, 2), (4, 2)),
 ])
 def test_r18_train_and_eval_outputs(r18: MGN, size: tuple[int, int], global_hw: tuple[int, int],
                                     part_hw: tuple[int, int]) -> None:
@@ -169,38 +199,54 @@ def _resnet18_cache_file(hub_dir: str) -> str:
     return os.path.join(hub_dir, "checkpoints", os.path.basename(url))
 
 
-def test_pretrained_fails_fast_offline(tmp_path, monkeypatch) -> None:
-    """No cached file and no network: a quick RuntimeError naming the cache file."""
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+@pytest.fixture()
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any download or connection attempt fails the test."""
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network access was attempted")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", forbidden)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", forbidden)
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+
+
+def test_pretrained_missing_fails_at_once_without_download(tmp_path, monkeypatch,
+                                                           no_network) -> None:
+    """Offline and not cached: PretrainedWeightsMissing at once, naming the file, the
+    cache folder, a download command and the alternatives; no download is tried."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     start = time.monotonic()
-    try:
-        model = build_mgn(5, "resnet18", pretrained="imagenet", download_timeout=5.0)
-    except RuntimeError as err:
-        assert time.monotonic() - start < 30
-        msg = str(err)
-        assert _resnet18_cache_file(str(tmp_path)) in msg and "pretrained=None" in msg
-        assert "offline" in msg
-    else:  # a machine with internet access downloaded the weights
-        assert isinstance(model, MGN)
+    with pytest.raises(PretrainedWeightsMissing) as info:
+        build_mgn(5, "resnet18", pretrained="imagenet")
+    assert time.monotonic() - start < 5
+    msg = str(info.value)
+    filename = os.path.basename(_resnet18_cache_file(str(tmp_path / "hub")))
+    assert filename in msg and str(tmp_path / "hub" / "checkpoints") in msg
+    assert "python -c" in msg and "get_model('resnet18', weights='DEFAULT')" in msg
+    assert "pretrained=None" in msg and "pretrained='/path/to/" in msg
+    assert isinstance(info.value, FileNotFoundError)
+    with pytest.raises(PretrainedWeightsMissing):
+        imagenet_state_dict("resnet18")
 
 
-def test_pretrained_download_error_is_runtime_error(tmp_path, monkeypatch) -> None:
+def test_pretrained_download_is_opt_in(tmp_path, monkeypatch) -> None:
     def unreachable(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", unreachable)
     with pytest.raises(RuntimeError, match="cannot download the ImageNet weights"):
-        build_mgn(5, "resnet18", pretrained="imagenet")
+        build_mgn(5, "resnet18", pretrained="imagenet", download=True)
 
 
-def test_pretrained_loads_from_hub_cache(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+def test_pretrained_loads_from_hub_cache(tmp_path, monkeypatch, no_network) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(123)
     reference = torchvision.models.resnet18()
-    path = _resnet18_cache_file(str(tmp_path))
+    path = _resnet18_cache_file(str(tmp_path / "hub"))
     os.makedirs(os.path.dirname(path))
     torch.save(reference.state_dict(), path)
+    assert str(resnet_weights_file("resnet18", "imagenet")) == path
     model = build_mgn(5, "resnet18", attention=True, pretrained="imagenet")
     torch.testing.assert_close(model.stem[0].weight, reference.conv1.weight)
     torch.testing.assert_close(model.layer3_head.conv1.weight, reference.layer3[0].conv1.weight)
@@ -209,5 +255,38 @@ def test_pretrained_loads_from_hub_cache(tmp_path, monkeypatch) -> None:
         torch.testing.assert_close(branch.layer4[0].conv1.weight, reference.layer4[0].conv1.weight)
     with open(path, "wb") as fh:    # a corrupt cache file is reported, not silently used
         fh.write(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="cached ImageNet weights"):
+    with pytest.raises(RuntimeError, match="cannot read the weights file"):
         build_mgn(5, "resnet18", pretrained="imagenet")
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_pretrained_local_file(tmp_path, suffix: str) -> None:
+    torch.manual_seed(7)
+    reference = torchvision.models.resnet18()
+    state = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
+    path = tmp_path / f"r18{suffix}"
+    if suffix == ".safetensors":
+        save_file(state, str(path))
+    else:
+        torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
+    model = build_mgn(5, "resnet18", pretrained=str(path))
+    torch.testing.assert_close(model.stem[0].weight, reference.conv1.weight)
+    torch.testing.assert_close(model.branches[2].layer4[1].bn2.running_var,
+                               reference.layer4[1].bn2.running_var)
+    assert model.branches[0].layer4[0].conv1.stride == (1, 1)     # RFD stride after loading
+
+
+def test_pretrained_local_file_errors(tmp_path) -> None:
+    with pytest.raises(PretrainedWeightsMissing, match="does not exist"):
+        build_mgn(5, "resnet18", pretrained=str(tmp_path / "missing.pth"))
+    partial = tmp_path / "r18_no_layer4.pth"
+    torch.save({k: v for k, v in torchvision.models.resnet18().state_dict().items()
+                if not k.startswith("layer4.")}, partial)
+    with pytest.raises(ValueError, match="does not fit ResNet.*missing.*layer4"):
+        build_mgn(5, "resnet18", pretrained=partial)
+    wrong = tmp_path / "r50.pt"
+    torch.save(torchvision.models.resnet50().state_dict(), wrong)
+    with pytest.raises(ValueError, match="does not fit ResNet.*shape mismatch"):
+        build_mgn(5, "resnet18", pretrained=wrong)
+    with pytest.raises(ValueError, match="pretrained='imagenet21k' is not valid"):
+        build_mgn(5, "resnet18", pretrained="imagenet21k")

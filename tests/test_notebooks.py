@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reidlab.study.pipeline import NOTEBOOKS
+from reidlab.study.contract import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 

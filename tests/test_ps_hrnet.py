@@ -4,14 +4,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pytest
+import timm
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from safetensors.torch import save_file
 
 from reidlab.config import Profile, get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
@@ -32,7 +36,7 @@ from reidlab.losses.ps_hrnet import (
     pseudo_siamese_loss,
     reid_loss,
 )
-from reidlab.models import hrnet_reid
+from reidlab.models import PretrainedWeightsMissing
 from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
 from reidlab.models.vdsr import VDSRCA, ChannelGate
 
@@ -115,10 +119,36 @@ def test_vdsr_paper_layout_and_trainable_at_init() -> None:
 @pytest.fixture(scope="module")
 def reid() -> HRNetReID:
     torch.manual_seed(0)
-    return HRNetReID(5, hrnet=HRNET, embed_dim=16)
+    return HRNetReID(5, hrnet=HRNET, embed_dim=16)                  # head="authors"
 
 
-def test_hrnet_reid_train_and_eval_outputs(reid: HRNetReID) -> None:
+@pytest.fixture(scope="module")
+def reid_bnneck() -> HRNetReID:
+    torch.manual_seed(0)
+    return HRNetReID(5, hrnet=HRNET, embed_dim=16, head="bnneck")
+
+
+def test_hrnet_reid_authors_train_and_eval_outputs(reid: HRNetReID) -> None:
+    assert reid.head == "authors" and reid.out_dim == 6144 + 16
+    x = torch.randn(4, 3, SIZE, SIZE)
+    reid.train()
+    with torch.no_grad():
+        out = reid(x)
+    assert set(out) == {"logits", "triplet", "features"}
+    assert [t.shape for t in out["logits"]] == [(4, 5)]
+    assert [t.shape[1] for t in out["triplet"]] == [6144, 2048, 1024, 2048, 1024]
+    torch.testing.assert_close(out["triplet"][0], torch.cat(out["triplet"][1:], dim=1))
+    assert out["features"].shape == (4, 6144 + 16)
+    reid.eval()
+    with torch.no_grad():
+        desc = reid(x)
+        f, e = reid.embed(x)
+    assert desc.shape == (4, 6144 + 16)
+    torch.testing.assert_close(desc, torch.cat([f, e], dim=1))
+
+
+def test_hrnet_reid_bnneck_train_and_eval_outputs(reid_bnneck: HRNetReID) -> None:
+    reid = reid_bnneck
     x = torch.randn(4, 3, SIZE, SIZE)
     reid.train()
     with torch.no_grad():
@@ -144,15 +174,61 @@ def test_hrnet_reid_refuses_sizes_not_multiple_of_32(reid: HRNetReID) -> None:
         reid.eval()(torch.randn(1, 3, 48, 32))
     with pytest.raises(ValueError, match="not a timm HRNet"):
         HRNetReID(3, hrnet="resnet50")
+    with pytest.raises(ValueError, match="head="):
+        HRNetReID(3, hrnet=HRNET, head="pcb")
 
 
-def test_hrnet_reid_pretrained_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hrnet_reid, "_cached_weights", lambda hub_id: None)
-    monkeypatch.setattr(hrnet_reid, "_hub_reachable", lambda timeout: "huggingface.co: offline")
-    with pytest.raises(RuntimeError, match="unreachable.*pretrained=None"):
+def test_hrnet_reid_pretrained_missing_fails_at_once(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF cache pointed at an empty folder, network forbidden: PretrainedWeightsMissing
+    at once, naming the model id, the cache folder and a download command."""
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network access was attempted")
+
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", forbidden)
+    with pytest.raises(PretrainedWeightsMissing) as info:
         HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained="imagenet")
+    msg = str(info.value)
+    assert "timm/hrnet_w18_small" in msg and str(tmp_path / "hub") in msg
+    assert "hf_hub_download(" in msg and "pretrained=None" in msg
     with pytest.raises(ValueError, match="pretrained"):
         HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained="in21k")
+    with pytest.raises(PretrainedWeightsMissing, match="does not exist"):
+        HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained=str(tmp_path / "none.safetensors"))
+
+
+def _fake_hf_cache(cache: Path, hub_id: str, state: dict[str, torch.Tensor]) -> Path:
+    """The Hugging Face cache layout of one downloaded ``model.safetensors``."""
+    repo = cache / f"models--{hub_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(snapshot / "model.safetensors"))
+    return snapshot / "model.safetensors"
+
+
+@pytest.mark.parametrize("head", ["authors", "bnneck"])
+def test_hrnet_reid_pretrained_from_cache_and_file(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   head: str) -> None:
+    torch.manual_seed(3)
+    reference = timm.create_model(HRNET, pretrained=False)            # with its classifier
+    state = reference.state_dict()
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    cached = _fake_hf_cache(tmp_path / "hub", "timm/hrnet_w18_small.gluon_in1k", state)
+    local = tmp_path / "backbone.pth"
+    torch.save(state, local)
+    for pretrained in ("imagenet", str(local)):
+        model = HRNetReID(3, hrnet=HRNET, embed_dim=8, pretrained=pretrained, head=head)
+        torch.testing.assert_close(model.backbone.conv1.weight, reference.conv1.weight)
+        torch.testing.assert_close(model.backbone.incre_modules[3][0].conv3.weight,
+                                   reference.incre_modules[3][0].conv3.weight)
+    assert cached.is_file()
 
 
 def test_student_forward(reid: HRNetReID) -> None:
@@ -165,7 +241,7 @@ def test_student_forward(reid: HRNetReID) -> None:
     assert out["restored"].shape == x.shape
     student.eval()
     with torch.no_grad():
-        assert student(x).shape == (2, 16)
+        assert student(x).shape == (2, 6144 + 16) and student.out_dim == 6144 + 16
 
 
 def test_build_student_copies_the_teacher(reid: HRNetReID) -> None:
@@ -309,7 +385,7 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
         assert torch.allclose(loaded_student(x), student.cpu()(x), atol=1e-5)
 
     # a different configuration in the same folder is refused
-    with pytest.raises(ValueError, match="different configuration.*feature_l1_weight"):
+    with pytest.raises(ValueError, match="another configuration.*feature_l1_weight"):
         train_student(_profile(feature_l1_weight=0.5), split, loaded, tmp_path / "student",
                       progress=False)
     with pytest.raises(ValueError, match="not a 'student'"):

@@ -10,7 +10,7 @@ from reidlab.config import DATASETS, DataConfig
 from reidlab.data.prepare import prepare_dataset, synth_root
 from reidlab.data.images import ImageReadError
 from reidlab.data.readers import (
-    DATASET_NAMES, PRID_CAM_B_ONLY_OFFSET, load_dataset,
+    DATASET_NAMES, PRID_CAM_B_ONLY_OFFSET, SkippedImagesWarning, load_dataset,
 )
 from reidlab.data.records import ReidDataset
 
@@ -261,14 +261,18 @@ def test_market_names_matching_no_layout(tmp_path: Path, write_image) -> None:
 
 
 def test_empty_and_header_truncated_images(tmp_path: Path, write_image) -> None:
+    # strict=True refuses the dataset; the default leaves the file out and counts it
+    # (tests/test_refusals_data.py)
     write_image(tmp_path / "0001_a.png")
     (tmp_path / "0001_b.png").write_bytes(b"")
     with pytest.raises(ImageReadError, match=r"0001_b.png: the file is empty"):
-        load_dataset("prid", tmp_path)
+        load_dataset("prid", tmp_path, strict=True)
+    with pytest.warns(SkippedImagesWarning, match=r"1 unreadable .*0001_b.png"):
+        assert dict(load_dataset("prid", tmp_path).skipped) == {"unreadable": 1}
     data = write_image(tmp_path / "x" / "0001_b.png", size=(32, 64)).read_bytes()
     (tmp_path / "0001_b.png").write_bytes(data[:10])
     with pytest.raises(ImageReadError, match=r"0001_b.png"):
-        load_dataset("prid", tmp_path)
+        load_dataset("prid", tmp_path, strict=True)
 
 
 def test_verify_catches_data_truncation(tmp_path: Path, write_image) -> None:
@@ -277,7 +281,10 @@ def test_verify_catches_data_truncation(tmp_path: Path, write_image) -> None:
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     assert len(load_dataset("prid", tmp_path).images) == 2         # header still readable
     with pytest.raises(ImageReadError, match=r"0001_b.png"):
-        load_dataset("prid", tmp_path, verify=True)
+        load_dataset("prid", tmp_path, verify=True, strict=True)
+    with pytest.warns(SkippedImagesWarning, match=r"1 undecodable .*0001_b.png"):
+        ds = load_dataset("prid", tmp_path, verify=True)
+    assert [Path(r.path).name for r in ds.images] == ["0001_a.png"]
 
 
 # --------------------------------------------------------------------- prepare
@@ -291,17 +298,20 @@ def test_prepare_real_dataset_missing(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_prepare_real_dataset(shared_data: Path) -> None:
+def test_prepare_real_dataset(shared_data: Path, tmp_path: Path) -> None:
     cfg = DataConfig(dataset="viper", data_root=str(shared_data / "VIPeR"))
-    assert len(prepare_dataset(cfg, progress=False).images) == 1264
+    ds = prepare_dataset(cfg, progress=False, cache_dir=tmp_path / "cache")
+    assert len(ds.images) == 1264 and ds.skipped == ()
 
 
 @pytest.mark.parametrize("dataset", ["synth-market", "synth-caviar"])
 def test_prepare_synth(tmp_path: Path, dataset: str) -> None:
     cfg = DataConfig(dataset=dataset, data_root=str(tmp_path), n_ids=6, images_per_id=3,
                      n_cameras=3, hr_height=32, hr_width=16)
-    ds = prepare_dataset(cfg, progress=False)
+    ds = prepare_dataset(cfg, progress=False, cache_dir=tmp_path / "cache")
     assert Path(ds.root) == synth_root(cfg).resolve() and Path(ds.root).parent == tmp_path
+    assert ds.skipped_problems == {}           # junk is counted; the manifest is expected
+    assert set(dict(ds.skipped)) <= {"junk"}
     assert Path(ds.root).name.startswith(dataset)
     if dataset == "synth-market":
         assert ds.fixed_split and len({r.pid for r in ds.train}) == 3
@@ -309,7 +319,7 @@ def test_prepare_synth(tmp_path: Path, dataset: str) -> None:
     else:
         assert ds.multi_resolution and {r.camid for r in ds.images} == {0, 1}
         assert len({r.size for r in ds.images}) > 1
-    assert prepare_dataset(cfg, progress=False) == ds          # reused, not regenerated
+    assert prepare_dataset(cfg, progress=False, cache_dir=tmp_path / "cache") == ds  # reused
 
 
 def test_package_exports() -> None:

@@ -9,15 +9,26 @@ import pytest
 
 from reidlab.config import get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study import evaluation, io
+from reidlab.engine.runs import RunSpec
+from reidlab.engine.tasks import bf_spec, br_spec
+from reidlab.study import io, scoring, stats
+from reidlab.study.models import get_or_train, run_dir
 from reidlab.study.params import build_profile
-from reidlab.study.runs import get_or_train, run_dir
 
 
-def _split(res_label=0, factor=1):
-    train = tuple(ImageRecord(f"/x/{i}.jpg", pid=i // 2, camid=i % 2, width=64, height=128, factor=factor,
-                              res_label=res_label) for i in range(8))
-    return ProtocolSplit("lr_query", "synth-market", 0, train, (), (), 4)
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory, write_image):
+    folder = tmp_path_factory.mktemp("imgs")
+    return [write_image(folder / f"{i}.jpg", size=(8, 16), seed=i) for i in range(8)]
+
+
+@pytest.fixture
+def make_split(image_files):
+    def _split(res_label=0, factor=1):
+        train = tuple(ImageRecord(str(p), pid=i // 2, camid=i % 2, width=8, height=16, factor=factor,
+                                  res_label=res_label) for i, p in enumerate(image_files))
+        return ProtocolSplit("lr_query", "synth-market", 0, train, (), (), 4)
+    return _split
 
 
 def test_build_profile_maps_flat_parameters_to_sections():
@@ -42,23 +53,36 @@ def test_unknown_profile_lists_choices():
         build_profile("huge")
 
 
-def test_run_dir_changes_with_config_but_bf_ignores_pseudo_labels(tmp_path):
+def test_run_dir_changes_with_config_but_bf_ignores_pseudo_labels(tmp_path, make_split):
     prof = get_profile("smoke")
-    a = run_dir(prof, "bf", _split(), tmp_path)
-    assert a == run_dir(prof, "bf", _split(), tmp_path)
-    assert a != run_dir(build_profile("smoke", iterations=7), "bf", _split(), tmp_path)
+    a = run_dir(prof, bf_spec(prof, make_split()), tmp_path)
+    assert a == run_dir(prof, bf_spec(prof, make_split()), tmp_path)
+    longer = build_profile("smoke", iterations=7)
+    assert a != run_dir(longer, bf_spec(longer, make_split()), tmp_path)
     pseudo = build_profile("smoke", pseudo_bins=7)
-    assert run_dir(pseudo, "bf", _split(res_label=3), tmp_path) == a          # B-F never sees resolution labels
-    assert run_dir(pseudo, "br", _split(res_label=3), tmp_path) != run_dir(prof, "br", _split(), tmp_path)
+    assert run_dir(pseudo, bf_spec(pseudo, make_split(res_label=3)), tmp_path) == a   # B-F never sees resolution labels
+    assert run_dir(pseudo, br_spec(pseudo, make_split(res_label=3)), tmp_path) != \
+        run_dir(prof, br_spec(prof, make_split()), tmp_path)
+
+
+def test_run_dir_ignores_result_neutral_settings(tmp_path, make_split):
+    """Workers, checkpoint and log intervals (notebook parameters) never retrain: one identity."""
+    prof = get_profile("smoke")
+    other = build_profile("smoke", num_workers=3)
+    assert run_dir(prof, bf_spec(prof, make_split()), tmp_path) == run_dir(other, bf_spec(other, make_split()), tmp_path)
 
 
 def test_get_or_train_names_the_notebook_when_training_is_not_allowed(tmp_path):
+    spec = RunSpec.of("bf", train={"lr": 1.0})
     with pytest.raises(FileNotFoundError, match="01_train_bf.ipynb"):
-        get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
-    assert get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=True) == (1, True)
-    (tmp_path / "summary.json").write_text("{}")
+        get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
+    assert get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=True) == (1, True)
+    (tmp_path / "summary.json").write_text(json.dumps({"spec": dict(spec.config)}))
     (tmp_path / "model.pt").write_bytes(b"")
-    assert get_or_train("bf", tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False) == (2, False)
+    assert get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False) == (2, False)
+    other = RunSpec.of("bf", train={"lr": 2.0})    # a finished run of another identity is not this one
+    with pytest.raises(FileNotFoundError):
+        get_or_train(other, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
 
 
 def _per_trial(diffs):
@@ -70,29 +94,29 @@ def _per_trial(diffs):
 
 
 def test_paired_comparison_hand_computed():
-    cmp = evaluation.paired_comparison(_per_trial([1.0, 2.0, 3.0, 2.0]), "RFD", "B-F", "R1")
+    cmp = stats.paired_comparison(_per_trial([1.0, 2.0, 3.0, 2.0]), "RFD", "B-F", "R1")
     assert cmp.n == 4 and cmp.mean_diff == pytest.approx(2.0)
     assert cmp.std_diff == pytest.approx(np.std([1, 2, 3, 2], ddof=1))
     assert 1.0 <= cmp.ci_low <= 2.0 <= cmp.ci_high <= 3.0
     assert cmp.significant and cmp.p_value < 0.05
-    assert "reproduced" in evaluation.verdict(cmp, "RFD helps")
+    assert "reproduced" in stats.verdict(cmp, "RFD helps")
 
 
 def test_paired_comparison_no_difference_is_not_significant():
-    cmp = evaluation.paired_comparison(_per_trial([0.0, 0.0, 0.0]), "RFD", "B-F", "R1")
+    cmp = stats.paired_comparison(_per_trial([0.0, 0.0, 0.0]), "RFD", "B-F", "R1")
     assert not cmp.significant and cmp.mean_diff == 0
-    assert "not reproduced" in evaluation.verdict(cmp, "RFD helps")
-    worse = evaluation.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
-    assert "significantly worse" in evaluation.verdict(worse, "RFD helps")
-    assert "not reproduced" in evaluation.verdict(worse, "RFD is comparable", kind="comparable")
-    assert ": reproduced" in evaluation.verdict(cmp, "RFD is comparable", kind="comparable")
+    assert "not reproduced" in stats.verdict(cmp, "RFD helps")
+    worse = stats.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
+    assert "significantly worse" in stats.verdict(worse, "RFD helps")
+    assert "not reproduced" in stats.verdict(worse, "RFD is comparable", kind="comparable")
+    assert ": reproduced" in stats.verdict(cmp, "RFD is comparable", kind="comparable")
 
 
 def test_summarise_mean_and_std_per_method_in_order():
-    s = evaluation.summarise(_per_trial([1.0, 3.0]))
+    s = scoring.summarise(_per_trial([1.0, 3.0]))
     assert list(s["method"]) == ["B-F", "RFD"]
     assert s.loc[1, "R1 mean"] == pytest.approx(52.0) and s.loc[1, "R1 std"] == pytest.approx(np.sqrt(2))
-    view = evaluation.mean_pm_std(s)
+    view = scoring.mean_pm_std(s)
     assert view.loc[1, "R1"] == "52.0 ± 1.4" and list(s["trials"]) == [2, 2]
 
 
@@ -105,11 +129,14 @@ def test_atomic_writers_leave_no_temporary_files(tmp_path):
 
 
 def test_report_inlines_tables_and_links_figures(tmp_path):
+    from reidlab.study.contract import FigureRef, NotebookResult, TableRef, write_result
     from reidlab.study.report import write_report
 
     io.write_table(pd.DataFrame({"method": ["B-F"], "R1": [10.0]}), tmp_path / "tables" / "t")
-    io.write_json(tmp_path / "03_rfd_eval.json", {"title": "RFD", "conclusions": ["RFD: not reproduced."],
-                                                  "tables": [{"file": "tables/t.md", "title": "Tab"}],
-                                                  "figures": [{"file": "figures/f.png", "title": "Fig"}]})
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "f.png").write_bytes(b"png")
+    write_result(tmp_path, NotebookResult("03_rfd_eval", "RFD", conclusions=["RFD: not reproduced."],
+                                          tables=[TableRef("tables/t.md", "Tab")],
+                                          figures=[FigureRef("figures/f.png", "Fig")]))
     text = write_report(tmp_path).read_text()
     assert "| B-F | 10.0 |" in text and "![Fig](figures/f.png)" in text and "RFD: not reproduced." in text

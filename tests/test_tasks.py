@@ -83,10 +83,11 @@ def test_train_br_classifies_balanced_resolutions(profile: Profile, split: Proto
         load_bf(tmp_path)
 
 
-def test_loading_missing_runs_names_the_notebook(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="notebooks/01_train_bf.ipynb"):
+def test_loading_missing_runs_says_how_to_train_them(tmp_path: Path) -> None:
+    # the engine knows no notebook names (the study's models module does)
+    with pytest.raises(FileNotFoundError, match="no trained B-F model.*train_bf"):
         load_bf(tmp_path)
-    with pytest.raises(FileNotFoundError, match="notebooks/02_train_br.ipynb"):
+    with pytest.raises(FileNotFoundError, match="no trained B-R model.*train_br"):
         load_br(tmp_path)
 
 

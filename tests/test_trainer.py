@@ -130,8 +130,8 @@ def test_fit_writes_run_files(tmp_path: Path) -> None:
     lrs = [float(r["lr"]) for r in rows]
     assert lrs[:2] == pytest.approx([5e-3, 1e-2]) and lrs[-1] == pytest.approx(1e-3)
     state = load_checkpoint(tmp_path / "checkpoint.pt")
-    assert state["iteration"] == 10 and state["config"]["iterations"] == 10
-    assert json.loads((tmp_path / "summary.json").read_text())["config"]["seed"] == 3
+    assert state["iteration"] == 10 and state["spec"]["train"]["iterations"] == 10
+    assert json.loads((tmp_path / "summary.json").read_text())["spec"]["train"]["seed"] == 3
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights(tmp_path / "model.pt").items())
 
 

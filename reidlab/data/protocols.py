@@ -68,8 +68,16 @@ N_SYNTHETIC_RES_CLASSES = len(FACTOR_TO_RES_CLASS)
 
 
 def relabel(pids: Iterable[int]) -> list[int]:
-    """Map each pid to its rank among the sorted distinct pids (contiguous 0..C-1)."""
+    """Map each pid to its rank among the sorted distinct pids (contiguous 0..C-1).
+
+    Pids must be integers (``int`` or numpy integers); a string or float pid is refused
+    with a ``TypeError`` naming its position, not a numpy error further on.
+    """
     pids = list(pids)
+    for i, pid in enumerate(pids):
+        if isinstance(pid, (bool, np.bool_)) or not isinstance(pid, (int, np.integer)):
+            raise TypeError(f"relabel: pid must be an int, got {type(pid).__name__} {pid!r} "
+                            f"at position {i}; parse identity labels with int()")
     index = {pid: i for i, pid in enumerate(sorted(set(pids)))}
     return [index[pid] for pid in pids]
 
@@ -208,8 +216,17 @@ def _query_view(ids: _Identities, native: bool) -> int:
     return 0 if medians[0] <= medians[1] else 1
 
 
-def _split_ids(name: str, paired: tuple[int, ...], n_test: int | None, seed: int,
+#: Fewest identities seen by two cameras a random identity split needs (1 train + 1 test).
+MIN_SPLIT_IDENTITIES = 2
+
+
+def _split_ids(name: str, root: str, paired: tuple[int, ...], n_test: int | None, seed: int,
                trial: int) -> tuple[list[int], list[int]]:
+    if len(paired) < MIN_SPLIT_IDENTITIES:
+        raise ValueError(
+            f"{name}: {len(paired)} identit{'y' if len(paired) == 1 else 'ies'} seen by two "
+            f"cameras in {root}; a random identity split needs at least "
+            f"{MIN_SPLIT_IDENTITIES} (1 train + 1 test)")
     n = DEFAULT_N_TEST.get(name, len(paired) // 2) if n_test is None else n_test
     if not 1 <= n < len(paired):
         raise ValueError(
@@ -229,7 +246,7 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
     name, native = dataset.name, dataset.multi_resolution
     ids = _group(dataset)
     split_trial = trial if partition_trial is None else partition_trial
-    train_ids, test_ids = _split_ids(name, ids.paired, n_test, seed, split_trial)
+    train_ids, test_ids = _split_ids(name, dataset.root, ids.paired, n_test, seed, split_trial)
     qv = _query_view(ids, native)
     query = [r for pid in test_ids for r in ids.views[pid][qv]]
     pick_rng = _rng(seed, trial, f"{name}:gallery-pick")

@@ -41,8 +41,8 @@ import functools
 import json
 import math
 import os
+import re
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,13 +51,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from tqdm.auto import tqdm
+from reidlab.paths import remove_stale_temporaries, temporary_name
+from reidlab.progress import tqdm
 
 __all__ = [
     "GENERATOR_VERSION", "MANIFEST_NAME", "VARIANTS", "COARSE_ATTRIBUTES", "FINE_ATTRIBUTES",
     "IdentitySpec", "CameraSpec", "Occluder", "ViewSpec", "SynthManifestMismatchError",
     "sample_identities", "sample_camera", "sample_view", "render_image",
-    "synth_dataset_dirname", "make_synth_dataset",
+    "synth_dataset_dirname", "make_synth_dataset", "remove_generation_leftovers",
 ]
 
 #: Bump whenever the rendered pixels or the layout change: existing datasets then no
@@ -1134,6 +1135,30 @@ def _existing(root: Path, wanted: dict[str, Any]) -> bool:
         f"(see synth_dataset_dirname) or delete {root}")
 
 
+#: Temporary folders of generator versions before pid-named temporaries
+#: (``tempfile.mkdtemp(prefix=".<dirname>.tmp-")``): no pid, so always leftovers.
+_OLD_TEMPORARY = re.compile(r"^\.synth-(?:market|caviar)_.+\.tmp-[A-Za-z0-9_]+$")
+
+
+def remove_generation_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete what aborted generations left in ``folder`` (a data root); return it.
+
+    Temporary folders are named with :func:`reidlab.paths.temporary_name` (they carry the
+    writer's pid): those of dead processes are removed, those of a live generator (another
+    process at work) kept. Temporaries of older generator versions (``.synth-*.tmp-*``,
+    no pid) are always removed. A temporary folder is never read as a dataset: only a
+    folder renamed into place with its manifest counts.
+    """
+    folder = Path(folder)
+    removed = remove_stale_temporaries(folder)
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if _OLD_TEMPORARY.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
 def _render_jobs(jobs: Sequence[_Job], cameras: Sequence[CameraSpec], folder: Path,
                  progress: bool, desc: str) -> None:
     for sub in sorted({Path(job.relpath).parent for job in jobs}):
@@ -1163,13 +1188,16 @@ def make_synth_dataset(root: str | os.PathLike[str], variant: str = "market", n_
         seed: in ``[0, 2**32)``; every file is a pure function of the parameters and it.
         progress: show a tqdm progress bar.
 
-    The dataset is written into a temporary sibling folder and moved into place at the
-    end, with a ``synth_manifest.json``. If ``root`` already holds a dataset with the same
-    manifest it is returned as is; if it holds anything else,
-    :class:`SynthManifestMismatchError` (a ``FileExistsError``) is raised.
+    The dataset is written into a temporary sibling folder (named with the pid, see
+    :func:`remove_generation_leftovers`, which runs first and deletes the leftovers of
+    killed generations) and moved into place at the end, with a ``synth_manifest.json``.
+    If ``root`` already holds a dataset with the same manifest it is returned as is; if it
+    holds anything else, :class:`SynthManifestMismatchError` (a ``FileExistsError``) is
+    raised.
     """
     params = _validate(variant, n_ids, images_per_id, n_cameras, hr_size, seed)
     root = Path(root).absolute()
+    remove_generation_leftovers(root.parent)
     manifest: dict[str, Any] = {"generator": "SynthPeople", "version": GENERATOR_VERSION,
                                 "variant": variant, "params": params}
     if _existing(root, manifest):
@@ -1186,9 +1214,10 @@ def make_synth_dataset(root: str | os.PathLike[str], variant: str = "market", n_
     manifest["counts"] = counts
 
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    tmp = temporary_name(root)
+    tmp.mkdir()
     try:
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o755)                # a normal folder once renamed, whatever the umask
         _render_jobs(jobs, cameras, tmp, progress, f"SynthPeople {variant}")
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         try:

@@ -11,8 +11,8 @@ from typing import Any
 
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint, load_weights
 from reidlab.engine.distributed import DistInfo, cleanup_distributed, dist_env, init_distributed
+from reidlab.engine.runs import ConfigMismatchError, RunLock, RunLockedError, RunSpec
 from reidlab.engine.trainer import (
-    ConfigMismatchError,
     TrainSummary,
     deterministic_mode,
     fit,
@@ -32,7 +32,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "ConfigMismatchError", "DistInfo", "TrainSummary", "atomic_save", "cleanup_distributed", "deterministic_mode",
+    "ConfigMismatchError", "RunLock", "RunLockedError", "RunSpec", "DistInfo", "TrainSummary", "atomic_save", "cleanup_distributed", "deterministic_mode",
     "dist_env", "fit", "init_distributed", "load_checkpoint", "load_weights", "seed_everything",
     *_LAZY,
 ]

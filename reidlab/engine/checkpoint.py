@@ -8,8 +8,10 @@ sees either the previous complete file or the new complete file, never a torn on
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import random
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,12 +35,38 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-        raise
+        explained = _explain_write_error(exc, path)
+        if explained is exc:
+            raise
+        raise explained from exc
     _fsync_dir(path.parent)
     return path
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:  # pragma: no cover
+        return False
+
+
+def _explain_write_error(exc: BaseException, path: Path) -> BaseException:
+    """The error to raise when writing ``path`` failed (the previous file is intact)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or \
+            (isinstance(exc, (OSError, RuntimeError)) and _disk_full(path)):
+        return OSError(errno.ENOSPC, f"no space left on device while writing {path}; the previous "
+                                     "version of the file is intact: free some space and run again")
+    if isinstance(exc, KeyboardInterrupt):
+        return KeyboardInterrupt(f"interrupted while writing {path}; the previous version of the "
+                                 "file is intact")
+    if isinstance(exc, RuntimeError) and "unexpected pos" in str(exc):
+        # torch.save's writer reports a failed or interrupted write this way
+        return OSError(errno.EIO, f"interrupted while writing {path} (the write failed part-way); the "
+                                  "previous version of the file is intact: run again to resume")
+    return exc
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -91,7 +119,10 @@ def load_checkpoint(path: str | os.PathLike[str],
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise RuntimeError(f"cannot load checkpoint {path}: {exc}") from exc
+        # torch's text would suggest weights_only=False, i.e. running a file's code: never do that
+        raise RuntimeError(
+            f"checkpoint {path} is corrupt or was not written by reidlab ({type(exc).__name__}); "
+            f"delete it (or its run folder) to start over, or train with resume=False") from exc
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -8,7 +8,8 @@ mirror (the usual re-id test-time augmentation).
 
 With a ``cache_dir`` the result is stored as ``<cache_dir>/<key>.pt`` (written atomically)
 and reloaded with ``torch.load(weights_only=True)`` on the next call with the same key: a
-hash of the model's weights and buffers, the records' ``(path, factor)``, the input size,
+hash of the model's weights and buffers, the records' ``(path, factor)`` and the content of
+each image file (:func:`~reidlab.data.fingerprint.file_digest`), the input size,
 ``flip``, the interpolation and the autocast precision actually used.
 """
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from reidlab.progress import tqdm
 
+from reidlab.data.fingerprint import file_digest
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
 from reidlab.engine.trainer import resolve_amp
@@ -32,7 +34,7 @@ from reidlab.engine.trainer import resolve_amp
 __all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
 
 AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
-_CACHE_VERSION = "reidlab-extract-v1"
+_CACHE_VERSION = "reidlab-extract-v2"
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -66,8 +68,8 @@ def feature_cache_key(model: nn.Module, records: Sequence[ImageRecord], *, heigh
               "amp": str(amp_dtype), "n": len(records)}
     digest.update(json.dumps(header, sort_keys=True).encode())
     _hash_state(digest, model)
-    for record in records:
-        digest.update(f"{record.path}\0{record.factor}\n".encode())
+    for record in records:  # the file's content, not only its name: changed data re-extracts
+        digest.update(f"{record.path}\0{record.factor}\0{file_digest(record.path)}\n".encode())
     return digest.hexdigest()
 
 

@@ -71,26 +71,18 @@ from reidlab.config import PSHRNetConfig, Profile, TrainConfig, to_dict
 from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.engine.checkpoint import atomic_write_json, load_weights, read_json, unwrap_model
-from reidlab.engine.tasks import config_differences
+from reidlab.engine.checkpoint import load_weights, unwrap_model
 from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
-from reidlab.engine.trainer import (
-    MODEL_FILE,
-    RESULT_NEUTRAL_FIELDS,
-    SUMMARY_FILE,
-    TrainSummary,
-    fit,
-    seed_everything,
-)
+from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked
+from reidlab.engine.trainer import TrainSummary, fit, seed_everything
 from reidlab.losses.ps_hrnet import pseudo_siamese_loss, reid_loss
 from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
 from reidlab.models.vdsr import VDSRCA
 
-__all__ = ["CONFIG_FILE", "teacher_records", "student_records", "build_teacher",
-           "build_student", "frozen", "train_teacher", "train_student", "load_teacher",
+__all__ = ["teacher_records", "student_records", "build_teacher", "build_student", "frozen",
+           "teacher_spec", "student_spec", "train_teacher", "train_student", "load_teacher",
            "load_student"]
 
-CONFIG_FILE = "config.json"
 _CONFIG_VERSION = 1
 
 
@@ -138,8 +130,9 @@ def _records_digest(records: Sequence[ImageRecord]) -> str:
 # ------------------------------------------------------------------------------ models
 
 def build_teacher(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None) -> HRNetReID:
-    """HRNet-ReID as configured by ``ps`` (``hrnet``, ``embed_dim``)."""
-    return HRNetReID(num_classes, hrnet=ps.hrnet, embed_dim=ps.embed_dim, pretrained=pretrained)
+    """HRNet-ReID as configured by ``ps`` (``hrnet``, ``embed_dim``, ``head``)."""
+    return HRNetReID(num_classes, hrnet=ps.hrnet, embed_dim=ps.embed_dim, pretrained=pretrained,
+                     head=ps.head)
 
 
 def build_student(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None,
@@ -171,11 +164,7 @@ def _weights_digest(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-# ------------------------------------------------------------------------- run config
-
-def _train_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return {k: v for k, v in to_dict(cfg).items() if k not in RESULT_NEUTRAL_FIELDS}
-
+# ------------------------------------------------------------------------- identity
 
 def _input_size(profile: Profile) -> tuple[int, int]:
     height, width = profile.model.height, profile.model.width
@@ -183,54 +172,39 @@ def _input_size(profile: Profile) -> tuple[int, int]:
     return height, width
 
 
-def _run_config(task: str, profile: Profile, split: ProtocolSplit,
-                records: Sequence[ImageRecord], num_classes: int,
-                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _spec(task: str, profile: Profile, split: ProtocolSplit, records: Sequence[ImageRecord],
+          num_classes: int, **extra: Any) -> RunSpec:
     ps = profile.ps
     cfg = ps.teacher if task == "teacher" else ps.student
-    model: dict[str, Any] = {"hrnet": ps.hrnet, "embed_dim": ps.embed_dim,
+    model: dict[str, Any] = {"hrnet": ps.hrnet, "embed_dim": ps.embed_dim, "head": ps.head,
                              "num_classes": num_classes, "pretrained": profile.model.pretrained,
                              "height": profile.model.height, "width": profile.model.width}
     if task == "student":
         model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels)
-    config: dict[str, Any] = {
-        "version": _CONFIG_VERSION,
-        "task": task,
-        "model": model,
-        "train": _train_dict(cfg),
-        "data": {"dataset": split.dataset, "protocol": split.protocol, "trial": split.trial,
-                 "interpolation": profile.data.interpolation, "n_train": len(records),
-                 "train_sha": _records_digest(records)},
-    }
-    if task == "student":
-        config["loss"] = {"feature_l1_weight": ps.feature_l1_weight,
-                          "image_l1_weight": ps.image_l1_weight}
-    config.update(extra or {})
-    return config
+        extra["loss"] = {"feature_l1_weight": ps.feature_l1_weight,
+                         "image_l1_weight": ps.image_l1_weight}
+    return RunSpec.of(
+        task, version=_CONFIG_VERSION, profile=profile.name, model=model, train=to_dict(cfg),
+        data={"dataset": split.dataset, "interpolation": profile.data.interpolation,
+              "n_train": len(records), "train_sha": _records_digest(records)},
+        **extra)
 
 
-def _prepare_run_dir(out: Path, config: dict[str, Any], resume: bool,
-                     device: str | torch.device | None) -> bool:
-    """Write ``config.json``; with ``resume``, refuse a directory holding another config.
+def teacher_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
+    """The identity of the teacher trained on ``split`` (see :mod:`reidlab.engine.runs`)."""
+    return _spec("teacher", profile, split, teacher_records(split), len(_label_map(split)))
 
-    Returns whether ``out`` holds a finished run of this config (then :func:`fit` only
-    loads its weights, and the backbone need not fetch ImageNet weights first).
-    """
-    init_distributed(torch.device(device) if device is not None else None)
-    stored = read_json(out / CONFIG_FILE)
-    if resume and isinstance(stored, dict):
-        diff = config_differences(stored, config)
-        if diff:
-            raise ValueError(
-                f"{out} holds a {stored.get('task', 'PS-HRNet')} run with a different "
-                f"configuration ({'; '.join(diff)}); use another out_dir, or resume=False to "
-                "train it again from scratch")
-    if dist_env().is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / CONFIG_FILE, config)
-    barrier()
-    return (resume and stored == config and (out / MODEL_FILE).is_file()
-            and isinstance(read_json(out / SUMMARY_FILE), dict))
+
+def student_spec(profile: Profile, split: ProtocolSplit, teacher: nn.Module, *,
+                 init_from_teacher: bool | None = None,
+                 vdsr_lr_scale: float | None = None) -> RunSpec:
+    """The identity of the student trained on ``split`` against ``teacher`` (its weights'
+    digest is part of it: another teacher never reuses an old student)."""
+    ps = profile.ps
+    return _spec("student", profile, split, student_records(split), len(_label_map(split)),
+                 teacher_sha=_weights_digest(teacher),
+                 init_from_teacher=ps.init_from_teacher if init_from_teacher is None else init_from_teacher,
+                 vdsr_lr_scale=ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale)
 
 
 # ---------------------------------------------------------------------------- training
@@ -244,20 +218,33 @@ def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.Path
     ``cfg = profile.ps.teacher``. Returns the model (train mode; on the training device,
     or on the CPU when a finished run was reused) and the :class:`TrainSummary`.
     """
-    height, width = _input_size(profile)
-    cfg = profile.ps.teacher
+    _input_size(profile)
     labels_of = _label_map(split)
     records = teacher_records(split)
     labels = [labels_of[r.pid] for r in records]
     out = Path(out_dir)
-    finished = _prepare_run_dir(
-        out, _run_config("teacher", profile, split, records, len(labels_of)), resume, device)
+    spec = teacher_spec(profile, split)
+    info = init_distributed(torch.device(device) if device is not None else None)
+    with locked(out, enabled=info.is_main):
+        return _train_teacher(profile, split, spec, records, labels, len(labels_of), out,
+                              resume=resume, progress=progress, device=device)
+
+
+def _train_teacher(profile: Profile, split: ProtocolSplit, spec: RunSpec,
+                   records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
+                   *, resume: bool, progress: bool, device: str | torch.device | None
+                   ) -> tuple[HRNetReID, TrainSummary]:
+    height, width = _input_size(profile)
+    cfg = profile.ps.teacher
+    finished = resume and spec.is_finished(out)
+    spec.prepare(out, resume=resume, write=dist_env().is_main)
+    barrier()
 
     dataset = ReidImageDataset(
         records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
         labels=labels, interpolation=profile.data.interpolation)
     seed_everything(cfg.seed)
-    model = build_teacher(len(labels_of), profile.ps,
+    model = build_teacher(num_classes, profile.ps,
                           None if finished else profile.model.pretrained)
 
     def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
@@ -265,7 +252,7 @@ def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.Path
         return reid_loss(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
 
     summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
-                  desc="PS-HRNet teacher", device=device)
+                  desc="PS-HRNet teacher", device=device, spec=spec)
     return model, summary
 
 
@@ -289,8 +276,7 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     vdsr_lr_scale = profile.ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale
     if vdsr_lr_scale <= 0:
         raise ValueError(f"vdsr_lr_scale must be > 0, got {vdsr_lr_scale}")
-    height, width = _input_size(profile)
-    cfg = profile.ps.student
+    _input_size(profile)
     ps = profile.ps
     labels_of = _label_map(split)
     if teacher.num_classes != len(labels_of) or teacher.embed_dim != ps.embed_dim:
@@ -301,18 +287,33 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     records = student_records(split)
     labels = [labels_of[r.pid] for r in records]
     out = Path(out_dir)
-    config = _run_config("student", profile, split, records, len(labels_of),
-                         extra={"teacher_sha": _weights_digest(teacher),
-                                "init_from_teacher": init_from_teacher,
-                                "vdsr_lr_scale": vdsr_lr_scale})
-    finished = _prepare_run_dir(out, config, resume, device)
+    spec = student_spec(profile, split, teacher, init_from_teacher=init_from_teacher,
+                        vdsr_lr_scale=vdsr_lr_scale)
+    info = init_distributed(torch.device(device) if device is not None else None)
+    with locked(out, enabled=info.is_main):
+        finished = resume and spec.is_finished(out)
+        spec.prepare(out, resume=resume, write=info.is_main)
+        barrier()
+        return _train_student(profile, spec, teacher, records, labels, len(labels_of), out,
+                              finished=finished, init_from_teacher=init_from_teacher,
+                              vdsr_lr_scale=vdsr_lr_scale, resume=resume, progress=progress,
+                              device=device)
+
+
+def _train_student(profile: Profile, spec: RunSpec, teacher: HRNetReID,
+                   records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
+                   *, finished: bool, init_from_teacher: bool, vdsr_lr_scale: float, resume: bool,
+                   progress: bool, device: str | torch.device | None
+                   ) -> tuple[PSHRNetStudent, TrainSummary]:
+    height, width = _input_size(profile)
+    cfg, ps = profile.ps.student, profile.ps
 
     dataset = PairedLRHRDataset(
         records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
         labels=labels, interpolation=profile.data.interpolation)
     run_device = torch.device(device) if device is not None else default_device()
     seed_everything(cfg.seed)
-    model = build_student(len(labels_of), ps, None if finished else profile.model.pretrained,
+    model = build_student(num_classes, ps, None if finished else profile.model.pretrained,
                           teacher=teacher if init_from_teacher and not finished else None)
     frozen(teacher).to(run_device)
     if cfg.channels_last:
@@ -331,7 +332,7 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     groups = [{"params": [p for p in model.reid.parameters() if p.requires_grad]},
               {"params": list(model.vdsr.parameters()), "lr": cfg.lr * vdsr_lr_scale}]
     summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
-                  desc="PS-HRNet student", params=groups, device=run_device)
+                  desc="PS-HRNet student", params=groups, device=run_device, spec=spec)
     return model, summary
 
 
@@ -339,9 +340,9 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
 
 def _finished_config(out_dir: str | os.PathLike[str], task: str) -> tuple[Path, dict[str, Any]]:
     out = Path(out_dir)
-    config = read_json(out / CONFIG_FILE)
+    config = RunSpec.stored(out)
     producer = f"train_{task}"
-    if not isinstance(config, dict):
+    if config is None:
         raise FileNotFoundError(
             f"no PS-HRNet {task} run in {out} ({CONFIG_FILE} missing or unreadable): train it "
             f"with reidlab.engine.pseudo_siamese.{producer}(profile, split, ...) first")
@@ -356,7 +357,7 @@ def _finished_config(out_dir: str | os.PathLike[str], task: str) -> tuple[Path, 
 
 
 def _ps_from_config(model: Mapping[str, Any]) -> PSHRNetConfig:
-    return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"],
+    return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"], head=model.get("head", "authors"),
                          vdsr_blocks=model.get("vdsr_blocks", PSHRNetConfig.vdsr_blocks),
                          vdsr_channels=model.get("vdsr_channels", PSHRNetConfig.vdsr_channels))
 

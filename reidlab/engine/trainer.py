@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from reidlab.progress import tqdm
 
 from reidlab.config import TrainConfig, to_dict, validate
 from reidlab.data.samplers import PKSampler
@@ -48,6 +48,17 @@ from reidlab.engine.checkpoint import (
     restore_rng_state,
     unwrap_model,
 )
+from reidlab.engine.runs import (
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    RESULT_NEUTRAL_FIELDS,
+    SUMMARY_FILE,
+    ConfigMismatchError,
+    RunSpec,
+    locked,
+)
+from reidlab.paths import remove_stale_temporaries
 from reidlab.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -59,20 +70,6 @@ from reidlab.engine.distributed import (
 
 #: ``loss_fn(model, batch) -> (loss, {metric name: float or 0-d tensor})``.
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, Mapping[str, Any]]]
-
-#: TrainConfig fields that do not change the trained weights: a run may be resumed
-#: (or recognised as finished) with different values.
-RESULT_NEUTRAL_FIELDS: frozenset[str] = frozenset({"num_workers", "checkpoint_every", "log_every"})
-
-CHECKPOINT_FILE = "checkpoint.pt"
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.csv"
-SUMMARY_FILE = "summary.json"
-
-
-class ConfigMismatchError(ValueError):
-    """A run directory holds a run of another configuration (resume refused)."""
-
 
 @dataclass(frozen=True)
 class TrainSummary:
@@ -278,24 +275,18 @@ class MetricsLog:
 
 # ----------------------------------------------------------------------- checkpoints
 
-def _config_difference(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    keys = (set(stored) | set(current)) - RESULT_NEUTRAL_FIELDS
-    return sorted(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}"
-                  for k in keys if stored.get(k) != current.get(k))
-
-
-def _finished_summary(out: Path, config: Mapping[str, Any]) -> TrainSummary | None:
+def _finished_summary(out: Path, spec: RunSpec) -> TrainSummary | None:
     data = read_json(out / SUMMARY_FILE)
     if not isinstance(data, dict) or not (out / MODEL_FILE).is_file():
         return None
-    if _config_difference(data.get("config", {}), config):
+    if not spec.matches(data.get("spec")):
         return None
     return TrainSummary.from_dict(data)
 
 
 def _save_checkpoint(path: Path, info: DistInfo, iteration: int, model: nn.Module,
                      optimizer: torch.optim.Optimizer, scheduler: Any,
-                     scaler: torch.amp.GradScaler, config: Mapping[str, Any]) -> None:
+                     scaler: torch.amp.GradScaler, spec: RunSpec) -> None:
     rng_states = all_gather_objects(capture_rng_state())  # collective: every rank calls
     if not info.is_main:
         return
@@ -307,20 +298,29 @@ def _save_checkpoint(path: Path, info: DistInfo, iteration: int, model: nn.Modul
         "scaler": scaler.state_dict(),
         "rng": rng_states,
         "world_size": info.world_size,
-        "config": dict(config),
+        "spec": dict(spec.config),
     }, path)
 
 
-def _resume(path: Path, info: DistInfo, config: Mapping[str, Any], model: nn.Module,
+def _resume(path: Path, info: DistInfo, spec: RunSpec, seed: int, model: nn.Module,
             optimizer: torch.optim.Optimizer, scheduler: Any,
             scaler: torch.amp.GradScaler) -> int:
     state = load_checkpoint(path)
-    diff = _config_difference(state.get("config", {}), config)
-    if diff:
+    stored = state.get("spec") if isinstance(state, dict) else None
+    if stored is None:
         raise ConfigMismatchError(
-            f"{path} was written with a different training config ({'; '.join(diff)}); "
-            "resume with the same config, or pass resume=False (CLI: --no-resume) to start over")
-    unwrap_model(model).load_state_dict(state["model"])
+            f"{path} records no run identity (written by an older reidlab); delete it or pass "
+            "resume=False (CLI: --no-resume) to start over")
+    if diff := spec.differences(stored):
+        raise ConfigMismatchError(
+            f"{path} belongs to another run ({'; '.join(diff)}); resume with the same settings, "
+            "or pass resume=False (CLI: --no-resume) to start over")
+    try:
+        unwrap_model(model).load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise ConfigMismatchError(
+            f"{path} holds weights of another architecture than the model being trained "
+            f"({str(exc).splitlines()[0]}); pass resume=False to start over") from exc
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if state["scaler"]:
@@ -329,7 +329,7 @@ def _resume(path: Path, info: DistInfo, config: Mapping[str, Any], model: nn.Mod
     if state["world_size"] == info.world_size:
         restore_rng_state(rng[info.rank])
     else:  # a different process count cannot replay per-rank RNG streams exactly
-        seed_everything(int(config["seed"]) + info.rank + int(state["iteration"]))
+        seed_everything(seed + info.rank + int(state["iteration"]))
     return int(state["iteration"])
 
 
@@ -340,7 +340,8 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
         progress: bool = True, desc: str = "train", params: Iterable[Any] | None = None,
         device: str | torch.device | None = None, deterministic: bool = True,
         find_unused_parameters: bool = False,
-        on_iteration: Callable[[int, Mapping[str, float]], None] | None = None) -> TrainSummary:
+        on_iteration: Callable[[int, Mapping[str, float]], None] | None = None,
+        spec: RunSpec | None = None) -> TrainSummary:
     """Train ``model`` on P x K batches of ``dataset`` and write the run to ``out_dir``.
 
     Args:
@@ -363,6 +364,13 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
         find_unused_parameters: passed to DDP (only for models with unused branches).
         on_iteration: called as ``on_iteration(iteration, metrics)`` after every
             iteration (and its checkpoint); ``metrics`` holds the raw values.
+        spec: the run's identity (:class:`~reidlab.engine.runs.RunSpec`), stored in every
+            checkpoint and in ``summary.json`` and checked on resume; default: the
+            schedule alone (``RunSpec.of("fit", train=cfg)``).
+
+    The folder is locked for the whole call (:class:`~reidlab.engine.runs.RunLock`): a
+    second writer is refused with the holder's pid. Temporaries left by killed writers
+    are removed on start.
 
     Returns:
         The :class:`TrainSummary` (metrics are rank means; timings are this rank's).
@@ -374,122 +382,125 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
     out = Path(out_dir)
     info = init_distributed(torch.device(device) if device is not None else None)
     device = torch.device(device) if device is not None else default_device(info)
-    config = to_dict(cfg)
-    paths = {name: out / name for name in (CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SUMMARY_FILE)}
-
-    if resume and (finished := _finished_summary(out, config)) is not None:
-        load_weights(model, paths[MODEL_FILE])
-        model.to(device)
-        return finished
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            paths[CHECKPOINT_FILE].unlink(missing_ok=True)
-    barrier()
-
-    with deterministic_mode(deterministic):
-        model.to(device)
-        if cfg.channels_last:
-            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        optimizer = build_optimizer(
-            params if params is not None else [p for p in model.parameters() if p.requires_grad],
-            cfg)
-        scheduler = build_scheduler(optimizer, cfg)
-        amp_dtype, use_scaler = resolve_amp(cfg.amp, device)
-        scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
-
-        start, resumed_from = 0, None
-        if resume and paths[CHECKPOINT_FILE].is_file():
-            start = resumed_from = _resume(paths[CHECKPOINT_FILE], info, config, model,
-                                           optimizer, scheduler, scaler)
-        else:
-            seed_everything(cfg.seed + info.rank)  # training-time randomness (dropout, ...)
-        if info.is_main:  # a summary / weights from another config are stale from here on
-            paths[SUMMARY_FILE].unlink(missing_ok=True)
-            paths[MODEL_FILE].unlink(missing_ok=True)
-
-        net: nn.Module = model
-        if info.is_distributed:
-            net = DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None,
-                find_unused_parameters=find_unused_parameters)
-        if cfg.compile:
-            net = torch.compile(net)  # type: ignore[assignment]
-        net.train()
-
-        sampler = PKSampler(labels, cfg.p, cfg.k, seed=cfg.seed, rank=info.rank,
-                            world_size=info.world_size, num_batches=cfg.iterations).start_at(start)
-        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
-                            persistent_workers=cfg.num_workers > 0,
-                            pin_memory=device.type == "cuda",
-                            # own generator: creating the iterator must not draw from the
-                            # global RNG (that would shift dropout streams after a resume)
-                            generator=torch.Generator().manual_seed(cfg.seed + start))
-        log = MetricsLog(paths[METRICS_FILE], enabled=info.is_main)
-        log.truncate(start)
-        bar = tqdm(total=cfg.iterations, initial=start, desc=desc, dynamic_ncols=True,
-                   disable=not (progress and info.is_main))
-        global_batch = cfg.p * cfg.k
-        final_metrics: dict[str, float] = {}
-        steady_from: tuple[int, float] | None = None
-        last_log = (start, time.perf_counter())
-        done = start
-        try:
-            for done, batch in enumerate(loader, start=start + 1):
-                batch = move_to_device(batch, device, cfg.channels_last)
-                lr = scheduler.get_last_lr()[0]
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                    enabled=amp_dtype is not None):
-                    loss, metrics = loss_fn(net, batch)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-
-                if done % cfg.log_every == 0 or done == cfg.iterations:
-                    final_metrics = _reduce_metrics(loss, metrics, device)
-                    if not math.isfinite(final_metrics["loss"]):
-                        raise FloatingPointError(
-                            f"{desc}: loss is {final_metrics['loss']} at iteration {done} "
-                            f"(lr {lr:.3g}); lower the learning rate or check the data")
-                    now = time.perf_counter()
-                    ips = global_batch * (done - last_log[0]) / max(now - last_log[1], 1e-9)
-                    last_log = (done, now)
-                    log.write({"iteration": done, "lr": lr, **final_metrics, "images_per_s": ips})
-                    bar.set_postfix(_postfix(final_metrics, lr), refresh=False)
-                bar.update(1)
-                if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                    _save_checkpoint(paths[CHECKPOINT_FILE], info, done, model, optimizer,
-                                     scheduler, scaler, config)
-                if steady_from is None:
-                    steady_from = (done, time.perf_counter())
-                if on_iteration is not None:
-                    on_iteration(done, metrics)
-        finally:
-            bar.close()
-            log.close()
-            del loader
-
-        if done < cfg.iterations:  # pragma: no cover - the sampler always yields them all
-            raise RuntimeError(f"{desc}: data ran out at iteration {done} of {cfg.iterations}")
-        if start == cfg.iterations:  # checkpoint complete but summary missing
-            final_metrics = _last_logged_metrics(paths[METRICS_FILE])
-        end = time.perf_counter()
-        images_per_s = 0.0
-        if steady_from is not None and done > steady_from[0]:
-            images_per_s = global_batch * (done - steady_from[0]) / (end - steady_from[1])
-        elif steady_from is not None:
-            images_per_s = global_batch * (done - start) / (end - started)
-        summary = TrainSummary(
-            out_dir=str(out), iterations=cfg.iterations, final_metrics=final_metrics,
-            checkpoint=str(paths[CHECKPOINT_FILE]), model_path=str(paths[MODEL_FILE]),
-            wall_s=end - started, resumed_from=resumed_from, images_per_s=images_per_s)
+    spec = spec if spec is not None else RunSpec.of("fit", train=to_dict(cfg))
+    with locked(out, enabled=info.is_main):
         if info.is_main:
-            atomic_save(model_state(model), paths[MODEL_FILE])
-            atomic_write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "config": config})
+            remove_stale_temporaries(out)
+        paths = {name: out / name for name in (CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SUMMARY_FILE)}
+
+        if resume and (finished := _finished_summary(out, spec)) is not None:
+            load_weights(model, paths[MODEL_FILE])
+            model.to(device)
+            return finished
+        if info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                paths[CHECKPOINT_FILE].unlink(missing_ok=True)
         barrier()
-    return summary
+
+        with deterministic_mode(deterministic):
+            model.to(device)
+            if cfg.channels_last:
+                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            optimizer = build_optimizer(
+                params if params is not None else [p for p in model.parameters() if p.requires_grad],
+                cfg)
+            scheduler = build_scheduler(optimizer, cfg)
+            amp_dtype, use_scaler = resolve_amp(cfg.amp, device)
+            scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+
+            start, resumed_from = 0, None
+            if resume and paths[CHECKPOINT_FILE].is_file():
+                start = resumed_from = _resume(paths[CHECKPOINT_FILE], info, spec, cfg.seed, model,
+                                               optimizer, scheduler, scaler)
+            else:
+                seed_everything(cfg.seed + info.rank)  # training-time randomness (dropout, ...)
+            if info.is_main:  # a summary / weights from another config are stale from here on
+                paths[SUMMARY_FILE].unlink(missing_ok=True)
+                paths[MODEL_FILE].unlink(missing_ok=True)
+
+            net: nn.Module = model
+            if info.is_distributed:
+                net = DistributedDataParallel(
+                    model, device_ids=[device.index] if device.type == "cuda" else None,
+                    find_unused_parameters=find_unused_parameters)
+            if cfg.compile:
+                net = torch.compile(net)  # type: ignore[assignment]
+            net.train()
+
+            sampler = PKSampler(labels, cfg.p, cfg.k, seed=cfg.seed, rank=info.rank,
+                                world_size=info.world_size, num_batches=cfg.iterations).start_at(start)
+            loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                                persistent_workers=cfg.num_workers > 0,
+                                pin_memory=device.type == "cuda",
+                                # own generator: creating the iterator must not draw from the
+                                # global RNG (that would shift dropout streams after a resume)
+                                generator=torch.Generator().manual_seed(cfg.seed + start))
+            log = MetricsLog(paths[METRICS_FILE], enabled=info.is_main)
+            log.truncate(start)
+            bar = tqdm(total=cfg.iterations, initial=start, desc=desc, dynamic_ncols=True,
+                       disable=not (progress and info.is_main))
+            global_batch = cfg.p * cfg.k
+            final_metrics: dict[str, float] = {}
+            steady_from: tuple[int, float] | None = None
+            last_log = (start, time.perf_counter())
+            done = start
+            try:
+                for done, batch in enumerate(loader, start=start + 1):
+                    batch = move_to_device(batch, device, cfg.channels_last)
+                    lr = scheduler.get_last_lr()[0]
+                    optimizer.zero_grad(set_to_none=True)
+                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                        enabled=amp_dtype is not None):
+                        loss, metrics = loss_fn(net, batch)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    scheduler.step()
+
+                    if done % cfg.log_every == 0 or done == cfg.iterations:
+                        final_metrics = _reduce_metrics(loss, metrics, device)
+                        if not math.isfinite(final_metrics["loss"]):
+                            raise FloatingPointError(
+                                f"{desc}: loss is {final_metrics['loss']} at iteration {done} "
+                                f"(lr {lr:.3g}); lower the learning rate or check the data")
+                        now = time.perf_counter()
+                        ips = global_batch * (done - last_log[0]) / max(now - last_log[1], 1e-9)
+                        last_log = (done, now)
+                        log.write({"iteration": done, "lr": lr, **final_metrics, "images_per_s": ips})
+                        bar.set_postfix(_postfix(final_metrics, lr), refresh=False)
+                    bar.update(1)
+                    if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+                        _save_checkpoint(paths[CHECKPOINT_FILE], info, done, model, optimizer,
+                                         scheduler, scaler, spec)
+                    if steady_from is None:
+                        steady_from = (done, time.perf_counter())
+                    if on_iteration is not None:
+                        on_iteration(done, metrics)
+            finally:
+                bar.close()
+                log.close()
+                del loader
+
+            if done < cfg.iterations:  # pragma: no cover - the sampler always yields them all
+                raise RuntimeError(f"{desc}: data ran out at iteration {done} of {cfg.iterations}")
+            if start == cfg.iterations:  # checkpoint complete but summary missing
+                final_metrics = _last_logged_metrics(paths[METRICS_FILE])
+            end = time.perf_counter()
+            images_per_s = 0.0
+            if steady_from is not None and done > steady_from[0]:
+                images_per_s = global_batch * (done - steady_from[0]) / (end - steady_from[1])
+            elif steady_from is not None:
+                images_per_s = global_batch * (done - start) / (end - started)
+            summary = TrainSummary(
+                out_dir=str(out), iterations=cfg.iterations, final_metrics=final_metrics,
+                checkpoint=str(paths[CHECKPOINT_FILE]), model_path=str(paths[MODEL_FILE]),
+                wall_s=end - started, resumed_from=resumed_from, images_per_s=images_per_s)
+            if info.is_main:
+                atomic_save(model_state(model), paths[MODEL_FILE])
+                atomic_write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "spec": dict(spec.config)})
+            barrier()
+        return summary
 
 
 def _reduce_metrics(loss: torch.Tensor, metrics: Mapping[str, Any],

@@ -7,6 +7,10 @@ from reidlab.losses.triplet import (
     triplet_over_branches,
 )
 from reidlab.losses.ps_hrnet import (
+    authors_pseudo_siamese_loss,
+    authors_reid_loss,
+    authors_teacher_loss,
+    distillation_l1_loss,
     feature_l1_loss,
     image_l1_loss,
     label_smoothed_ce,
@@ -22,4 +26,6 @@ __all__ = [
     "top1_accuracy",
     "triplet_over_branches",
     "feature_l1_loss", "image_l1_loss", "label_smoothed_ce", "pseudo_siamese_loss", "reid_loss",
+    "authors_pseudo_siamese_loss", "authors_reid_loss", "authors_teacher_loss",
+    "distillation_l1_loss",
 ]

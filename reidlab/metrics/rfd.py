@@ -20,6 +20,9 @@ ranking).
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 from typing import Any
 
 import torch
@@ -70,6 +73,8 @@ def fused_distance(ff_q: ArrayLike, ff_g: ArrayLike, fr_q: ArrayLike, fr_g: Arra
         raise ValueError(f"reading={reading!r} is not valid; choose one of: {', '.join(READINGS)}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
+        raise ValueError(f"lam must be a finite number, got {lam!r}")
     lam = float(lam)
     ff_q, ff_g = _features(ff_q, ff_g)
     if lam != 0.0:

@@ -1,6 +1,14 @@
 """Re-id networks: MGN with RFD channel attention and PS-HRNet's VDSR-CA and HRNet-ReID."""
 from reidlab.models.attention import ChannelAttention
+from reidlab.models.pretrained import (
+    Pretrained,
+    PretrainedWeightsMissing,
+    hrnet_weights_file,
+    load_weights_file,
+    resnet_weights_file,
+)
 from reidlab.models.mgn import (
+    GLOBAL_BRANCHES,
     MGN,
     PART_STRIPES,
     MGNBranch,
@@ -9,17 +17,26 @@ from reidlab.models.mgn import (
     imagenet_state_dict,
     resnet_backbones,
 )
-from reidlab.models.vdsr import VDSRCA, ChannelGate, VDSRBlock
+from reidlab.models.vdsr import VDSR_INITS, VDSRCA, ChannelGate, VDSRBlock
 from reidlab.models.hrnet_reid import (
+    AUTHORS_MAX_WEIGHTS,
+    AUTHORS_POOL_GRIDS,
+    HEADS,
     HRNET_STRIDE,
+    ClassBlock,
     HRNetReID,
     PSHRNetStudent,
     check_input_size,
     create_hrnet_backbone,
+    flip_descriptor,
+    grid_pool,
     hrnet_backbones,
 )
 
 __all__ = [
+    "Pretrained", "PretrainedWeightsMissing", "hrnet_weights_file", "load_weights_file",
+    "resnet_weights_file",
+    "GLOBAL_BRANCHES",
     "ChannelAttention",
     "MGN",
     "MGNBranch",
@@ -28,7 +45,9 @@ __all__ = [
     "count_parameters",
     "imagenet_state_dict",
     "resnet_backbones",
-    "ChannelGate", "VDSRBlock", "VDSRCA",
+    "ChannelGate", "VDSRBlock", "VDSRCA", "VDSR_INITS",
+    "AUTHORS_MAX_WEIGHTS", "AUTHORS_POOL_GRIDS", "HEADS", "ClassBlock", "flip_descriptor",
+    "grid_pool",
     "HRNET_STRIDE", "HRNetReID", "PSHRNetStudent", "check_input_size", "create_hrnet_backbone",
     "hrnet_backbones",
 ]

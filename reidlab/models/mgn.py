@@ -5,11 +5,20 @@ Multiple Granularity Network (Wang et al., ACM MM 2018) on a torchvision ResNet:
 * shared part: stem (conv1, bn1, relu, maxpool), layer1, layer2 and the first block of
   layer3;
 * three branches, each with its own copy of the rest of layer3 and of layer4: a global
-  branch (layer4 down-samples by 2, 12x4 maps at 384x128) and two part branches
-  (layer4 with stride 1, 24x8 maps) cut into 2 and 3 horizontal stripes;
-* max pooling of each branch map and of each stripe, each pooled vector reduced by a
+  branch and two part branches (layer4 with stride 1, 24x8 maps at 384x128) cut into 2
+  and 3 horizontal stripes;
+* pooling of each branch map and of each stripe, each pooled vector reduced by a
   1x1 conv + BN + ReLU to ``feat_dim``, and one identity classifier per reduced
   feature: 3 global + 2 + 3 part features, 8 classifiers.
+
+The global branch comes in two versions (``global_branch``):
+
+* ``"rfd"`` (default), RFD Sec. 3.2: the last down-sampling block of the global module
+  has stride 1 (24x8 maps at 384x128) and its map is global *average* pooled;
+* ``"mgn"``, the original MGN: layer4 down-samples by 2 (12x4 maps) and is max pooled.
+
+Both have the same parameters (a stride has none). The part branches are MGN's in both
+(stride 1, max pooling).
 
 RFD (Munir et al.) adds channel attention (:class:`ChannelAttention`, Eq. (4)-(6))
 after every stage: after layer1 and layer2 (shared) and, in every branch, after the
@@ -21,11 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import socket
 import urllib.error
 from collections.abc import Iterator
-from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -34,12 +41,23 @@ from torch import nn
 from torchvision.models import ResNet
 
 from reidlab.models.attention import ChannelAttention
+from reidlab.models.pretrained import (
+    Pretrained,
+    PretrainedWeightsMissing,
+    load_backbone_weights,
+    load_weights_file,
+    resnet_weights_file,
+    torch_hub_checkpoints,
+)
 
 __all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "resnet_backbones",
-           "imagenet_state_dict", "PART_STRIPES"]
+           "imagenet_state_dict", "PART_STRIPES", "GLOBAL_BRANCHES"]
 
 #: Number of horizontal stripes of the three branches (1 = global branch only).
 PART_STRIPES: tuple[int, ...] = (1, 2, 3)
+
+#: Global branch versions: ``name -> (layer4 stride, pooling)``.
+GLOBAL_BRANCHES: dict[str, tuple[int, str]] = {"rfd": (1, "avg"), "mgn": (2, "max")}
 
 
 def resnet_backbones() -> tuple[str, ...]:
@@ -84,7 +102,7 @@ def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
 
 
 class MGNBranch(nn.Module):
-    """One MGN branch: rest of layer3 [+ CA], layer4 [+ CA], max pooling, reductions.
+    """One MGN branch: rest of layer3 [+ CA], layer4 [+ CA], pooling, reductions.
 
     ``n_stripes == 1`` is the global branch; otherwise the branch map is pooled as a
     whole (branch-level global feature) and per horizontal stripe.
@@ -97,14 +115,20 @@ class MGNBranch(nn.Module):
         attention: whether channel attention follows layer3 and layer4.
         reduction: channel attention reduction ratio.
         feat_dim: width of every reduced feature.
+        pooling: ``"max"`` (MGN) or ``"avg"`` (RFD's global module) pooling of the map
+            and of the stripes.
     """
 
     def __init__(self, layer3_rest: nn.Sequential, layer4: nn.Sequential, n_stripes: int,
-                 in_channels: int, *, attention: bool, reduction: int, feat_dim: int) -> None:
+                 in_channels: int, *, attention: bool, reduction: int, feat_dim: int,
+                 pooling: str = "max") -> None:
         super().__init__()
         if n_stripes < 1:
             raise ValueError(f"n_stripes must be >= 1, got {n_stripes}")
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling={pooling!r} is not valid; choose 'max' or 'avg'")
         self.n_stripes = n_stripes
+        self.pooling = pooling
         self.layer3 = layer3_rest
         self.att3 = _attention(in_channels // 2, reduction, attention)
         self.layer4 = layer4
@@ -118,10 +142,12 @@ class MGNBranch(nn.Module):
         return self.att4(self.layer4(self.att3(self.layer3(x))))
 
     def pool(self, fmap: torch.Tensor) -> list[torch.Tensor]:
-        """Max-pooled (N, C, 1, 1) vectors: the whole map, then each stripe top to bottom."""
-        pooled = [F.adaptive_max_pool2d(fmap, 1)]
+        """Pooled (N, C, 1, 1) vectors (max or average): the whole map, then each stripe
+        top to bottom."""
+        pool = F.adaptive_max_pool2d if self.pooling == "max" else F.adaptive_avg_pool2d
+        pooled = [pool(fmap, 1)]
         if self.n_stripes > 1:
-            stripes = F.adaptive_max_pool2d(fmap, (self.n_stripes, 1))
+            stripes = pool(fmap, (self.n_stripes, 1))
             pooled.extend(stripes.split(1, dim=2))
         return pooled
 
@@ -145,11 +171,17 @@ class MGN(nn.Module):
         feat_dim: width of every reduced feature (descriptor is ``8 * feat_dim``).
         dropout: dropout probability applied to the reduced features before the
             classifiers (training only; triplet features and descriptor are unaffected).
+        global_branch: ``"rfd"`` (stride 1 + average pooling, RFD Sec. 3.2) or ``"mgn"``
+            (stride 2 + max pooling, the original MGN); see :data:`GLOBAL_BRANCHES`.
     """
 
     def __init__(self, resnet: ResNet, num_classes: int, *, attention: bool = True,
-                 reduction: int = 16, feat_dim: int = 256, dropout: float = 0.5) -> None:
+                 reduction: int = 16, feat_dim: int = 256, dropout: float = 0.5,
+                 global_branch: str = "rfd") -> None:
         super().__init__()
+        if global_branch not in GLOBAL_BRANCHES:
+            raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
+                             f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
         if num_classes <= 0:
             raise ValueError(f"num_classes must be > 0, got {num_classes}")
         if feat_dim <= 0:
@@ -162,6 +194,7 @@ class MGN(nn.Module):
         self.num_classes = num_classes
         self.feat_dim = feat_dim
         self.attention = attention
+        self.global_branch = global_branch
 
         # Shared part: stem, layer1 [+ CA], layer2 [+ CA], first block of layer3.
         self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool)
@@ -171,16 +204,20 @@ class MGN(nn.Module):
         self.att2 = _attention(channels // 4, reduction, attention)
         self.layer3_head = resnet.layer3[0]
 
-        # Branches: own copies of layer3[1:] and layer4; part branches keep stride 1.
+        # Branches: own copies of layer3[1:] and layer4; part branches keep stride 1,
+        # the global branch as ``global_branch`` says.
         layer3_rest = nn.Sequential(*resnet.layer3[1:])
+        global_stride, global_pooling = GLOBAL_BRANCHES[global_branch]
         branches = []
         for n_stripes in PART_STRIPES:
+            is_global = n_stripes == 1
             layer4 = copy.deepcopy(resnet.layer4)
-            if n_stripes > 1:
+            if not is_global or global_stride == 1:
                 _remove_downsampling(layer4)
             branches.append(MGNBranch(copy.deepcopy(layer3_rest), layer4, n_stripes, channels,
                                       attention=attention, reduction=reduction,
-                                      feat_dim=feat_dim))
+                                      feat_dim=feat_dim,
+                                      pooling=global_pooling if is_global else "max"))
         self.branches = nn.ModuleList(branches)
 
         self.dropout = nn.Dropout(dropout)
@@ -245,66 +282,85 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
-def imagenet_state_dict(backbone: str, timeout: float = 10.0) -> dict[str, torch.Tensor]:
-    """torchvision's default ImageNet weights of ``backbone`` (``<Backbone>_Weights.DEFAULT``).
-
-    The torch hub cache (``torch.hub.get_dir()/checkpoints``) is used when it holds the
-    file; otherwise the file is downloaded with a ``timeout``-second socket timeout.
-    Raises ``RuntimeError`` quickly when the weights are neither cached nor downloadable.
-    """
+def _download_imagenet(backbone: str, timeout: float) -> None:
+    """Download torchvision's default weights of ``backbone`` into the torch hub cache."""
     weights = torchvision.models.get_model_weights(backbone).DEFAULT
-    cache_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
-    cached = os.path.join(cache_dir, os.path.basename(urlparse(weights.url).path))
-    if os.path.isfile(cached):
-        try:
-            return torch.load(cached, map_location="cpu", weights_only=True)
-        except Exception as err:  # corrupt or truncated file
-            raise RuntimeError(
-                f"cannot read the cached ImageNet weights {cached} ({err}); delete the file "
-                f"and retry, or use pretrained=None") from err
     try:
         with _socket_timeout(timeout):
-            return torch.hub.load_state_dict_from_url(
-                weights.url, model_dir=cache_dir, map_location="cpu", progress=False,
-                check_hash=True, weights_only=True)
+            torch.hub.load_state_dict_from_url(
+                weights.url, model_dir=str(torch_hub_checkpoints()), map_location="cpu",
+                progress=False, check_hash=True, weights_only=True)
     except (urllib.error.URLError, OSError) as err:  # offline, DNS failure, timeout
         raise RuntimeError(
             f"cannot download the ImageNet weights of {backbone} ({weights}) from "
-            f"{weights.url}: {err}. The weights cannot be downloaded offline: put the file "
-            f"into the torch hub cache dir {cache_dir} (as {cached}), or use "
+            f"{weights.url}: {err}; put the file into {torch_hub_checkpoints()}, or use "
             f"pretrained=None") from err
+
+
+def imagenet_state_dict(backbone: str, timeout: float = 10.0, *,
+                        download: bool = False) -> dict[str, torch.Tensor]:
+    """torchvision's default ImageNet weights of ``backbone`` (``<Backbone>_Weights.DEFAULT``),
+    read from the torch hub cache (``torch.hub.get_dir()/checkpoints``).
+
+    Args:
+        backbone: torchvision ResNet builder name.
+        timeout: socket timeout (s) of the download (``download=True`` only).
+        download: when the file is not cached, download it (machines with internet)
+            instead of raising :class:`PretrainedWeightsMissing` at once.
+
+    Raises:
+        PretrainedWeightsMissing: not cached and ``download`` is false (no network access).
+        RuntimeError: the download failed, or the cached file cannot be read.
+    """
+    try:
+        path = resnet_weights_file(backbone, "imagenet")
+    except PretrainedWeightsMissing:
+        if not download:
+            raise
+        _download_imagenet(backbone, timeout)
+        path = resnet_weights_file(backbone, "imagenet")
+    return load_weights_file(path)  # type: ignore[arg-type]  # "imagenet" gives a path
 
 
 # --------------------------------------------------------------------------- builders
 
 
 def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = True,
-              pretrained: str | None = None, reduction: int = 16, feat_dim: int = 256,
-              dropout: float = 0.5, *, download_timeout: float = 10.0) -> MGN:
+              pretrained: Pretrained = None, reduction: int = 16, feat_dim: int = 256,
+              dropout: float = 0.5, *, download_timeout: float = 10.0, download: bool = False,
+              global_branch: str = "rfd") -> MGN:
     """MGN on torchvision ``backbone`` with RFD channel attention (``attention=True``).
 
     Args:
         num_classes: training identities.
         backbone: any torchvision ResNet builder name (see :func:`resnet_backbones`).
         attention: RFD channel attention after every stage; ``False`` = MGN baseline.
-        pretrained: ``None`` (random init) or ``"imagenet"`` (torchvision's default
-            weights; :func:`imagenet_state_dict` explains caching and offline failure).
+        pretrained: ``None`` (random init), ``"imagenet"`` (torchvision's default weights
+            from the torch hub cache; :class:`PretrainedWeightsMissing` at once when absent)
+            or the path of a ResNet state dict file (see :mod:`reidlab.models.pretrained`).
         reduction: channel attention reduction ratio.
         feat_dim: reduced feature width (descriptor ``8 * feat_dim``).
         dropout: dropout before the classifiers.
-        download_timeout: socket timeout (s) for the weights download.
+        download_timeout: socket timeout (s) for the weights download (``download=True``).
+        download: let ``"imagenet"`` download missing weights (default ``False``: never).
+        global_branch: ``"rfd"`` (default; stride 1 + average pooling, RFD Sec. 3.2) or
+            ``"mgn"`` (stride 2 + max pooling).
     """
     valid = resnet_backbones()
     if backbone not in valid:
         raise ValueError(f"backbone={backbone!r} is not a torchvision ResNet; choose one of: "
                          f"{', '.join(valid)}")
-    if pretrained not in (None, "imagenet"):
-        raise ValueError(f"pretrained={pretrained!r} is not valid; choose None or 'imagenet'")
+    if global_branch not in GLOBAL_BRANCHES:
+        raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
+                         f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
+    if pretrained == "imagenet" and download:
+        imagenet_state_dict(backbone, download_timeout, download=True)  # fills the cache
+    weights_file = resnet_weights_file(backbone, pretrained)            # fails fast
     resnet = torchvision.models.get_model(backbone, weights=None)
-    if pretrained == "imagenet":
-        resnet.load_state_dict(imagenet_state_dict(backbone, timeout=download_timeout))
+    if weights_file is not None:
+        load_backbone_weights(resnet, weights_file, ignore_missing=("fc.",))
     return MGN(resnet, num_classes, attention=attention, reduction=reduction,
-               feat_dim=feat_dim, dropout=dropout)
+               feat_dim=feat_dim, dropout=dropout, global_branch=global_branch)
 
 
 def count_parameters(model: nn.Module, exclude_classifiers: bool = True) -> int:

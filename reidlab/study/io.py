@@ -1,4 +1,4 @@
-"""Atomic result files and repository-relative paths.
+"""Atomic result files (strict JSON, Markdown/CSV tables, figures).
 
 Nothing under ``results/`` is ever half-written: every writer goes through a
 temporary file in the same folder followed by :func:`os.replace`.
@@ -13,16 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-
-def repo_root() -> Path:
-    """The repository root (the folder holding ``reidlab/``), wherever the kernel runs."""
-    return Path(__file__).resolve().parents[2]
-
-
-def resolve(path: str | os.PathLike) -> Path:
-    """``path`` as given when absolute, else relative to the repository root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else repo_root() / p
+from reidlab.paths import repo_root, resolve  # noqa: F401  (re-exported: the study's path base)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -45,8 +36,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays and paths made plain, and every NaN or infinity
+    replaced by ``None``, so that the result is strict JSON (RFC 8259 has no NaN)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    """Strict JSON (NaN and infinities become ``null``), written atomically."""
+    text = json.dumps(strict_json(obj), indent=2, sort_keys=True, default=_jsonable, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -77,3 +77,41 @@ def check_dataset(dataset: str) -> None:
 
 def check_reading(reading: str) -> None:
     check_choice("rfd_reading", reading, RFD_READINGS)
+
+
+#: names every IPython namespace holds besides the notebook's own
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def declared_parameters(notebook: str) -> tuple[str, ...]:
+    """The parameters ``notebooks/<notebook>.ipynb`` declares in its ``parameters`` cell."""
+    import papermill as pm
+
+    from reidlab.paths import repo_root
+
+    path = repo_root() / "notebooks" / f"{notebook}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook {path}")
+    return tuple(pm.inspect_notebook(str(path)).keys())
+
+
+def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:
+    """Fail when the kernel holds a variable the notebook does not declare.
+
+    Called first thing after the parameters cell: at that point the namespace holds only
+    the declared parameters and those papermill injected, so an extra name is a parameter
+    the notebook does not know (papermill itself only warns). The error names it and the
+    closest valid name (``-p lamda 0.5`` -> "did you mean 'lam'?").
+    """
+    import difflib
+
+    declared = set(declared_parameters(notebook))
+    unknown = sorted(n for n in namespace
+                     if not n.startswith("_") and n not in declared and n not in _IPYTHON_NAMES)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.5)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"notebooks/{notebook}.ipynb has no parameter {', '.join(hints)}; "
+                         f"its parameters are: {', '.join(sorted(declared))}")

@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reidlab.study.io import read_json, repo_root, resolve, write_json
+from reidlab.paths import repo_root, resolve
+from reidlab.progress import PLAIN_PROGRESS_ENV
+from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS
+from reidlab.study.io import read_json, write_json
+from reidlab.study.report import write_report
 
-NOTEBOOKS: tuple[str, ...] = (
-    "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
-    "04_ablations", "05_per_split_plot", "06_ps_hrnet",
-)
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-SMOKE_PARAMETERS = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
 
 
 def _declared_parameters(path: Path) -> set[str]:
@@ -56,6 +55,7 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=out_dir)
     os.close(fd)
     start = time.perf_counter()
+    os.environ[PLAIN_PROGRESS_ENV] = "1"   # the kernel inherits it: text bars, no widget state
     try:
         pm.execute_notebook(str(src), tmp, parameters=_params_for(src, params), kernel_name="python3",
                             progress_bar=False, log_output=log_output, execution_timeout=cell_timeout,
@@ -78,6 +78,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     if data_root:
         params["data_root"] = data_root
     results = resolve(results_dir)
+    os.environ[REPRODUCE_ENV] = "1"   # the pipeline is the one writer of the committed results/
     timings: dict[str, float] = {}
     total_start = time.perf_counter()
     for name in NOTEBOOKS:
@@ -94,8 +95,6 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
             info["wall_seconds"] = sum(info["notebook_seconds"].values())
     write_json(results / "run_info.json", info)
-    from reidlab.study.report import write_report
-
     write_report(results)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
@@ -120,6 +119,13 @@ def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None
     }
 
 
+def smoke_parameters(build: Path) -> dict[str, Any]:
+    """Parameters of the smoke run with every generated file under ``build``."""
+    build = build.resolve()
+    return {**SMOKE_PARAMETERS, "data_root": str(build / "data"), "runs_dir": str(build / "runs"),
+            "results_dir": str(build / "results")}
+
+
 def _expected_path(name: str) -> Path:
     return repo_root() / "tests" / "nbval_expected" / f"{name}.json"
 
@@ -132,9 +138,7 @@ def prepare_nbval(out: Path) -> list[Path]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    build = out.resolve()
-    params = {**SMOKE_PARAMETERS, "data_root": str(build / "data"), "runs_dir": str(build / "runs"),
-              "results_dir": str(build / "results")}
+    params = smoke_parameters(out)
     written = []
     for name in NOTEBOOKS:
         src = repo_root() / "notebooks" / f"{name}.ipynb"
@@ -165,8 +169,7 @@ def record_nbval(out: Path) -> None:
     if build.exists():
         shutil.rmtree(build)
     build.mkdir(parents=True)
-    params = {**SMOKE_PARAMETERS, "data_root": str(build / "data"), "runs_dir": str(build / "runs"),
-              "results_dir": str(build / "results")}
+    params = smoke_parameters(build)
     for name in NOTEBOOKS:
         src = repo_root() / "notebooks" / f"{name}.ipynb"
         dst = build / f"{name}.ipynb"
@@ -216,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "record-nbval":
         record_nbval(resolve(args.out))
     elif args.command == "report":
-        from reidlab.study.report import write_report
-
         print(write_report(resolve(args.results_dir)))
     return 0
 

@@ -179,6 +179,21 @@ def ranking_figure(query: Sequence[ImageRecord], gallery: Sequence[ImageRecord],
     return fig
 
 
+def ranking_figure_for(feats, *, lam: float, reading: str, n_queries: int = 5, topk: int = 10, seed: int = 0,
+                       interpolation: str = "bicubic", feature_model: str = "bf", resolution_model: str = "br",
+                       title: str = "Fig. 4: top-10 matches (true match framed green)"):
+    """:func:`ranking_figure` for ``n_queries`` queries drawn with ``seed`` from one split's
+    features (:class:`~reidlab.study.scoring.SplitFeatures`), ranked by Eq. 8 with ``lam``."""
+    from reidlab.metrics import fused_distance
+
+    q, g = feats.split.query, feats.split.gallery
+    dist = fused_distance(feats.query[feature_model], feats.gallery[feature_model], feats.query[resolution_model],
+                          feats.gallery[resolution_model], lam=lam, reading=reading).cpu().numpy()
+    chosen = sorted(np.random.default_rng(seed).choice(len(q), size=min(n_queries, len(q)), replace=False).tolist())
+    return ranking_figure(q, g, dist, query_indices=chosen, topk=min(topk, len(g)), interpolation=interpolation,
+                          title=title)
+
+
 def close(fig) -> None:
     plt.close(fig)
 

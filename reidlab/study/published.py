@@ -113,3 +113,26 @@ def published_table(table: str, dataset: str | None = None) -> pd.DataFrame:
     records = [{"paper": r.paper, "table": r.table, "dataset": r.dataset, "method": r.method,
                 "R1": r.r1, "R5": r.r5, "R10": r.r10, "mAP": r.map_, "source": r.source} for r in rows]
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def reference_view(dataset: str, tables: tuple[str, ...] = ("RFD-1", "RFD-2", "RFD-3", "PSHRNet-I"),
+                   metrics: tuple[str, ...] = ("R1", "R5", "R10", "mAP"), **columns: str) -> pd.DataFrame:
+    """Published rows for ``dataset`` formatted like our mean ± std tables: a ``source``
+    column ("published (...) on <paper dataset>"), ``method``, one string column per metric
+    (empty where the paper gives none), and any constant ``columns`` (e.g. ``protocol=...``).
+    Empty when nothing is transcribed for ``dataset``."""
+    ref = reference_rows(dataset, tables)
+    view = pd.DataFrame({"source": [f"{s} on {d}" for s, d in zip(ref["source"], ref["dataset"])],
+                         **{k: [v] * len(ref) for k, v in columns.items()},
+                         "method": list(ref["method"])})
+    for m in metrics:
+        view[m] = ["" if v is None or v != v else f"{v:.1f}" for v in ref[m]]
+    return view
+
+
+def with_reference_rows(ours: pd.DataFrame, dataset: str, tables: tuple[str, ...] = ("RFD-1", "RFD-2", "RFD-3", "PSHRNet-I"),
+                        **columns: str) -> pd.DataFrame:
+    """``ours`` followed by the labelled published rows for ``dataset`` (if any)."""
+    metrics = tuple(m for m in ("R1", "R5", "R10", "mAP") if m in ours.columns)
+    ref = reference_view(dataset, tables, metrics, **columns)
+    return ours if ref.empty else pd.concat([ours, ref], ignore_index=True)

@@ -1,15 +1,15 @@
 """Regenerate ``results/README.md``: every table inlined, every figure linked.
 
-Each notebook writes ``results/<notebook>.json`` with its ``title``, ``tables``,
-``figures`` and ``conclusions`` (computed from its numbers); this module only
-assembles them, in notebook order, with the run's profile, seed, versions and time.
+Each notebook writes ``results/<notebook>.json``, a :class:`~reidlab.study.contract.NotebookResult`
+(title, tables, figures, conclusions computed from its numbers, key metrics, counts); this
+module only assembles them, in notebook order, with the run's profile, seed, versions and time.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from reidlab.study.contract import NOTEBOOKS, read_result
 from reidlab.study.io import atomic_write_text, read_json
-from reidlab.study.pipeline import NOTEBOOKS
 
 
 def write_report(results: Path) -> Path:
@@ -35,23 +35,25 @@ def write_report(results: Path) -> Path:
         path = results / f"{name}.json"
         if not path.exists():
             continue
-        summary = read_json(path)
-        sec = [f"## {summary.get('title', name)}", "",
+        result = read_result(path)
+        sec = [f"## {result.title}", "",
                f"Notebook: [`notebooks/{name}.ipynb`](../notebooks/{name}.ipynb) "
                f"(executed copy: [`results/notebooks/{name}.ipynb`](notebooks/{name}.ipynb))", ""]
-        for c in summary.get("conclusions", []):
+        for c in result.conclusions:
             sec.append(f"- {c}")
             conclusions.append(f"- **{name}**: {c}")
-        if summary.get("conclusions"):
+        if result.conclusions:
             sec.append("")
-        for table in summary.get("tables", []):
-            md = results / table["file"]
+        if result.counts:
+            sec += ["Counts: " + "; ".join(f"{k}: {v}" for k, v in result.counts.items()), ""]
+        for table in result.tables:
+            md = results / table.file
             if md.exists():
-                sec += [f"### {table['title']}", "", md.read_text().rstrip(), ""]
-                if table.get("note"):
-                    sec += [table["note"], ""]
-        for fig in summary.get("figures", []):
-            sec += [f"### {fig['title']}", "", f"![{fig['title']}]({fig['file']})", ""]
+                sec += [f"### {table.title}", "", md.read_text().rstrip(), ""]
+                if table.note:
+                    sec += [table.note, ""]
+        for fig in result.figures:
+            sec += [f"### {fig.title}", "", f"![{fig.title}]({fig.file})", ""]
         sections.append(sec)
     if conclusions:
         lines += ["## Conclusions at a glance", ""] + conclusions + [""]

@@ -48,3 +48,42 @@ def protocol_counts(split: ProtocolSplit) -> pd.DataFrame:
             row["resolution classes"] = " ".join(f"{k}:{v}" for k, v in sorted(labels.items()))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def skipped_text(ds: ReidDataset) -> str:
+    """One line saying what the reader left out of ``ds`` (nothing is dropped silently)."""
+    skipped = dict(getattr(ds, "skipped", {}) or {})
+    if not any(skipped.values()):
+        return f"{ds.name}: every file in {ds.root} was read"
+    return f"{ds.name}: skipped " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()) if n)
+
+
+def multires_companion(prof, ds: ReidDataset, multires_dataset: str | None = None,
+                       multires_root: str | None = None) -> ReidDataset | None:
+    """The natively multi-resolution dataset shown beside ``ds`` for RFD Sec. 3.5: the one
+    named, else synth-caviar for synthetic data, ``ds`` itself when it is multi-resolution,
+    else none."""
+    import dataclasses
+
+    from reidlab.data import prepare_dataset
+
+    name = multires_dataset or ("synth-caviar" if prof.data.dataset.startswith("synth") else
+                                (prof.data.dataset if ds.multi_resolution else None))
+    if name is None:
+        return None
+    if name == prof.data.dataset and multires_root is None:
+        return ds
+    root = multires_root or (prof.data.data_root if name.startswith("synth") else None)
+    if root is None:
+        raise ValueError(f"multires_dataset={name!r} needs multires_root (its folder)")
+    return prepare_dataset(dataclasses.replace(prof.data, dataset=name, data_root=root))
+
+
+def pseudo_label_bins(ds: ReidDataset, data_cfg) -> tuple[list[int], list[int], list[float]]:
+    """Pixel counts of every image of ``ds``, their pseudo-resolution labels and the bin
+    edges (RFD Sec. 3.5) under ``data_cfg.pseudo_bins`` / ``pseudo_strategy``."""
+    from reidlab.data import pseudo_resolution_labels
+
+    sizes = [r.width * r.height for r in ds.images]
+    labels, edges = pseudo_resolution_labels(sizes, n_bins=data_cfg.pseudo_bins, strategy=data_cfg.pseudo_strategy)
+    return sizes, list(labels), [float(e) for e in edges]

@@ -14,19 +14,18 @@ from typing import Callable, Mapping
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from reidlab.progress import tqdm
 
-from reidlab.config import Profile
+from reidlab.config import Profile, protocol_kwargs
 from reidlab.data import build_protocol
 from reidlab.data.records import ProtocolSplit, ReidDataset
-from reidlab.study import baselines, evaluation
-from reidlab.engine.tasks import split_identity
+from reidlab.study import methods, scoring
+from reidlab.study import models as trained
 
 
 def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, retrain_per_split: bool) -> ProtocolSplit:
     """Trial ``trial`` of ``protocol``; identity partition of trial 0 unless retraining per split."""
-    kwargs = dict(seed=prof.data.seed, factors=prof.data.factors, pseudo_bins=prof.data.pseudo_bins,
-                  pseudo_strategy=prof.data.pseudo_strategy)
+    kwargs = protocol_kwargs(prof)
     if not ds.fixed_split and not retrain_per_split:
         kwargs["partition_trial"] = 0
     return build_protocol(protocol, ds, trial=trial, **kwargs)
@@ -37,7 +36,7 @@ class TrialResults:
     """Per-trial metrics plus the features behind them (for sweeps and figures)."""
 
     per_trial: pd.DataFrame
-    features: list[evaluation.SplitFeatures] = field(default_factory=list)
+    features: list[scoring.SplitFeatures] = field(default_factory=list)
     runs: dict[str, str] = field(default_factory=dict)
 
 
@@ -46,7 +45,7 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
                retrain_per_split: bool = False, fixed_models: Mapping[str, torch.nn.Module] | None = None,
                extra_models: Mapping[str, Callable[[ProtocolSplit], torch.nn.Module]] | None = None,
                with_rfd: bool = True, progress: bool = True) -> TrialResults:
-    """Evaluate "baseline" (no attention), "baseline B-F" and "B-F+RFD" on ``trials`` splits.
+    """Evaluate ``methods.BASELINE`` (no attention), ``methods.BF`` and ``methods.BF_RFD`` on ``trials`` splits.
 
     ``fixed_models`` ({"bf": ..., "br": ...}) replaces the trained run of that name by a given model.
     ``include_baseline``: "yes" trains it when missing, "if-exists" uses it only when a finished
@@ -59,9 +58,9 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     # trials that train on the same records share one set of models (and one extraction)
     groups: dict[str, list[int]] = {}
     for t, split in enumerate(splits):
-        groups.setdefault(split_identity(split)["train_sha256"], []).append(t)
+        groups.setdefault(_train_key(split), []).append(t)
     runs: dict[str, str] = {}
-    per_trial_feats: dict[int, evaluation.SplitFeatures] = {}
+    per_trial_feats: dict[int, scoring.SplitFeatures] = {}
     for trials_of_group in tqdm(groups.values(), desc=f"{protocol}: models", disable=not progress or len(groups) == 1):
         train_split = splits[trials_of_group[0]]
         models = _models_for(prof, train_split, runs_dir, runs, fixed=fixed, with_rfd=with_rfd,
@@ -74,18 +73,23 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     for trial in range(trials):
         feats = per_trial_feats[trial]
         feats_all.append(feats)
-        score = lambda fm, lam_: evaluation.score(feats, feature_model=fm, resolution_model="br",  # noqa: E731
+        score = lambda fm, lam_: scoring.score(feats, feature_model=fm, resolution_model="br",  # noqa: E731
                                                   lam=lam_, reading=reading, max_rank=prof.eval.max_rank)
         if "base" in feats.query:
-            rows.append({"trial": trial, "method": "baseline", **score("base", 0.0)})
-        rows.append({"trial": trial, "method": "baseline B-F", **score("bf", 0.0)})
+            rows.append({"trial": trial, "method": methods.BASELINE, **score("base", 0.0)})
+        rows.append({"trial": trial, "method": methods.BF, **score("bf", 0.0)})
         if with_rfd:
-            rows.append({"trial": trial, "method": "B-F+RFD", **score("bf", lam)})
+            rows.append({"trial": trial, "method": methods.BF_RFD, **score("bf", lam)})
         for name in (extra_models or {}):
             rows.append({"trial": trial, "method": name, **score(name, 0.0)})
             if with_rfd:
-                rows.append({"trial": trial, "method": f"{name}+RFD", **score(name, lam)})
+                rows.append({"trial": trial, "method": methods.with_rfd(name), **score(name, lam)})
     return TrialResults(per_trial=pd.DataFrame(rows), features=feats_all, runs=runs)
+
+
+def _train_key(split: ProtocolSplit) -> tuple:
+    """Trials with equal keys train on the same records (and share models)."""
+    return tuple((r.path, r.pid, r.camid, r.factor, r.res_label) for r in split.train)
 
 
 def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[str, str], *, fixed, with_rfd,
@@ -95,18 +99,18 @@ def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[
     if "bf" in fixed:
         models["bf"], runs["B-F"] = fixed["bf"], "given"
     else:
-        models["bf"], out = baselines.bf_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
+        models["bf"], out = trained.bf_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
                                                progress=progress)
         runs["B-F"] = str(out)
     if with_rfd and "br" in fixed:
         models["br"], runs["B-R"] = fixed["br"], "given"
     elif with_rfd:
-        models["br"], out = baselines.br_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
+        models["br"], out = trained.br_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
                                                progress=progress)
         runs["B-R"] = str(out)
     if include_baseline != "no":
         try:
-            models["base"], out = baselines.bf_model(prof, train_split, runs_dir, attention=False, progress=progress,
+            models["base"], out = trained.bf_model(prof, train_split, runs_dir, attention=False, progress=progress,
                                                      train_if_missing=train_if_missing and include_baseline == "yes")
             runs["baseline"] = str(out)
         except FileNotFoundError:
@@ -117,7 +121,7 @@ def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[
 
 
 def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[str, torch.nn.Module], cache: Path,
-                  progress: bool) -> list[evaluation.SplitFeatures]:
+                  progress: bool) -> list[scoring.SplitFeatures]:
     """Features of every (image, factor) met in ``splits``, extracted once per model, then per split.
 
     Trials only redraw factors among {1, 2, 3, 4}, so the union is far smaller than the sum.
@@ -130,7 +134,7 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
                 index[(r.path, r.factor)] = len(union)
                 union.append(r)
     union_split = dataclasses.replace(splits[0], query=tuple(union), gallery=())
-    feats = evaluation.extract_split_features(
+    feats = scoring.extract_split_features(
         union_split, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
         flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=cache, progress=progress,
         gallery=False, amp=prof.eval.amp)
@@ -138,12 +142,12 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
     for split in splits:
         q = torch.tensor([index[(r.path, r.factor)] for r in split.query], dtype=torch.long)
         g = torch.tensor([index[(r.path, r.factor)] for r in split.gallery], dtype=torch.long)
-        out.append(evaluation.SplitFeatures(split=split, query={k: v[q] for k, v in feats.query.items()},
+        out.append(scoring.SplitFeatures(split=split, query={k: v[q] for k, v in feats.query.items()},
                                             gallery={k: v[g] for k, v in feats.query.items()}))
     return out
 
 
-def lambda_sweep(features: list[evaluation.SplitFeatures], lams, readings=("similarity", "distance"),
+def lambda_sweep(features: list[scoring.SplitFeatures], lams, readings=("similarity", "distance"),
                  feature_model: str = "bf", max_rank: int = 50) -> pd.DataFrame:
     """R1/mAP for each lambda and Eq. 8 reading on already-extracted features (cheap)."""
     rows = []
@@ -151,6 +155,12 @@ def lambda_sweep(features: list[evaluation.SplitFeatures], lams, readings=("simi
         for reading in readings:
             for lam in lams:
                 rows.append({"trial": trial, "reading": reading, "lam": float(lam),
-                             **evaluation.score(feats, feature_model=feature_model, resolution_model="br",
+                             **scoring.score(feats, feature_model=feature_model, resolution_model="br",
                                                 lam=float(lam), reading=reading, max_rank=max_rank)})
     return pd.DataFrame(rows)
+
+
+def wins(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1") -> int:
+    """Trials on which method ``a`` scores strictly higher than ``b``."""
+    wide = per_trial.pivot_table(index="trial", columns="method", values=metric)
+    return int((wide[a] > wide[b]).sum())

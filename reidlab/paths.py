@@ -1,0 +1,84 @@
+"""Where things are: the repository root, path parameters, and stale temporaries.
+
+Every path parameter of the project (``data_root``, ``runs_dir``, ``results_dir``, CLI
+``--out``...) goes through :func:`resolve`: an absolute path is kept, a relative one is
+taken relative to the repository root, never to the current working directory (a Jupyter
+kernel runs in ``notebooks/``, papermill and the CLI wherever they were started).
+
+Writers of large files and folders write to a temporary sibling first and rename it into
+place. A process killed before the rename leaves the temporary behind; such names carry
+the writer's pid (:func:`temporary_name`) so :func:`remove_stale_temporaries` can delete
+those of dead processes on the next start, and never those of a live writer.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+__all__ = ["repo_root", "resolve", "temporary_name", "pid_alive", "remove_stale_temporaries"]
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding ``reidlab/``), wherever the process runs."""
+    return Path(__file__).resolve().parents[1]
+
+
+def resolve(path: str | os.PathLike[str], *, name: str = "path") -> Path:
+    """``path`` as given when absolute, else relative to the repository root.
+
+    ``name`` is the parameter's name, used in the error for a value that is not a path
+    (``data_root=5`` -> "data_root must be a path (str or os.PathLike), got int 5").
+    """
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got "
+                        f"{type(path).__name__} {path!r}")
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{name} must not be empty")
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo_root() / p
+
+
+def temporary_name(final: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+    """A hidden sibling of ``final`` for an atomic write: ``.<name>.<pid>.<random><suffix>``."""
+    final = Path(final)
+    return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+_TEMP_RE = re.compile(r"^\.(?P<final>.+)\.(?P<pid>\d+)\.[0-9a-f]{12}(?P<suffix>\.tmp[^/]*)$")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the :func:`temporary_name` files/folders in ``folder`` whose writer is dead.
+
+    Returns what was removed. Temporaries of live processes (another writer at work) are kept.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _TEMP_RE.match(entry.name)
+        if match is None or pid_alive(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed

@@ -1,0 +1,153 @@
+"""The study's contract: which notebooks exist, and the result record each one writes.
+
+Imported by the pipeline (which runs the notebooks), by the report (which assembles their
+results) and by the tests (which read them), and importing neither of those.
+
+Every notebook ends with one :func:`write_result` call: a typed :class:`NotebookResult`
+(title, parameters, tables, figures, computed conclusions, key numbers by name, counts of
+what evaluation left out, and free-form ``data``) saved as strict JSON in
+``<results_dir>/<notebook>.json``. :func:`read_result` is its inverse.
+
+Where results go: only ``make reproduce`` (the pipeline, which sets ``REIDLAB_REPRODUCE=1``)
+may write the committed ``results/`` folder. A notebook run by hand, in JupyterLab or with
+papermill, with ``results_dir=None`` writes under ``runs/results/<profile>/`` and says so;
+asking for ``results/`` explicitly outside the pipeline is refused.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from reidlab.paths import repo_root, resolve
+from reidlab.study.io import read_json, write_json
+
+__all__ = [
+    "NOTEBOOKS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
+    "NotebookResult", "results_location", "write_result", "read_result",
+]
+
+#: The numbered notebooks, in the order ``make reproduce`` runs them.
+NOTEBOOKS: tuple[str, ...] = (
+    "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
+    "04_ablations", "05_per_split_plot", "06_ps_hrnet",
+)
+#: Parameters of the smoke run (tests, nbval): each notebook gets those it declares.
+SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
+#: The committed results folder, relative to the repository root.
+COMMITTED_RESULTS = "results"
+#: Set to "1" by the pipeline: the only writer allowed to replace the committed results.
+REPRODUCE_ENV = "REIDLAB_REPRODUCE"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table written with :func:`reidlab.study.io.write_table` (``file`` is its ``.md``)."""
+
+    file: str
+    title: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """A figure written with :func:`reidlab.study.plots.savefig` (``file`` is its ``.png``)."""
+
+    file: str
+    title: str
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """What one notebook reports.
+
+    Attributes:
+        notebook: its name (one of :data:`NOTEBOOKS`).
+        title: the section title in ``results/README.md``.
+        parameters: the settings the numbers depend on (profile, dataset, lambda, trials...).
+        tables, figures: files relative to the results folder.
+        conclusions: sentences computed from the numbers.
+        metrics: the key numbers by name (percent for accuracies), read by tests and the report.
+        counts: what evaluation used and left out (queries evaluated / total, ...).
+        data: anything else worth keeping (per-trial summaries, run folders).
+    """
+
+    notebook: str
+    title: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    tables: Sequence[TableRef] = ()
+    figures: Sequence[FigureRef] = ()
+    conclusions: Sequence[str] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    counts: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.notebook not in NOTEBOOKS:
+            raise ValueError(f"notebook={self.notebook!r} is not one of: {', '.join(NOTEBOOKS)}")
+        for name, value in self.metrics.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"metric {name!r} must be a number, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NotebookResult:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"unknown result fields {unknown}; expected {sorted(fields)}")
+        values = dict(data)
+        values["tables"] = tuple(TableRef(**t) for t in data.get("tables", ()))
+        values["figures"] = tuple(FigureRef(**f) for f in data.get("figures", ()))
+        values["conclusions"] = tuple(data.get("conclusions", ()))
+        values["metrics"] = {k: (float("nan") if v is None else v) for k, v in data.get("metrics", {}).items()}
+        return cls(**values)
+
+
+def results_location(results_dir: str | os.PathLike[str] | None, profile: str) -> Path:
+    """Where a notebook writes its results.
+
+    ``None``: ``runs/results/<profile>/`` (an ad-hoc run never touches the committed
+    results). The committed ``results/`` folder only under the pipeline
+    (``make reproduce``); anywhere else as given (absolute, or relative to the repository
+    root).
+    """
+    if results_dir is None:
+        return resolve("runs") / "results" / profile
+    path = resolve(results_dir, name="results_dir")
+    committed = (repo_root() / COMMITTED_RESULTS).resolve()
+    if path.resolve() == committed and os.environ.get(REPRODUCE_ENV) != "1":
+        raise ValueError(
+            f"results_dir={str(results_dir)!r} is the committed results folder, which only "
+            "`make reproduce` writes; leave results_dir=None (writes under runs/results/) or "
+            "name another folder")
+    return path
+
+
+def write_result(results: str | os.PathLike[str], result: NotebookResult) -> Path:
+    """Check ``result`` against the files in ``results`` and write ``<notebook>.json``.
+
+    Every table and figure it names must exist; metrics must be finite or NaN (written as
+    ``null``). Prints where the result went.
+    """
+    results = Path(results)
+    missing = [ref.file for ref in (*result.tables, *result.figures) if not (results / ref.file).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{result.notebook}: result names files that were not written in "
+                                f"{results}: {', '.join(missing)}")
+    for name, value in result.metrics.items():
+        if math.isinf(value):
+            raise ValueError(f"{result.notebook}: metric {name!r} is infinite")
+    path = write_json(results / f"{result.notebook}.json", result.to_dict())
+    print(f"[reidlab] results of {result.notebook} written to {path}")
+    return path
+
+
+def read_result(path: str | os.PathLike[str]) -> NotebookResult:
+    """The :class:`NotebookResult` stored at ``path``."""
+    return NotebookResult.from_dict(read_json(path))

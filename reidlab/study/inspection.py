@@ -1,0 +1,88 @@
+"""Looking inside trained models: B-R's predicted resolutions, confusion matrices, the
+HR version of a split, and VDSR-CA's restored images."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from reidlab.data import ReidImageDataset, build_transforms
+from reidlab.data.dataset import IMAGENET_MEAN, IMAGENET_STD
+from reidlab.data.records import ProtocolSplit
+
+__all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
+           "held_out_resolution_labels"]
+
+
+def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
+    """The same split with every query and gallery image at full resolution (HR -> HR)."""
+    hr = lambda recs: tuple(dataclasses.replace(r, factor=1) for r in recs)  # noqa: E731
+    return dataclasses.replace(split, query=hr(split.query), gallery=hr(split.gallery))
+
+
+@torch.inference_mode()
+def predict_resolution(model: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic",
+                       batch_size: int = 128) -> np.ndarray:
+    """B-R's predicted resolution class per image: mean softmax over MGN's classifier heads."""
+    ds = ReidImageDataset(records, build_transforms(height, width, train=False), interpolation=interpolation)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+    was_training = model.training
+    model.eval()
+    preds = []
+    try:
+        for images, _, _ in loader:
+            logits = model.classify(images)
+            preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
+
+
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``cm[i, j]``: images of true class ``i`` predicted as ``j``."""
+    cm = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(cm, (np.asarray(true), np.asarray(pred)), 1)
+    return cm
+
+
+@torch.inference_mode()
+def restore_examples(student: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic"):
+    """(LR input, VDSR-CA output, HR original) images, de-normalised to [0, 1] HxWx3 arrays."""
+    tf = build_transforms(height, width, train=False)
+    lr_ds = ReidImageDataset(records, tf, interpolation=interpolation)
+    hr_ds = ReidImageDataset([dataclasses.replace(r, factor=1) for r in records], tf, interpolation=interpolation)
+    lr = torch.stack([lr_ds[i][0] for i in range(len(records))])
+    hr = torch.stack([hr_ds[i][0] for i in range(len(records))])
+    was_training = student.training
+    student.eval()
+    try:
+        restored = student.vdsr(lr)
+    finally:
+        student.train(was_training)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    to_img = lambda t: (t * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # noqa: E731
+    return to_img(lr), to_img(restored.float()), to_img(hr)
+
+
+def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, factors=(2, 3, 4)):
+    """Held-out images for B-R's confusion matrix, their true resolution class and the class names.
+
+    The test identities' gallery images: on synthetic MLR data each at HR and every factor
+    (true class from the factor); on natively multi-resolution data as stored, labelled by
+    the *training* bin edges applied to their pixel counts.
+    """
+    from reidlab.data import apply_bins
+    from reidlab.data.records import FACTOR_TO_RES_CLASS, RES_CLASS_NAMES
+
+    held_out = [r for r in split.gallery if r.pid > 0]
+    if multi_resolution:
+        records = [dataclasses.replace(r, factor=1) for r in held_out]
+        true = apply_bins([r.width * r.height for r in records], split.res_bin_edges)
+        names = [f"bin {i}" for i in range(split.n_res_classes)]
+    else:
+        records = [dataclasses.replace(r, factor=f) for r in held_out for f in (1, *factors)]
+        true = [FACTOR_TO_RES_CLASS[r.factor] for r in records]
+        names = list(RES_CLASS_NAMES[: split.n_res_classes])
+    return records, np.asarray(true), names

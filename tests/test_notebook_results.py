@@ -1,0 +1,133 @@
+"""The notebooks' results, read after the smoke run: invariants and ranges, not only execution.
+
+`make test` runs nbval over the smoke notebooks first (``build/nbval``, named by
+``REIDLAB_SMOKE_BUILD``); these tests read the results that run wrote. Run alone, they
+execute the smoke notebooks themselves (about two minutes).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from reidlab.config import get_profile
+from reidlab.study.contract import NOTEBOOKS, NotebookResult, read_result
+
+SMOKE = get_profile("smoke")
+PERCENT_METRICS = {
+    "01_train_bf": ("bf_hr_to_hr_r1", "bf_lr_to_hr_r1", "chance_r1", "bf_hr_to_hr_map", "bf_lr_to_hr_map"),
+    "02_train_br": ("br_accuracy", "br_chance"),
+    "03_rfd_eval": ("bf_r1", "bf_map", "rfd_r1", "rfd_map"),
+    "05_per_split_plot": ("bf_r1", "rfd_r1"),
+    "06_ps_hrnet": ("ps_hrnet_lr_query_r1", "ps_hrnet_multi_res_gallery_r1", "bf_lr_query_r1"),
+}
+_SESSION_START = time.time()
+
+
+def _fresh(results: Path) -> bool:
+    files = [results / f"{n}.json" for n in NOTEBOOKS]
+    return all(f.is_file() and f.stat().st_mtime >= _SESSION_START - 5 for f in files)
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose ``results/`` holds this session's smoke results (nbval's, or our own run)."""
+    given = os.environ.get("REIDLAB_SMOKE_BUILD")
+    if given:
+        from reidlab.paths import resolve
+
+        build = resolve(given)
+        if _fresh(build / "results"):
+            return build
+    pytest.importorskip("papermill")
+    from reidlab.study.pipeline import run_notebook, smoke_parameters
+
+    build = tmp_path_factory.mktemp("smoke")
+    for name in NOTEBOOKS:
+        run_notebook(name, smoke_parameters(build), build / "executed", log_output=False)
+    return build
+
+
+@pytest.fixture(scope="session")
+def results(smoke_build: Path) -> dict[str, NotebookResult]:
+    return {name: read_result(smoke_build / "results" / f"{name}.json") for name in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_wrote_a_typed_result(results, name):
+    result = results[name]
+    assert result.notebook == name and result.title
+    assert result.parameters.get("profile", "smoke") == "smoke"
+
+
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n in PERCENT_METRICS])
+def test_percent_metrics_are_in_range(results, name):
+    for key in PERCENT_METRICS[name]:
+        assert 0.0 <= results[name].metrics[key] <= 100.0, (name, key, results[name].metrics[key])
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_figure_is_a_readable_image(results, smoke_build, name):
+    for fig in results[name].figures:
+        for suffix in (".png", ".svg"):
+            path = smoke_build / "results" / Path(fig.file).with_suffix(suffix)
+            assert path.is_file() and path.stat().st_size > 0, path
+        with Image.open(smoke_build / "results" / fig.file) as img:
+            img.verify()
+            assert img.width > 10 and img.height > 10
+    for table in results[name].tables:
+        assert (smoke_build / "results" / table.file).is_file()
+
+
+def _per_trial_tables(smoke_build: Path) -> list[Path]:
+    found = sorted((smoke_build / "results" / "tables").glob("*per_trial.csv")) + \
+        [smoke_build / "results" / "tables" / "05_fig5_per_split.csv"]
+    assert len(found) >= 4, found
+    return found
+
+
+def test_per_trial_metrics_are_percentages_and_cmc_is_non_decreasing(smoke_build):
+    for path in _per_trial_tables(smoke_build):
+        df = pd.read_csv(path)
+        for m in ("R1", "R5", "R10", "mAP"):
+            assert df[m].between(0, 100).all(), (path.name, m)
+        assert (df["R1"] <= df["R5"] + 1e-9).all() and (df["R5"] <= df["R10"] + 1e-9).all(), path.name
+        assert (df["queries"] <= df["queries_total"]).all() and (df["queries"] > 0).all(), path.name
+
+
+def test_trials_are_as_many_as_requested(results, smoke_build):
+    for name in ("03_rfd_eval", "05_per_split_plot", "06_ps_hrnet"):
+        assert results[name].counts["trials"] == SMOKE.eval.trials, name
+    per_trial = pd.read_csv(smoke_build / "results" / "tables" / "05_fig5_per_split.csv")
+    assert sorted(per_trial["trial"].unique()) == list(range(SMOKE.eval.trials))
+    assert per_trial.groupby("method").size().eq(SMOKE.eval.trials).all()
+
+
+def test_query_counts_are_reported(results):
+    for name in ("01_train_bf", "03_rfd_eval", "05_per_split_plot", "06_ps_hrnet"):
+        c = results[name].counts
+        assert 0 < c["queries_evaluated"] <= c["queries_total"], name
+
+
+def test_br_chance_is_one_over_the_classes(results):
+    r = results["02_train_br"]
+    assert r.metrics["br_chance"] == pytest.approx(100 / r.parameters["n_res_classes"])
+
+
+def test_restoration_errors_are_non_negative(results):
+    m = results["06_ps_hrnet"].metrics
+    assert m["vdsr_mae"] >= 0 and m["interp_mae"] > 0
+
+
+def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
+    """Notebook 03 with -p lam 0 (reusing the smoke run's models): B-F+RFD equals B-F."""
+    from reidlab.study.pipeline import run_notebook, smoke_parameters
+
+    params = {**smoke_parameters(smoke_build), "lam": 0.0, "results_dir": str(tmp_path)}
+    run_notebook("03_rfd_eval", params, tmp_path / "executed", log_output=False)
+    m = read_result(tmp_path / "03_rfd_eval.json").metrics
+    assert m["rfd_r1"] == m["bf_r1"] and m["rfd_map"] == m["bf_map"] and m["rfd_gain_r1"] == 0

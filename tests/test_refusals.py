@@ -1,0 +1,630 @@
+"""What the data layer refuses, leaves out or guards against, and why.
+
+Read this file as the list of what ``reidlab.data`` will not do silently. Each section
+names the refusal; each test would fail on the code before it was added.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+import reidlab.data.fingerprint as fingerprint
+import reidlab.data.images as images
+import reidlab.data.synth as synth
+from reidlab.config import DataConfig
+from reidlab.data.filecache import clear_memory_cache, folder_cache_file
+from reidlab.data.fingerprint import file_digest, records_fingerprint
+from reidlab.data.images import ImageReadError, load_image
+from reidlab.data.prepare import prepare_dataset, synth_root
+from reidlab.data.protocols import build_protocol, relabel
+from reidlab.data.readers import SkippedImagesWarning, load_dataset
+from reidlab.data.records import MIN_HEIGHT, MIN_WIDTH, ImageRecord
+from reidlab.data.synth import make_synth_dataset, synth_dataset_dirname
+from reidlab.paths import pid_alive, repo_root
+
+TINY_SYNTH = dict(variant="market", n_ids=4, images_per_id=3, n_cameras=2,
+                  hr_size=(16, 32), seed=0, progress=False)
+
+
+def _dead_pid() -> int:
+    """A pid no process has (above the usual pid_max, checked with ``pid_alive``)."""
+    return next(p for p in range(4_194_400, 4_200_000) if not pid_alive(p))
+
+
+def _prid_folder(root: Path, write_image, ids: range = range(1, 4)) -> Path:
+    """A flat PRID folder (``PPPP_a.png``, ``PPPP_b.png``) of noise images, 16x32."""
+    for pid in ids:
+        for cam in "ab":
+            write_image(root / f"{pid:04d}_{cam}.png", size=(16, 32), seed=pid)
+    return root
+
+
+def _truncate(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+# ----------------------------------------------------------------------------------------
+# Path parameters: ``data_root`` is a path, and a relative one is relative to the
+# repository root, never to the current directory (a notebook kernel runs in notebooks/).
+
+def test_relative_data_root_is_relative_to_the_repository(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = "no-such-folder/DukeMTMC-reID-refusal-test"
+    with pytest.raises(FileNotFoundError) as info:
+        prepare_dataset(DataConfig(dataset="dukemtmc", data_root=relative), progress=False)
+    assert str(repo_root() / relative) in str(info.value)
+    assert str(tmp_path) not in str(info.value)
+    cfg = DataConfig(dataset="synth-market", data_root="data")
+    assert synth_root(cfg).parent == repo_root() / "data"
+
+
+@pytest.mark.parametrize("dataset", ["synth-market", "viper"])
+def test_data_root_that_is_not_a_path(dataset: str) -> None:
+    with pytest.raises(TypeError, match=r"data_root must be a path .*got int 5"):
+        cfg = DataConfig(dataset=dataset, data_root=5)  # type: ignore[arg-type]
+        prepare_dataset(cfg, progress=False)
+    if dataset == "synth-market":
+        with pytest.raises(TypeError, match=r"data_root must be a path"):
+            synth_root(DataConfig(dataset=dataset, data_root=5))  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------
+# Aborted SynthPeople generation: temporary folders carry the writer's pid; a new
+# generation deletes those of dead processes (and the pid-less ones of older versions),
+# keeps a live writer's, and a temporary is never taken for a finished dataset.
+
+def test_generation_removes_leftovers_of_dead_writers(tmp_path: Path) -> None:
+    name = synth_dataset_dirname(**{k: v for k, v in TINY_SYNTH.items() if k != "progress"})
+    dead = tmp_path / f".{name}.{_dead_pid()}.0123456789ab.tmp"
+    live = tmp_path / f".{name}.{os.getpid()}.ba9876543210.tmp"
+    old_scheme = tmp_path / f".{name}.tmp-k2j4h5g6"
+    for leftover in (dead, live, old_scheme):
+        (leftover / "query").mkdir(parents=True)
+        (leftover / "query" / "0001_c1s1_000001_00.jpg").write_bytes(b"half a dataset")
+    root = make_synth_dataset(tmp_path / name, **TINY_SYNTH)
+    assert not dead.exists() and not old_scheme.exists()
+    assert live.exists()                                   # another writer at work: kept
+    assert (root / synth.MANIFEST_NAME).is_file()
+
+
+def test_generation_writes_into_a_pid_named_temporary(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+    render = synth._render_jobs
+
+    def spy(jobs, cameras, folder, progress, desc):  # type: ignore[no-untyped-def]
+        seen.append(folder)
+        return render(jobs, cameras, folder, progress, desc)
+
+    monkeypatch.setattr(synth, "_render_jobs", spy)
+    make_synth_dataset(tmp_path / "ds", **TINY_SYNTH)
+    assert re.fullmatch(rf"\.ds\.{os.getpid()}\.[0-9a-f]{{12}}\.tmp", seen[0].name)
+
+
+def test_a_leftover_is_not_a_dataset(tmp_path: Path) -> None:
+    # a killed generation leaves only the temporary: the dataset folder does not exist
+    name = "synth-market_n4_k3_c2_16x32_s0"
+    (tmp_path / f".{name}.{_dead_pid()}.0123456789ab.tmp" / "query").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError):
+        load_dataset("synth-market", tmp_path / name)
+
+
+# ----------------------------------------------------------------------------------------
+# 16-bit and float greyscale images are scaled to 8 bits, not clipped to white
+# (``Image.convert("RGB")`` clips every value above 255).
+
+@pytest.mark.parametrize("suffix, dtype", [(".png", np.uint16), (".tif", ">u2"),
+                                           (".tif", np.int32)])
+def test_sixteen_bit_greyscale_is_scaled(tmp_path: Path, suffix: str, dtype: str) -> None:
+    gradient = np.linspace(0, 65535, 64 * 32).reshape(64, 32)
+    path = tmp_path / f"grey16{suffix}"
+    Image.fromarray(gradient.astype(dtype)).save(path)
+    with Image.open(path) as stored:
+        assert stored.mode in ("I;16", "I;16B", "I")
+    a = np.asarray(load_image(path)).astype(float)
+    assert a.shape == (64, 32, 3) and (a[..., 0] == a[..., 2]).all()
+    assert abs(a.mean() - gradient.mean() / 257) < 1.0           # ~127.5, not ~255
+    assert a.min() == 0 and a.max() == 255
+
+
+def test_float_greyscale_is_scaled(tmp_path: Path) -> None:
+    unit = np.linspace(0, 1, 64 * 32, dtype=np.float32).reshape(64, 32)
+    Image.fromarray(unit).save(tmp_path / "unit.tif")
+    assert abs(np.asarray(load_image(tmp_path / "unit.tif")).mean() - 127.5) < 1.0
+    Image.fromarray(unit * 510).save(tmp_path / "wide.tif")       # 0..510: clipped at 255
+    a = np.asarray(load_image(tmp_path / "wide.tif")).astype(float)
+    assert a.max() == 255 and abs(a.mean() - (np.clip(unit * 510, 0, 255)).mean()) < 1.0
+
+
+def test_32_bit_values_outside_16_bits_are_refused(tmp_path: Path) -> None:
+    Image.fromarray(np.full((16, 8), 70_000, dtype=np.int32)).save(tmp_path / "big.tif")
+    with pytest.raises(ImageReadError, match=r"big.tif: .*outside the 16-bit range"):
+        load_image(tmp_path / "big.tif")
+
+
+# ----------------------------------------------------------------------------------------
+# Readers leave out damaged files and say so: dangling symlinks, unreadable files and
+# images below MIN_WIDTH x MIN_HEIGHT (one 1x1 image moves every pseudo-label bin edge)
+# are skipped, counted in ReidDataset.skipped (with example paths) and named in a
+# SkippedImagesWarning; strict=True refuses the dataset instead.
+
+def test_damaged_files_are_skipped_and_counted(tmp_path: Path, write_image) -> None:
+    root = _prid_folder(tmp_path / "prid", write_image)
+    (root / "0004_a.png").symlink_to(tmp_path / "gone.png")            # dangling symlink
+    (root / "0005_a.png").write_bytes(b"\x89PNG garbage")             # corrupt
+    write_image(root / "0006_a.png", size=(1, 1))                     # too small
+    write_image(root / "0007_a.png", size=(MIN_WIDTH, MIN_HEIGHT))    # smallest accepted
+    (root / "Thumbs.db").write_bytes(b"x")                            # not an image
+    write_image(root / "._0001_a.png")                                # hidden (macOS)
+    with pytest.warns(SkippedImagesWarning) as caught:
+        ds = load_dataset("prid", root)
+    message = str(caught[0].message)
+    assert "left out 3 damaged file(s)" in message
+    for name in ("0004_a.png", "0005_a.png", "0006_a.png"):
+        assert name in message
+    assert dict(ds.skipped) == {"dangling_symlink": 1, "unreadable": 1, "too_small": 1,
+                                "hidden": 1, "not_image": 1}
+    examples = dict(ds.skipped_examples)
+    assert Path(examples["too_small"][0]).name == "0006_a.png"
+    assert ds.skipped_problems == {"dangling_symlink": 1, "unreadable": 1, "too_small": 1}
+    assert sorted(Path(r.path).name[:4] for r in ds.images) == ["0001"] * 2 + ["0002"] * 2 \
+        + ["0003"] * 2 + ["0007"]
+
+
+@pytest.mark.parametrize("damage", ["symlink", "corrupt", "tiny"])
+def test_strict_refuses_damaged_files(tmp_path: Path, write_image, damage: str) -> None:
+    root = _prid_folder(tmp_path / "prid", write_image)
+    bad = root / "0009_b.png"
+    if damage == "symlink":
+        bad.symlink_to(tmp_path / "gone.png")
+    elif damage == "corrupt":
+        bad.write_bytes(b"not an image")
+    else:
+        write_image(bad, size=(MIN_WIDTH - 1, MIN_HEIGHT))
+    with pytest.raises(ImageReadError, match=r"0009_b.png"):
+        load_dataset("prid", root, strict=True)
+
+
+def test_clean_datasets_warn_about_nothing(tmp_path: Path, write_image) -> None:
+    root = _prid_folder(tmp_path / "prid", write_image)
+    (root / "README.txt").write_text("counted for information, not a damaged file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = load_dataset("prid", root, verify=True)
+    assert dict(ds.skipped) == {"not_image": 1}
+
+
+def test_market_junk_is_counted(tmp_path: Path, write_image, market_name) -> None:
+    for split, pids in {"bounding_box_train": [1, 1], "query": [2],
+                        "bounding_box_test": [2, -1, -1]}.items():
+        for i, pid in enumerate(pids):
+            write_image(tmp_path / split / market_name(pid, 1 + i % 2, 100 + i))
+    assert dict(load_dataset("market1501", tmp_path).skipped) == {"junk": 2}
+
+
+def test_a_dataset_left_with_nothing_is_refused(tmp_path: Path, write_image) -> None:
+    write_image(tmp_path / "0001_a.png", size=(1, 1))
+    write_image(tmp_path / "0001_b.png", size=(2, 2))
+    with pytest.raises(ValueError, match=r"prid: no usable image .*2 too_small"):
+        load_dataset("prid", tmp_path)
+
+
+def test_msmt17_missing_listed_files_are_counted(tmp_path: Path, write_image) -> None:
+    for folder, list_name, rels in (
+            ("train", "list_train.txt", ["0000/0000_000_01_0303morning_0015_0.jpg",
+                                         "0001/0001_004_14_0303noon_0100_1.jpg"]),
+            ("test", "list_query.txt", ["0000/0000_001_03_0113morning_0001_0.jpg"]),
+            ("test", "list_gallery.txt", ["0000/0000_002_15_0113noon_0005_0.jpg"])):
+        lines = []
+        for i, rel in enumerate(rels):
+            if not (list_name == "list_train.txt" and i == 1):        # listed, never written
+                write_image(tmp_path / folder / rel)
+            lines.append(f"{rel} {i}")
+        (tmp_path / list_name).write_text("\n".join(lines) + "\n")
+    with pytest.warns(SkippedImagesWarning, match=r"1 missing .*0001_004_14"):
+        ds = load_dataset("msmt17", tmp_path)
+    assert len(ds.train) == 1 and dict(ds.skipped) == {"missing": 1}
+
+
+# ----------------------------------------------------------------------------------------
+# Images truncated after a readable header are found before training: prepare_dataset
+# decodes every image once, leaves the bad ones out (counted as "undecodable", named in a
+# warning) and caches the result per file, so the next call decodes nothing. Truncated
+# images are never loaded silently (PIL's LOAD_TRUNCATED_IMAGES is refused).
+
+def test_prepare_dataset_finds_truncated_images(tmp_path: Path, write_image,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _prid_folder(tmp_path / "prid", write_image)
+    cut = write_image(root / "0004_a.jpg", size=(32, 64))
+    write_image(root / "0004_b.png", size=(32, 64))
+    _truncate(cut)
+    cfg = DataConfig(dataset="prid", data_root=str(root))
+    cache = tmp_path / "cache"
+    with pytest.warns(SkippedImagesWarning, match=r"1 undecodable .*0004_a.jpg"):
+        ds = prepare_dataset(cfg, progress=False, cache_dir=cache)
+    assert dict(ds.skipped) == {"undecodable": 1}
+    assert str(cut) not in {r.path for r in ds.images} and len(ds.images) == 7
+
+    decoded: list[str] = []
+    real_load = images.load_image
+    monkeypatch.setattr(images, "load_image",
+                        lambda p: decoded.append(str(p)) or real_load(p))
+    clear_memory_cache()                                   # a new process: disk cache only
+    with pytest.warns(SkippedImagesWarning):
+        again = prepare_dataset(cfg, progress=False, cache_dir=cache)
+    assert again == ds and decoded == []                   # served from the cache
+
+    write_image(cut, size=(32, 64))                        # repaired: checked again
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        repaired = prepare_dataset(cfg, progress=False, cache_dir=cache)
+    assert decoded == [str(cut)] and len(repaired.images) == 8 and repaired.skipped == ()
+
+
+def test_load_truncated_images_flag_is_refused(tmp_path: Path, write_image,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    cut = _truncate(write_image(tmp_path / "cut.jpg", size=(32, 64)))
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(RuntimeError, match=r"LOAD_TRUNCATED_IMAGES"):
+        load_image(cut)
+    with pytest.raises(RuntimeError, match=r"LOAD_TRUNCATED_IMAGES"):
+        images.verify_images([cut])
+
+
+def test_no_module_enables_load_truncated_images() -> None:
+    pattern = re.compile(r"LOAD_TRUNCATED_IMAGES\s*=\s*(True|1)")
+    offenders = [str(p) for p in (repo_root() / "reidlab").rglob("*.py")
+                 if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+# ----------------------------------------------------------------------------------------
+# Content fingerprints: content-keyed caches must notice an image replaced under the same
+# name, and must not re-hash unchanged files (digests cached by size, mtime and ctime).
+
+def test_fingerprint_follows_content(tmp_path: Path, write_image) -> None:
+    paths = [write_image(tmp_path / f"{i}.png", size=(16, 32), seed=i) for i in range(3)]
+    records = [ImageRecord(str(p), pid=i, camid=0, width=16, height=32)
+               for i, p in enumerate(paths)]
+    before = records_fingerprint(records)
+    assert records_fingerprint(records) == before                    # unchanged data
+    digest = file_digest(paths[1])
+    stat = paths[1].stat()
+    Image.new("RGB", (16, 32)).save(paths[1])                        # black, same name
+    os.utime(paths[1], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert file_digest(paths[1]) != digest
+    assert records_fingerprint(records) != before
+    relabelled = [dataclasses.replace(records[0], res_label=2), *records[1:]]
+    assert records_fingerprint(relabelled) != records_fingerprint(records)
+
+
+def test_fingerprint_is_served_from_the_cache(tmp_path: Path, write_image,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [write_image(tmp_path / "img" / f"{i}.png", seed=i) for i in range(4)]
+    records = [ImageRecord(str(p), pid=i, camid=0, width=8, height=16) for i, p in enumerate(paths)]
+    records += [ImageRecord(str(paths[0]), pid=0, camid=0, width=8, height=16, factor=f)
+                for f in (2, 3, 4)]                                   # MLR copies: one file
+    hashed: list[str] = []
+    real_hash = fingerprint.content_hash
+    monkeypatch.setattr(fingerprint, "content_hash",
+                        lambda p: hashed.append(str(p)) or real_hash(p))
+    cache = tmp_path / "cache"
+    clear_memory_cache()
+    first = records_fingerprint(records, cache_dir=cache)
+    assert len(hashed) == 4                                           # each file once
+    assert records_fingerprint(records, cache_dir=cache) == first and len(hashed) == 4
+    clear_memory_cache()                                              # a new process
+    assert records_fingerprint(records, cache_dir=cache) == first and len(hashed) == 4
+    (paths[2]).write_bytes(paths[3].read_bytes())                     # changed size/ctime
+    assert records_fingerprint(records, cache_dir=cache) != first and len(hashed) == 5
+    with pytest.raises(FileNotFoundError, match=r"missing.png"):
+        file_digest(tmp_path / "missing.png")
+
+
+def test_a_damaged_cache_file_is_not_trusted(tmp_path: Path, write_image) -> None:
+    path = write_image(tmp_path / "img" / "0.png")
+    cache = tmp_path / "cache"
+    clear_memory_cache()
+    digest = file_digest(path, cache_dir=cache)
+    cache_file = folder_cache_file(cache, path.parent)
+    assert digest in cache_file.read_text()
+    cache_file.write_text('{"version": 1, "files": ')                 # cut mid-write
+    clear_memory_cache()
+    assert file_digest(path, cache_dir=cache) == digest
+    assert digest in cache_file.read_text()                            # rewritten
+
+
+# ----------------------------------------------------------------------------------------
+# Identity labels are integers: a string pid is refused where the record is built, not
+# met later as a numpy ufunc error.
+
+def test_string_pids_are_refused() -> None:
+    bad_pid: Any = "0001"
+    with pytest.raises(TypeError, match=r"ImageRecord.pid must be an int, got str '0001'"):
+        ImageRecord("/x/0001_a.png", pid=bad_pid, camid=0, width=8, height=16)
+    with pytest.raises(TypeError, match=r"ImageRecord.camid must be an int, got float"):
+        ImageRecord("/x/0001_a.png", pid=1, camid=0.0, width=8, height=16)  # type: ignore
+    with pytest.raises(TypeError, match=r"relabel: pid must be an int, got str 'b' at "
+                                        r"position 1"):
+        relabel([3, "b"])  # type: ignore[list-item]
+    path: Any = Path("/x/1.png")
+    record = ImageRecord(path, pid=np.int64(1), camid=0, width=8, height=16)  # type: ignore
+    assert type(record.pid) is int and record.path == "/x/1.png"
+
+
+# ----------------------------------------------------------------------------------------
+# Random identity splits need at least two identities seen by two cameras (1 train +
+# 1 test); a smaller dataset is refused by name, with its folder.
+
+def test_random_split_of_one_identity_is_refused(tmp_path: Path, write_image) -> None:
+    write_image(tmp_path / "001_0_1.bmp")
+    write_image(tmp_path / "001_90_2.bmp")
+    ds = load_dataset("viper", tmp_path)
+    with pytest.raises(ValueError, match=re.escape(
+            f"viper: 1 identity seen by two cameras in {tmp_path.resolve()}; a random "
+            "identity split needs at least 2 (1 train + 1 test)")):
+        build_protocol("lr_query", ds)
+
+
+# ========================================================================================
+# Runs, parameters and results: what the engine and the study refuse.
+# ========================================================================================
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from reidlab.config import EvalConfig, check_lam, get_profile  # noqa: E402
+from reidlab.engine.checkpoint import atomic_save, load_checkpoint  # noqa: E402
+from reidlab.engine.extract import extract_features  # noqa: E402
+from reidlab.engine.runs import (  # noqa: E402
+    ConfigMismatchError, RunLock, RunLockedError, RunSpec, split_identity,
+)
+from reidlab.metrics import fused_distance  # noqa: E402
+from reidlab.study import io as study_io  # noqa: E402
+from reidlab.study.contract import REPRODUCE_ENV, results_location  # noqa: E402
+from reidlab.study.params import refuse_unknown_parameters  # noqa: E402
+from test_trainer import ToyDataset, ToyNet, make_cfg, toy_loss  # noqa: E402
+
+from reidlab.engine.trainer import fit, seed_everything  # noqa: E402
+
+
+def _toy_fit(out: Path, spec: RunSpec | None = None, model: nn.Module | None = None, **cfg: Any):
+    seed_everything(3)
+    data = ToyDataset()
+    return fit(model or ToyNet(), data, data.labels, toy_loss, make_cfg(**cfg), out, progress=False, spec=spec)
+
+
+class _MeanColour(nn.Module):
+    """A 'feature extractor' that returns each image's mean colour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3)) * self.scale
+
+
+# ----------------------------------------------------------------------------------------
+# 1. Caches are keyed on content: an image replaced under the same name re-extracts its
+# features and retrains its models; unchanged data reuses both.
+
+def test_feature_cache_follows_image_content(tmp_path: Path, write_image) -> None:
+    paths = [write_image(tmp_path / "img" / f"{i}.png", size=(16, 32), seed=i) for i in range(3)]
+    records = [ImageRecord(str(p), pid=i, camid=0, width=16, height=32) for i, p in enumerate(paths)]
+    kw = dict(height=32, width=16, flip=False, cache_dir=tmp_path / "cache", progress=False)
+    before = extract_features(_MeanColour(), records, **kw)
+    assert torch.equal(before, extract_features(_MeanColour(), records, **kw))      # served from the cache
+    Image.new("RGB", (16, 32)).save(paths[0])                                         # black, same name
+    os.utime(paths[0], ns=(os.stat(paths[0]).st_atime_ns, os.stat(paths[0]).st_mtime_ns + 10**9))
+    after = extract_features(_MeanColour(), records, **kw)
+    assert not torch.equal(before[0], after[0]) and torch.equal(before[1:], after[1:])
+
+
+def test_run_identity_follows_image_content(tmp_path: Path, write_image) -> None:
+    from reidlab.data.records import ProtocolSplit
+
+    paths = [write_image(tmp_path / f"{i}.png", size=(16, 32), seed=i) for i in range(2)]
+    split = ProtocolSplit("lr_query", "viper", 0, tuple(ImageRecord(str(p), pid=i, camid=0, width=16, height=32)
+                                                        for i, p in enumerate(paths)), (), (), 4)
+    before = split_identity(split)
+    assert split_identity(split) == before
+    Image.new("RGB", (16, 32)).save(paths[1])
+    os.utime(paths[1], ns=(os.stat(paths[1]).st_atime_ns, os.stat(paths[1]).st_mtime_ns + 10**9))
+    assert split_identity(split)["train_sha256"] != before["train_sha256"]
+
+
+# ----------------------------------------------------------------------------------------
+# 2. Only `make reproduce` writes the committed results/: an ad-hoc notebook run writes
+# under runs/results/<profile>/ and says so; naming results/ by hand is refused.
+
+def test_ad_hoc_runs_never_write_the_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REPRODUCE_ENV, raising=False)
+    assert results_location(None, "quick") == repo_root() / "runs" / "results" / "quick"
+    with pytest.raises(ValueError, match="only `make reproduce` writes"):
+        results_location("results", "quick")
+    monkeypatch.setenv(REPRODUCE_ENV, "1")
+    assert results_location("results", "quick") == repo_root() / "results"
+
+
+# ----------------------------------------------------------------------------------------
+# 3. A notebook refuses a parameter it does not declare (papermill only warns), naming the
+# closest valid one.
+
+def test_unknown_notebook_parameter_is_refused_with_a_suggestion() -> None:
+    namespace = {"In": [], "Out": {}, "_": None, "lam": 0.1, "profile": "smoke", "lamda": 0.5}
+    with pytest.raises(ValueError, match="no parameter 'lamda' \\(did you mean 'lam'\\?\\)"):
+        refuse_unknown_parameters("03_rfd_eval", namespace)
+    refuse_unknown_parameters("03_rfd_eval", {"lam": 0.5, "profile": "smoke", "_params": None})
+
+
+@pytest.mark.slow
+def test_papermill_run_with_a_typo_fails(tmp_path: Path) -> None:
+    papermill = pytest.importorskip("papermill")
+    with pytest.raises(papermill.PapermillExecutionError, match="did you mean 'lam'"):
+        papermill.execute_notebook(str(repo_root() / "notebooks" / "03_rfd_eval.ipynb"), str(tmp_path / "o.ipynb"),
+                                   parameters={"profile": "smoke", "lamda": 0.5}, kernel_name="python3",
+                                   progress_bar=False)
+
+
+# ----------------------------------------------------------------------------------------
+# 4. Run folders: one writer at a time; every checkpoint carries the run's full identity;
+# a failed start never blocks the corrected re-run.
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from reidlab.engine.runs import RunLock
+        with RunLock({str(tmp_path)!r}):
+            print("locked", flush=True)
+            time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
+            _toy_fit(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    with RunLock(tmp_path), RunLock(tmp_path):   # re-entrant in one process, free once the holder died
+        pass
+
+
+def test_resume_checks_the_full_identity_not_only_the_schedule(tmp_path: Path) -> None:
+    spec_a = RunSpec.of("toy", data={"seed": 0}, train=dict(make_cfg().__dict__))
+    _toy_fit(tmp_path, spec_a, iterations=10)
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "model.pt").unlink()                 # an unfinished run, config.json never written
+    spec_b = RunSpec.of("toy", data={"seed": 1}, train=dict(make_cfg().__dict__))
+    with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
+        _toy_fit(tmp_path, spec_b, iterations=10)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["spec"]["data"] == {"seed": 0}
+
+
+def test_a_failed_start_does_not_block_the_corrected_run(tmp_path: Path) -> None:
+    RunSpec.of("bf", model={"backbone": "resnet-typo"}).prepare(tmp_path)   # then model building failed
+    RunSpec.of("bf", model={"backbone": "resnet18"}).prepare(tmp_path)      # nothing to protect: accepted
+    assert RunSpec.stored(tmp_path)["model"]["backbone"] == "resnet18"
+    atomic_save({"x": torch.zeros(1)}, tmp_path / "checkpoint.pt")          # now there is a run's state
+    with pytest.raises(ConfigMismatchError, match="model.backbone"):
+        RunSpec.of("bf", model={"backbone": "resnet34"}).prepare(tmp_path)
+
+
+def test_resuming_with_another_architecture_is_explained(tmp_path: Path) -> None:
+    _toy_fit(tmp_path, iterations=10, checkpoint_every=4)
+    (tmp_path / "summary.json").unlink()
+    wide = ToyNet()
+    wide.fc = nn.Linear(8, 9)
+    with pytest.raises(ConfigMismatchError, match="another architecture"):
+        _toy_fit(tmp_path, model=wide, iterations=10, checkpoint_every=4)
+
+
+# ----------------------------------------------------------------------------------------
+# 6. Evaluation that shrinks says so: queries without a gallery match from another camera
+# are counted (queries evaluated / total).
+
+def test_queries_without_a_valid_match_are_counted() -> None:
+    from reidlab.data.records import ProtocolSplit
+    from reidlab.study.scoring import SplitFeatures, describe_queries, rank_metrics
+
+    rec = lambda pid, cam: ImageRecord(f"/x/{pid}_{cam}.jpg", pid=pid, camid=cam, width=8, height=16)  # noqa: E731
+    query, gallery = (rec(1, 0), rec(2, 0), rec(3, 0)), (rec(1, 1), rec(2, 1), rec(3, 0))   # id 3: same camera only
+    feats = SplitFeatures(ProtocolSplit("lr_query", "viper", 0, (), query, gallery, 4),
+                          {"bf": torch.eye(3)}, {"bf": torch.eye(3)})
+    metrics = rank_metrics(torch.cdist(torch.eye(3), torch.eye(3)), feats)
+    assert (metrics["queries"], metrics["queries_total"]) == (2, 3)
+    import pandas as pd
+    assert "evaluated 2 of 3 queries (1 had no gallery match" in describe_queries(pd.DataFrame([metrics]))
+
+
+# ----------------------------------------------------------------------------------------
+# 7. lambda is finite everywhere, and result files are strict JSON.
+
+@pytest.mark.parametrize("lam", [float("inf"), float("nan"), -0.1, "0.1", True])
+def test_lam_must_be_a_finite_non_negative_number(lam: Any) -> None:
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        check_lam(lam)
+    with pytest.raises(ValueError, match="lam"):
+        get_profile("smoke", eval={"lam": lam})
+
+
+@pytest.mark.parametrize("lam", [float("inf"), float("nan")])
+def test_fused_distance_validates_lam_itself(lam: float) -> None:
+    x = torch.randn(3, 4)
+    with pytest.raises(ValueError, match="lam must be a finite number"):
+        fused_distance(x, x, x, x, lam=lam)
+
+
+def test_results_json_is_strict(tmp_path: Path) -> None:
+    path = study_io.write_json(tmp_path / "r.json", {"a": float("nan"), "b": [np.float32("inf"), 1.5]})
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}")) == \
+        {"a": None, "b": [None, 1.5]}
+
+
+# ----------------------------------------------------------------------------------------
+# 8. Bad schedule values and damaged checkpoints give clear errors.
+
+@pytest.mark.parametrize("field", ["checkpoint_every", "log_every", "iterations"])
+def test_zero_intervals_are_refused_up_front(field: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer, got 0"):
+        get_profile("smoke", bf={field: 0})
+
+
+def test_corrupt_checkpoint_says_how_to_start_over(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(RuntimeError, match="corrupt.*start over") as info:
+        load_checkpoint(tmp_path / "checkpoint.pt")
+    assert "weights_only=False" not in str(info.value)
+
+
+def test_disk_full_during_a_checkpoint_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno as errno_
+
+    def full(obj, handle):
+        raise OSError(errno_.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError, match="no space left on device while writing .*checkpoint.pt"):
+        atomic_save({"x": 1}, tmp_path / "checkpoint.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_during_a_checkpoint_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(obj, handle):
+        handle.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(OSError, match="interrupted while writing .*checkpoint.pt"):
+        atomic_save({"x": 1}, tmp_path / "checkpoint.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------
+# 9. Temporaries of killed writers (hidden .tmp checkpoints, up to hundreds of MB) are
+# removed when a run starts; those of live writers are kept.
+
+def test_stale_checkpoint_temporaries_are_removed_on_start(tmp_path: Path) -> None:
+    stale = tmp_path / f".checkpoint.pt.{_dead_pid()}.0123456789ab.tmp"
+    live = tmp_path / f".model.pt.{os.getpid()}.0123456789ab.tmp"
+    tmp_path.mkdir(exist_ok=True)
+    stale.write_bytes(b"x" * 100)
+    live.write_bytes(b"y")
+    _toy_fit(tmp_path, iterations=2, checkpoint_every=1, warmup_iterations=0)
+    assert not stale.exists() and live.exists()
