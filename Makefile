@@ -1,13 +1,14 @@
 # reidlab: the two commands of the README.
 #   make reproduce   set up .venv if needed, run notebooks 00-06 with papermill, regenerate results/
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
-# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PYTHON=python3
+# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|scratch|FILE  PYTHON=python3
 
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= quick
 DATASET ?=
 DATA_ROOT ?=
+PRETRAINED ?=
 SEED ?= 0
 CELL_TIMEOUT ?= 3600
 BIN := $(VENV)/bin
@@ -29,7 +30,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 reproduce: install
 	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
-		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
 		--cell-timeout $(CELL_TIMEOUT)
 
 notebooks-nbval: install

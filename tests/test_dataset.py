@@ -39,6 +39,15 @@ def test_build_transforms_steps() -> None:
     assert names(build_transforms(H, W, train=True, random_erasing=False)) == [
         "Resize", "RandomHorizontalFlip", "ToTensor", "Normalize"]
     assert names(build_transforms(H, W, train=False)) == ["Resize", "ToTensor", "Normalize"]
+    # PS-HRNet authors: flip, Pad(10), random crop back to the size, no erasing
+    padded = build_transforms(H, W, train=True, random_erasing=False, pad_crop=10)
+    assert names(padded) == ["Resize", "RandomHorizontalFlip", "Pad", "RandomCrop", "ToTensor",
+                             "Normalize"]
+    assert padded.transforms[2].padding == 10 and padded.transforms[3].size == (H, W)
+    assert names(build_transforms(H, W, train=False, pad_crop=10)) == [
+        "Resize", "ToTensor", "Normalize"]                             # training only
+    with pytest.raises(ValueError, match="pad_crop must be an integer >= 0"):
+        build_transforms(H, W, train=True, pad_crop=-1)
     out = build_transforms(48, 16, train=False)(Image.new("RGB", (W, H), (124, 116, 104)))
     assert out.shape == (3, 48, 16) and out.abs().max() < 0.01      # ImageNet mean -> ~0
     with pytest.raises(ValueError, match="height must be a positive integer"):
@@ -202,3 +211,35 @@ def test_paired_dataset_flip_is_shared(records: list[ImageRecord]) -> None:
     for s in range(12):
         lr, hr, _, _ = paired[(0, s)]
         assert torch.equal(lr, hr)
+
+
+def _pad_mask(image: torch.Tensor) -> torch.Tensor:
+    """Pixels of the zero padding (``Pad``'s black, normalised) in every channel."""
+    black = torch.tensor([(0 - m) / s for m, s in zip(dataset_module.IMAGENET_MEAN,
+                                                       dataset_module.IMAGENET_STD)])
+    return (image - black.view(3, 1, 1)).abs().amax(0) < 1e-5
+
+
+def test_paired_dataset_shares_pad_and_crop(tmp_path: Path) -> None:
+    """The PS-HRNet authors' joint flip + pad + crop: LR and HR are cut at the same offset.
+
+    Stored images avoid black, so the padded border visible in a crop locates its offset."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "0001_c1s1_000001_01.png"
+    Image.fromarray(rng.integers(40, 216, (H, W, 3), dtype=np.uint8)).save(path)
+    records = [ImageRecord(str(path), 1, 0, W, H, factor=f) for f in (1, 2, 4)]
+    transform = build_transforms(H, W, train=True, random_erasing=False, pad_crop=6)
+    paired = PairedLRHRDataset(records, transform)
+    single = ReidImageDataset(records, transform)
+    masks = set()
+    for i in (1, 2):                                            # degraded: LR != HR
+        for seed in range(16):
+            lr, hr, _, _ = paired[(i, seed)]
+            assert lr.shape == hr.shape == (3, H, W) and not torch.equal(lr, hr)
+            lr_pad, hr_pad = _pad_mask(lr), _pad_mask(hr)
+            assert torch.equal(lr_pad, hr_pad)                  # same crop offset
+            torch.testing.assert_close(lr, single[(i, seed)][0], rtol=0, atol=0)
+            masks.add((tuple(lr_pad.all(1).tolist()), tuple(lr_pad.all(0).tolist())))  # rows, cols
+    assert len(masks) > 4                                       # offsets do vary with the seed
+    lr, hr, _, _ = paired[(0, 3)]                               # factor 1: the same image twice
+    assert torch.equal(lr, hr)

@@ -7,7 +7,6 @@ execute the smoke notebooks themselves (about two minutes).
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +24,14 @@ PERCENT_METRICS = {
     "05_per_split_plot": ("bf_r1", "rfd_r1"),
     "06_ps_hrnet": ("ps_hrnet_lr_query_r1", "ps_hrnet_multi_res_gallery_r1", "bf_lr_query_r1"),
 }
-_SESSION_START = time.time()
-
-
-def _fresh(results: Path) -> bool:
-    files = [results / f"{n}.json" for n in NOTEBOOKS]
-    return all(f.is_file() and f.stat().st_mtime >= _SESSION_START - 5 for f in files)
+def _fresh(build: Path) -> bool:
+    """Every notebook's result was written after the smoke notebooks were prepared (by the
+    nbval run that follows `prepare-nbval`), so none is left over from older code."""
+    prepared = [build / f"{n}.ipynb" for n in NOTEBOOKS]
+    files = [build / "results" / f"{n}.json" for n in NOTEBOOKS]
+    if not all(p.is_file() for p in prepared + files):
+        return False
+    return min(f.stat().st_mtime for f in files) >= max(p.stat().st_mtime for p in prepared)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from reidlab.paths import resolve
 
         build = resolve(given)
-        if _fresh(build / "results"):
+        if _fresh(build):
             return build
     pytest.importorskip("papermill")
     from reidlab.study.pipeline import run_notebook, smoke_parameters
@@ -131,3 +132,14 @@ def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
     run_notebook("03_rfd_eval", params, tmp_path / "executed", log_output=False)
     m = read_result(tmp_path / "03_rfd_eval.json").metrics
     assert m["rfd_r1"] == m["bf_r1"] and m["rfd_map"] == m["bf_map"] and m["rfd_gain_r1"] == 0
+
+
+def test_headline_metrics_json_has_every_key(smoke_build):
+    from reidlab.study.contract import HEADLINE_METRICS, headline_metrics
+
+    metrics = headline_metrics(smoke_build / "results", wall_seconds=90)
+    assert set(HEADLINE_METRICS) | {"reproduce_minutes"} == set(metrics)
+    assert metrics["reproduce_minutes"] == 1.5
+    for key in ("bf_hr_to_hr_r1", "bf_lr_to_hr_r1", "hr_only_bf_hr_to_hr_r1", "hr_only_bf_lr_to_hr_r1", "br_accuracy",
+                "br_chance", "br_pseudo_accuracy", "br_pseudo_chance", "ps_hrnet_lr_to_hr_r1", "vdsr_mae", "interp_mae"):
+        assert metrics[key] is not None and 0 <= metrics[key] <= 100 and round(metrics[key], 1) == metrics[key], key

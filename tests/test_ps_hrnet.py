@@ -24,8 +24,11 @@ from reidlab.engine.pseudo_siamese import (
     CONFIG_FILE,
     load_student,
     load_teacher,
+    ps_input_size,
     student_records,
+    student_spec,
     teacher_records,
+    teacher_spec,
     train_student,
     train_teacher,
 )
@@ -345,8 +348,12 @@ def test_training_records_of_mlr_and_native_data(tmp_path: Path) -> None:
     mlr = _split(tmp_path, factors=(1, 2, 4), n_ids=2, per_id=1)
     assert {r.factor for r in teacher_records(mlr)} == {1} and len(teacher_records(mlr)) == 2
     assert {r.factor for r in student_records(mlr)} == {2, 4} and len(student_records(mlr)) == 4
+    assert student_records(mlr, "all") == mlr.train             # authors: HR records too
     native = dataclasses.replace(mlr, train=tuple(r for r in mlr.train if r.factor == 1))
     assert student_records(native) == native.train              # paired with themselves
+    assert student_records(native, "all") == native.train
+    with pytest.raises(ValueError, match="student_data='hr'"):
+        student_records(mlr, "hr")
 
 
 def test_teacher_then_student_training(tmp_path: Path) -> None:
@@ -357,6 +364,8 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     config = json.loads((tmp_path / "teacher" / CONFIG_FILE).read_text())
     assert config["task"] == "teacher" and config["model"]["num_classes"] == 4
     assert config["data"]["n_train"] == 12                      # the factor-1 records only
+    assert config["objective"] == "simple"
+    assert (config["model"]["height"], config["model"]["width"]) == (SIZE, SIZE)
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
 
     student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
@@ -365,6 +374,9 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     s_config = json.loads((tmp_path / "student" / CONFIG_FILE).read_text())
     assert s_config["init_from_teacher"] is True and s_config["vdsr_lr_scale"] == 0.1
     assert s_config["data"]["n_train"] == 12                    # the factor-2 records
+    assert s_config["data"]["student_data"] == "degraded" and s_config["objective"] == "simple"
+    assert (s_config["model"]["vdsr_bias"], s_config["model"]["vdsr_init"]) == (True, "identity")
+    assert s_config["loss"] == {"feature_l1_weight": 1.0, "image_l1_weight": 1.0}
     assert all(math.isfinite(v) for v in s_summary.final_metrics.values())
     # the teacher is frozen: eval mode, no grads, weights and BN statistics untouched
     assert not teacher.training
@@ -405,3 +417,132 @@ def test_training_refuses_bad_input_and_missing_runs(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not finished"):
         load_student(tmp_path / "unfinished")
     assert ps_engine.frozen(torch.nn.Linear(2, 2).train()).training is False
+
+
+# ----------------------------------------------------------- the authors' recipe
+
+AUTHORS_H, AUTHORS_W = 64, 32    # PS-HRNet's own size here (the model section keeps SIZE x SIZE)
+
+
+def _authors_profile(**ps: object) -> Profile:
+    """The ``paper`` profile's PS-HRNet recipe on smoke scale: the authors' objective, every
+    MLR image for the student, the authors' VDSR-CA, PS-HRNet's own input size, an
+    epoch-based SGD + Nesterov schedule with a constant warm-up, milestones and pad + crop."""
+    schedule = {"epochs": 2, "warmup_epochs": 1, "warmup_lr": 3e-4, "nesterov": True,
+                "lr_milestones": (0.75,), "pad_crop": 2, "random_erasing": False,
+                "checkpoint_every": 2}
+    return get_profile("smoke", model={"height": SIZE, "width": SIZE},
+                       ps={"teacher": schedule, "student": schedule, "embed_dim": 16,
+                           "vdsr_blocks": 1, "vdsr_channels": 8, "objective": "authors",
+                           "student_data": "all", "vdsr_bias": False, "vdsr_init": "authors",
+                           "height": AUTHORS_H, "width": AUTHORS_W, **ps})
+
+
+def test_ps_input_size() -> None:
+    assert ps_input_size(_profile()) == (SIZE, SIZE)                # 0: the model section's
+    assert ps_input_size(_authors_profile()) == (AUTHORS_H, AUTHORS_W)
+    assert ps_input_size(get_profile("paper")) == (256, 128)        # authors' notebook
+    with pytest.raises(ValueError, match="set both"):
+        ps_input_size(_profile(height=64))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        ps_input_size(_profile(height=48, width=32))
+
+
+def test_authors_recipe_trains_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    split = _split(tmp_path / "images")                         # 4 ids x 3 images, at x1 and x2
+    profile = _authors_profile()
+    calls: dict[str, int] = {"teacher": 0, "student": 0}
+    teacher_loss, student_loss = ps_engine.authors_teacher_loss, ps_engine.authors_pseudo_siamese_loss
+
+    def counted_teacher_loss(outputs, targets, **kwargs):
+        calls["teacher"] += 1
+        assert len(outputs["triplet"]) == 5                    # 6144-d + the four branches
+        assert kwargs == {"margin": 0.3, "eps": 0.1}
+        return teacher_loss(outputs, targets, **kwargs)
+
+    def counted_student_loss(student_out, teacher_out, hr, targets, **kwargs):
+        calls["student"] += 1
+        assert hr.shape[-2:] == (AUTHORS_H, AUTHORS_W)
+        assert not teacher_out["features"].requires_grad       # frozen teacher, no_grad
+        assert len(teacher_out["triplet"]) == 5 and len(teacher_out["logits"]) == 1
+        assert not teacher.training                             # eval-mode targets
+        return student_loss(student_out, teacher_out, hr, targets, **kwargs)
+
+    monkeypatch.setattr(ps_engine, "authors_teacher_loss", counted_teacher_loss)
+    monkeypatch.setattr(ps_engine, "authors_pseudo_siamese_loss", counted_student_loss)
+
+    teacher, t_summary = train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    # epochs 2 x ceil(12 HR images / (4 x 2)) = 4 iterations, warm-up 1 epoch = 2
+    assert t_summary.iterations == 4 and calls["teacher"] == 4
+    config = json.loads((tmp_path / "teacher" / CONFIG_FILE).read_text())
+    assert config["objective"] == "authors"
+    assert (config["model"]["height"], config["model"]["width"]) == (AUTHORS_H, AUTHORS_W)
+    assert config["train"]["iterations"] == 4 and config["train"]["warmup_iterations"] == 2
+    assert config["train"]["nesterov"] is True and config["train"]["pad_crop"] == 2
+
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
+                                       progress=False)
+    assert s_summary.iterations == 4 and calls["student"] == 4
+    assert {"ce", "triplet", "feat_l1", "img_l1", "acc"} <= set(s_summary.final_metrics)
+    assert all(math.isfinite(v) for v in s_summary.final_metrics.values())
+    s_config = json.loads((tmp_path / "student" / CONFIG_FILE).read_text())
+    assert s_config["objective"] == "authors" and s_config["data"]["student_data"] == "all"
+    assert s_config["data"]["n_train"] == 24                    # x1 and x2: HR records too
+    # an epoch is one pass over the 12 images (the authors' MLR set holds each image once)
+    assert s_config["train"]["iterations"] == 4
+    assert (s_config["model"]["vdsr_bias"], s_config["model"]["vdsr_init"]) == (False, "authors")
+    assert (s_config["model"]["height"], s_config["model"]["width"]) == (AUTHORS_H, AUTHORS_W)
+    assert s_config["loss"] == {"ce_weight": 1.15, "image_l1_weight": 0.5, "distill_l1_weight": 0.5}
+    assert student.vdsr.head[0].bias is None and student.vdsr.init == "authors"
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert teacher_spec(profile, split).matches(config)
+    assert student_spec(profile, split, teacher).matches(s_config)
+
+    # finished runs are reused (no loss evaluated), and load back as the same architecture
+    _, again = train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    _, s_again = train_student(profile, split, teacher, tmp_path / "student", progress=False)
+    assert (again, s_again) == (t_summary, s_summary) and calls == {"teacher": 4, "student": 4}
+    loaded = load_student(tmp_path / "student")
+    assert loaded.vdsr.head[0].bias is None and loaded.vdsr.init == "authors"
+    x = torch.randn(2, 3, AUTHORS_H, AUTHORS_W)
+    student.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), student.cpu()(x), atol=1e-5)
+
+    with pytest.raises(ValueError, match="head 'bnneck'.*head 'authors'"):
+        train_student(profile, split, HRNetReID(4, hrnet=HRNET, embed_dim=16, head="bnneck"),
+                      tmp_path / "other", progress=False)
+    # the simple objective is another run
+    with pytest.raises(ValueError, match="another configuration.*objective"):
+        train_teacher(_authors_profile(objective="simple"), split, tmp_path / "teacher",
+                      progress=False)
+
+
+def test_paper_profile_specs_follow_the_authors(tmp_path: Path) -> None:
+    """The ``paper`` profile's identities on a tiny split: 71 epochs of ceil(12 / 24) = 1
+    iteration, 5 warm-up epochs, 256x128, the authors' objective, VDSR-CA and data."""
+    split = _split(tmp_path / "images")
+    paper = get_profile("paper")
+    teacher = teacher_spec(paper, split).config
+    student = student_spec(paper, split, torch.nn.Linear(1, 1)).config
+    for config in (teacher, student):
+        assert config["objective"] == "authors" and config["model"]["head"] == "authors"
+        assert (config["model"]["height"], config["model"]["width"]) == (256, 128)
+        assert (config["train"]["iterations"], config["train"]["warmup_iterations"]) == (71, 5)
+        assert config["train"]["pad_crop"] == 10 and config["train"]["nesterov"] is True
+    assert student["data"]["student_data"] == "all" and student["data"]["n_train"] == 24
+    assert (student["model"]["vdsr_bias"], student["model"]["vdsr_init"]) == (False, "authors")
+
+
+def test_authors_objective_refuses_the_bnneck_head(tmp_path: Path) -> None:
+    split = _split(tmp_path / "images", n_ids=2, per_id=1)
+    profile = _authors_profile(head="bnneck")
+    with pytest.raises(ValueError, match="objective='authors' needs head='authors'"):
+        train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    with pytest.raises(ValueError, match="needs head='authors'"):
+        teacher_spec(profile, split)
+    teacher = HRNetReID(2, hrnet=HRNET, embed_dim=16, head="bnneck")
+    with pytest.raises(ValueError, match="needs head='authors'"):
+        train_student(profile, split, teacher, tmp_path / "student", progress=False)
+    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()

@@ -140,3 +140,62 @@ def test_report_inlines_tables_and_links_figures(tmp_path):
                                           figures=[FigureRef("figures/f.png", "Fig")]))
     text = write_report(tmp_path).read_text()
     assert "| B-F | 10.0 |" in text and "![Fig](figures/f.png)" in text and "RFD: not reproduced." in text
+
+
+# ---------------------------------------------------------------- issue 11: ImageNet start, schedules
+
+def test_pretrained_parameter_values():
+    from reidlab.study.params import pretrained_setting
+
+    assert pretrained_setting("scratch") is None and pretrained_setting("imagenet") == "imagenet"
+    assert pretrained_setting("weights/r50.pth").endswith("weights/r50.pth")
+    with pytest.raises(ValueError, match="imagenet, scratch, or a weights file"):
+        pretrained_setting(3)
+    assert build_profile("paper").model.pretrained == "imagenet"
+    assert build_profile("paper", pretrained="scratch").model.pretrained is None
+
+
+def test_start_is_labelled():
+    from reidlab.study.models import start_label
+
+    assert start_label(build_profile("smoke")) == "from scratch"
+    assert start_label(build_profile("paper")) == "ImageNet"
+    assert start_label(build_profile("smoke", pretrained="/w/r18.pth")) == "weights file r18.pth"
+
+
+def test_missing_imagenet_weights_fail_at_once_naming_the_cache(tmp_path, monkeypatch):
+    from reidlab.models.pretrained import PretrainedWeightsMissing
+    from reidlab.study.models import check_pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    with pytest.raises(PretrainedWeightsMissing, match=r"resnet50.*torch.*checkpoints"):
+        check_pretrained(build_profile("paper"))
+    with pytest.raises(PretrainedWeightsMissing, match="hrnet_w32"):
+        check_pretrained(build_profile("paper"), mgn=False, hrnet=True)
+    check_pretrained(build_profile("paper", pretrained="scratch"), hrnet=True)   # nothing to look up
+
+
+@pytest.mark.slow
+def test_paper_notebook_fails_before_any_data_work_without_weights(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    from reidlab.paths import repo_root
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))   # an empty cache: the kernel inherits it
+    with pytest.raises(papermill.PapermillExecutionError, match="PretrainedWeightsMissing"):
+        papermill.execute_notebook(str(repo_root() / "notebooks" / "01_train_bf.ipynb"), str(tmp_path / "o.ipynb"),
+                                   parameters={"profile": "paper", "data_root": str(tmp_path / "absent")},
+                                   kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    assert not (tmp_path / "absent").exists()
+
+
+def test_paper_schedules_derive_from_the_training_set():
+    from reidlab.config import resolve_schedule
+
+    paper = get_profile("paper")
+    assert resolve_schedule(paper.bf, n_images=1000, n_ids=316).iterations == 500 * 316     # RFD: 500 x ids
+    ps = resolve_schedule(paper.ps.student, n_images=12_936, n_ids=751)                    # 540 iterations an epoch
+    assert (ps.iterations, ps.warmup_iterations) == (71 * 539, 5 * 539)
+    smoke = get_profile("smoke")
+    assert resolve_schedule(smoke.bf, n_images=10, n_ids=5) == smoke.bf                     # fixed lengths stay

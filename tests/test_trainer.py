@@ -281,3 +281,13 @@ def test_metrics_log_truncates_and_extends_header(tmp_path: Path) -> None:
     assert [r["iteration"] for r in read_rows(tmp_path / "m.csv")] == ["1", "2"]
     MetricsLog(tmp_path / "m.csv").truncate(0)
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_constant_warmup_and_milestones_follow_ps_hrnet():
+    """PS-HRNet: constant 3e-4 for the warm-up, then 0.0085 / 10 at each milestone."""
+    cfg = TrainConfig(iterations=710, lr=0.0085, warmup_iterations=50, warmup_lr=3e-4,
+                      lr_milestones=(30 / 71, 60 / 71), optimizer="sgd", nesterov=True)
+    lrs = [cfg.lr * lr_factor(s, cfg) for s in (0, 49, 50, 299, 300, 599, 600, 709)]
+    assert lrs == pytest.approx([3e-4, 3e-4, 0.0085, 0.0085, 0.00085, 0.00085, 0.000085, 0.000085])
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+    assert opt.defaults["nesterov"] is True

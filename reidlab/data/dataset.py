@@ -38,19 +38,27 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 Transform = Callable[[Image.Image], Any]
 
 
-def build_transforms(height: int, width: int, train: bool,
-                     random_erasing: bool = True) -> T.Compose:
-    """Resize to ``(height, width)``, [flip], ToTensor, ImageNet Normalize, [erasing].
+def build_transforms(height: int, width: int, train: bool, random_erasing: bool = True,
+                     pad_crop: int = 0) -> T.Compose:
+    """Resize to ``(height, width)``, [flip], [pad + crop], ToTensor, ImageNet Normalize, [erasing].
 
-    Training adds ``RandomHorizontalFlip(0.5)`` and, if ``random_erasing``,
-    ``RandomErasing(p=0.5, value=0)`` (0 = the ImageNet mean after normalisation).
+    Training adds ``RandomHorizontalFlip(0.5)``; with ``pad_crop > 0``, ``Pad(pad_crop)``
+    (zeros) and ``RandomCrop((height, width))`` after the flip, i.e. a random translation by
+    up to ``pad_crop`` pixels each way (PS-HRNet authors' ``data_loader.py``,
+    ``ImageDatasettrain``: resize to 256x128, flip, ``Pad(10)``, crop back to 256x128); and,
+    if ``random_erasing``, ``RandomErasing(p=0.5, value=0)`` (0 = the ImageNet mean after
+    normalisation). ``pad_crop`` is ignored when ``train`` is false.
     """
     for name, value in (("height", height), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(pad_crop, bool) or not isinstance(pad_crop, int) or pad_crop < 0:
+        raise ValueError(f"pad_crop must be an integer >= 0, got {pad_crop!r}")
     steps: list[Any] = [T.Resize((height, width), interpolation=T.InterpolationMode.BILINEAR)]
     if train:
         steps.append(T.RandomHorizontalFlip(p=0.5))
+        if pad_crop > 0:
+            steps += [T.Pad(pad_crop), T.RandomCrop((height, width))]
     steps += [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     if train and random_erasing:
         steps.append(T.RandomErasing(p=0.5, value=0))
@@ -164,8 +172,13 @@ class PairedLRHRDataset(_RecordImages):
     """``ds[key]`` -> ``(lr_image, hr_image, label, index)`` for PS-HRNet.
 
     ``lr_image`` is the record degraded by its factor, ``hr_image`` the same file as
-    stored; both go through ``transform`` under the same seed (``aug_seed`` when given,
-    else one drawn from torch's global generator), so flips and erased regions coincide.
+    stored (a factor-1 record gives two equal images). Both have the stored size
+    (:func:`~reidlab.data.mlr.degrade` resizes back up) and go through ``transform``
+    under the same seed (``aug_seed`` when given, else one drawn from torch's global
+    generator), so every random draw of the transform (flip, pad + crop offset, erased
+    region) is the same for both: the pair stays pixel-aligned, as the PS-HRNet authors'
+    ``ImageDatasettrain`` does with its joint ``RandomHorizontalFlip2`` and
+    ``Random2DTranslation.twoimages``.
     """
 
     def __init__(self, records: Sequence[ImageRecord], transform: Transform | None,
@@ -179,5 +192,9 @@ class PairedLRHRDataset(_RecordImages):
             seed = int(torch.randint(0, 2**62, ()).item())
         hr = self.stored_image(index)
         lr = degrade(hr, self.records[index].factor, self.interpolation)
+        if lr.size != hr.size:      # the shared draws would then differ (crop, erasing)
+            raise ValueError(f"{self.records[index].path}: the degraded image is {lr.size}, the "
+                             f"stored one {hr.size}; a pair needs one size to share its "
+                             "augmentation")
         return (_transform(self.transform, lr, seed), _transform(self.transform, hr, seed),
                 self.labels[index], index)

@@ -53,7 +53,7 @@ from reidlab.data.records import FACTOR_TO_RES_CLASS, ImageRecord, ProtocolSplit
 
 __all__ = [
     "PROTOCOL_NAMES", "CAVIAR_NAMES", "relabel", "lr_query_protocol",
-    "multi_res_gallery_protocol", "caviar_protocol", "build_protocol",
+    "multi_res_gallery_protocol", "caviar_protocol", "build_protocol", "carve_validation",
 ]
 
 PROTOCOL_NAMES: tuple[str, ...] = ("lr_query", "multi_res_gallery")
@@ -361,3 +361,41 @@ def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 
         raise ValueError(f"unknown protocol {name!r}; choose one of: {', '.join(PROTOCOL_NAMES)}")
     return _run(name, dataset, trial, seed, factors, pseudo_bins, pseudo_strategy, n_test,
                 partition_trial)
+
+
+def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
+                     factors: Sequence[int] = (2, 3, 4)) -> tuple[ProtocolSplit, ProtocolSplit]:
+    """Hold out ``n_ids`` *training* identities for validation: ``(train, validation)``.
+
+    The validation identities are drawn (seeded) among the training identities seen by at
+    least two cameras, and every training record of theirs leaves the training set. The
+    validation split mirrors ``lr_query`` on them: the gallery holds each of their images
+    at full resolution, the query the same images down-sampled by a factor drawn from
+    ``factors`` (natively multi-resolution training images, whose factor is always 1, are
+    queried as stored). Market-style evaluation then ignores an image's own HR copy (same
+    identity and camera), so every query is matched against the other camera's images.
+    Learning curves and hyper-parameters (lambda, pseudo-label bins) are chosen on it,
+    never on test identities.
+    """
+    _check_int("n_ids", n_ids, 1)
+    stored = [r for r in split.train if r.factor == 1 and r.pid >= 0]
+    cameras: dict[int, set[int]] = defaultdict(set)
+    for r in stored:
+        cameras[r.pid].add(r.camid)
+    eligible = sorted(pid for pid, cams in cameras.items() if len(cams) >= 2)
+    n_train_ids = len({r.pid for r in stored})
+    if n_ids >= len(eligible) or n_train_ids - n_ids < 2:
+        raise ValueError(
+            f"{split.dataset}: cannot hold out {n_ids} validation identities: the training set has "
+            f"{n_train_ids} identities, {len(eligible)} of them seen by two cameras (at least 2 must "
+            "stay for training); lower val_ids")
+    # independent of the trial: trials that train on the same records share one validation set
+    rng = _rng(seed, 0, f"{split.dataset}:validation")
+    held = set(int(p) for p in rng.choice(eligible, size=n_ids, replace=False))
+    train = tuple(r for r in split.train if r.pid not in held)
+    gallery = tuple(dataclasses.replace(r, res_label=-1) for r in stored if r.pid in held)
+    synthetic = any(r.factor > 1 for r in split.train)
+    query = _draw(gallery, _check_factors(factors), seed, 0, f"{split.dataset}:validation-query") \
+        if synthetic else gallery
+    validation = dataclasses.replace(split, protocol="validation", train=(), query=query, gallery=gallery)
+    return dataclasses.replace(split, train=train), validation

@@ -29,6 +29,9 @@ _LAZY: dict[str, str] = {
     "train_student": "reidlab.engine.pseudo_siamese",
     "load_teacher": "reidlab.engine.pseudo_siamese",
     "load_student": "reidlab.engine.pseudo_siamese",
+    "ps_input_size": "reidlab.engine.pseudo_siamese",
+    "teacher_schedule": "reidlab.engine.pseudo_siamese",
+    "student_schedule": "reidlab.engine.pseudo_siamese",
 }
 
 __all__ = [

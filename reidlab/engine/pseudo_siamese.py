@@ -3,36 +3,61 @@
 The pseudo-siamese framework has two branches that share no weights:
 
 1. :func:`train_teacher`: HRNet-ReID trained on the high-resolution training images (the
-   records with ``factor == 1``) with label-smoothed cross-entropy + batch-hard triplet
-   (:func:`~reidlab.losses.ps_hrnet.reid_loss`).
+   records with ``factor == 1``).
 2. :func:`train_student`: VDSR-CA + HRNet-ReID (:class:`PSHRNetStudent`) trained on
-   (LR image, HR twin) pairs from :class:`~reidlab.data.dataset.PairedLRHRDataset` with
-   :func:`~reidlab.losses.ps_hrnet.pseudo_siamese_loss`; the teacher is frozen
-   (``requires_grad_(False)``, eval mode) and describes the HR twins under ``no_grad``.
+   (LR image, HR twin) pairs from :class:`~reidlab.data.dataset.PairedLRHRDataset`; the
+   teacher is frozen (``requires_grad_(False)``, eval mode) and describes the HR twins
+   under ``no_grad``.
 
 Both go through :func:`reidlab.engine.trainer.fit` (checkpoints, exact resume, AMP, DDP,
-progress bar, metrics CSV) with the profile's ``ps.teacher`` / ``ps.student`` schedule.
+progress bar, metrics CSV) with the profile's ``ps.teacher`` / ``ps.student`` schedule,
+made concrete on the training set by :func:`teacher_schedule` / :func:`student_schedule`
+(``epochs`` -> iterations; see there for what an epoch counts).
+
+Objective (``ps.objective``):
+
+* ``"simple"`` (the CPU profiles): teacher ``L_ce + L_tri``
+  (:func:`~reidlab.losses.ps_hrnet.reid_loss`); student ``L_ce + L_tri + w_f L_feat +
+  w_i L_img`` (:func:`~reidlab.losses.ps_hrnet.pseudo_siamese_loss`, ``L_feat`` on the
+  teacher's eval descriptor, ``w_f, w_i = ps.feature_l1_weight, ps.image_l1_weight``);
+* ``"authors"`` (the ``paper`` profile; PS-HRNet authors' notebook, training cell): teacher
+  :func:`~reidlab.losses.ps_hrnet.authors_teacher_loss` (``L_ce + mean_4`` branch
+  triplets, their first-phase HRNet-ReID repository); student
+  :func:`~reidlab.losses.ps_hrnet.authors_pseudo_siamese_loss` against the teacher's
+  eval-mode :meth:`~reidlab.models.hrnet_reid.HRNetReID.outputs` of the HR twin
+  (``1.15 L_ce + mean_5 L_tri + 0.5 L1(SR, HR) + 0.5 sum_6 L1`` distillations, the
+  notebook's fixed weights: ``ps.feature_l1_weight`` / ``ps.image_l1_weight`` do not
+  apply). It needs the branch features of ``head="authors"``; ``head="bnneck"`` is refused.
 
 Training data, from ``split.train``:
 
 * teacher: the ``factor == 1`` records (on synthetic MLR data every training image is
   there at x1 and at every factor, so these are all the HR originals);
-* student: the degraded records (``factor > 1``), each paired with its own file as
-  stored. Natively multi-resolution data (CAVIAR, GRID, SynthPeople ``caviar``) have no
-  degradation factor and no HR twin: every record is then paired *with itself*, so
-  ``L_img`` only asks VDSR-CA to keep the image and ``L_feat`` pulls the student towards
-  the teacher's descriptor of the same low-resolution image. That is a limitation of
-  these data, not a faithful PS-HRNet setting.
+* student (``ps.student_data``): ``"degraded"`` (the CPU profiles) the records with
+  ``factor > 1``; ``"all"`` (authors: their loader pairs every MLR training image, HR ones
+  included, with its HR original) every record. Each is paired with its own file as
+  stored (a factor-1 record with itself). Natively multi-resolution data (CAVIAR, GRID,
+  SynthPeople ``caviar``) have no degradation factor and no HR twin: every record is then
+  paired *with itself*, so ``L_img`` only asks VDSR-CA to keep the image and ``L_feat``
+  pulls the student towards the teacher's descriptor of the same low-resolution image.
+  That is a limitation of these data, not a faithful PS-HRNet setting.
+
+Augmentation: :func:`~reidlab.data.dataset.build_transforms` with the schedule's
+``random_erasing`` and ``pad_crop`` (authors: flip + ``Pad(10)`` + random crop, no
+erasing); the student's LR image and HR twin share every random draw.
 
 Identity labels are :func:`~reidlab.data.protocols.relabel` over all of ``split.train``
 (junk ``pid < 0`` dropped), so teacher and student share labels and classifier size.
 
-Input size: ``profile.model.height x profile.model.width``, which must be multiples of 32
-for HRNet (:func:`~reidlab.models.hrnet_reid.check_input_size`); other sizes are refused
-with a message proposing the nearest valid one (no padding, which would change what the
-network sees between profiles). ``profile.model.pretrained`` (``None`` / ``"imagenet"``)
-initialises the teacher's HRNet backbone (timm weights); VDSR-CA starts from scratch
-(near the identity).
+Input size (:func:`ps_input_size`): ``ps.height x ps.width`` when set (authors: 256x128),
+else ``profile.model.height x profile.model.width``; both must be multiples of 32 for HRNet
+(:func:`~reidlab.models.hrnet_reid.check_input_size`); other sizes are refused with a
+message proposing the nearest valid one (no padding, which would change what the network
+sees between profiles). Features of PS-HRNet models must be extracted at this size.
+``profile.model.pretrained`` (``None`` / ``"imagenet"``) initialises the teacher's HRNet
+backbone (timm weights); VDSR-CA starts from scratch, with ``bias=ps.vdsr_bias`` and
+``init=ps.vdsr_init`` (:class:`~reidlab.models.vdsr.VDSRCA`: ``"identity"`` ours, near
+``y = x`` with open gates; ``bias=False, init="authors"`` the authors' network).
 
 Student initialisation (our choice, ``init_from_teacher=True``): the student's HRNet-ReID
 starts as a copy of the trained teacher (the weights are copied, never shared). Offline
@@ -51,7 +76,8 @@ iterations: image L1 from 0.07 up to 12 before the lr decay; at 0.1 x it stays w
 ``config.json``.
 
 Run directories hold the :func:`fit` files plus ``config.json`` (everything that
-determines the weights: task, architecture, input size, schedule, loss weights, training
+determines the weights: task, architecture (VDSR-CA's bias and initialisation included),
+input size, the concrete schedule, objective and loss weights, student data, training
 records and, for the student, a digest of the teacher's weights). A finished run with
 the same ``config.json`` is reused; a different one is refused unless ``resume=False``.
 :func:`load_teacher` / :func:`load_student` rebuild the models from a run directory.
@@ -67,7 +93,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from reidlab.config import PSHRNetConfig, Profile, TrainConfig, to_dict
+from reidlab.config import (
+    PS_STUDENT_DATA,
+    PSHRNetConfig,
+    Profile,
+    TrainConfig,
+    resolve_schedule,
+    to_dict,
+)
 from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
@@ -75,15 +108,25 @@ from reidlab.engine.checkpoint import load_weights, unwrap_model
 from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
 from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked
 from reidlab.engine.trainer import TrainSummary, fit, seed_everything
-from reidlab.losses.ps_hrnet import pseudo_siamese_loss, reid_loss
+from reidlab.losses.ps_hrnet import (
+    AUTHORS_CE_WEIGHT,
+    AUTHORS_DISTILL_WEIGHT,
+    AUTHORS_IMAGE_WEIGHT,
+    authors_pseudo_siamese_loss,
+    authors_teacher_loss,
+    pseudo_siamese_loss,
+    reid_loss,
+)
 from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
 from reidlab.models.vdsr import VDSRCA
 
-__all__ = ["teacher_records", "student_records", "build_teacher", "build_student", "frozen",
-           "teacher_spec", "student_spec", "train_teacher", "train_student", "load_teacher",
-           "load_student"]
+__all__ = ["ps_input_size", "teacher_records", "student_records", "teacher_schedule",
+           "student_schedule", "build_teacher", "build_student", "frozen", "teacher_spec",
+           "student_spec", "train_teacher", "train_student", "load_teacher", "load_student"]
 
-_CONFIG_VERSION = 1
+# 2: objective, student data, VDSR-CA bias / init, PS-HRNet's own input size and the
+# concrete (dataset-derived) schedule are part of the identity
+_CONFIG_VERSION = 2
 
 
 # ------------------------------------------------------------------------ training data
@@ -111,13 +154,52 @@ def teacher_records(split: ProtocolSplit) -> tuple[ImageRecord, ...]:
     return records
 
 
-def student_records(split: ProtocolSplit) -> tuple[ImageRecord, ...]:
-    """The degraded training records (``factor > 1``), each to be paired with its HR file;
-    on natively multi-resolution data (no factor anywhere) every record, paired with
-    itself (see the module docstring)."""
+def student_records(split: ProtocolSplit, data: str = "degraded") -> tuple[ImageRecord, ...]:
+    """The student's training records, each to be paired with its HR file (``ps.student_data``).
+
+    ``"degraded"``: the records with ``factor > 1``; ``"all"``: every labelled training
+    record, the HR ones (paired with themselves) included, as the PS-HRNet authors'
+    ``ImageDatasettrain`` pairs every MLR training image with its HR original. On natively
+    multi-resolution data (no factor anywhere) both give every record, paired with itself
+    (see the module docstring).
+    """
+    if data not in PS_STUDENT_DATA:
+        raise ValueError(f"student_data={data!r} is not valid; choose one of: "
+                         f"{', '.join(PS_STUDENT_DATA)}")
     records = _train_records(split)
+    if data == "all":
+        return records
     degraded = tuple(r for r in records if r.factor > 1)
     return degraded or records
+
+
+def _epoch_images(records: Sequence[ImageRecord]) -> int:
+    """Images in one epoch: the distinct stored files of ``records``.
+
+    The PS-HRNet authors' epoch is one pass over their MLR training set, where each image
+    is there once (at one resolution: 12,936 Market images, ``dataset_sizes`` in their
+    notebook, ~539 batches of 24). Our MLR training set holds each image at x1 *and* at
+    every factor, so counting records would make a student epoch (``student_data="all"``:
+    4 records per image) four times the authors'; counting files keeps the authors'
+    number of iterations per epoch.
+    """
+    return len({r.path for r in records})
+
+
+def teacher_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
+    """``profile.ps.teacher`` made concrete on ``split``
+    (:func:`~reidlab.config.resolve_schedule`: ``epochs`` -> iterations over
+    :func:`teacher_records`, counted as in :func:`_epoch_images`)."""
+    return resolve_schedule(profile.ps.teacher, n_images=_epoch_images(teacher_records(split)),
+                            n_ids=len(_label_map(split)))
+
+
+def student_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
+    """``profile.ps.student`` made concrete on ``split`` (as :func:`teacher_schedule`, over
+    :func:`student_records` with ``profile.ps.student_data``)."""
+    records = student_records(split, profile.ps.student_data)
+    return resolve_schedule(profile.ps.student, n_images=_epoch_images(records),
+                            n_ids=len(_label_map(split)))
 
 
 def _records_digest(records: Sequence[ImageRecord]) -> str:
@@ -137,9 +219,11 @@ def build_teacher(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = 
 
 def build_student(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None,
                   teacher: HRNetReID | None = None) -> PSHRNetStudent:
-    """VDSR-CA (``vdsr_channels``, ``vdsr_blocks``) followed by HRNet-ReID; the latter a
-    copy of ``teacher``'s weights when given (else from ``pretrained``)."""
-    vdsr = VDSRCA(channels=ps.vdsr_channels, blocks=ps.vdsr_blocks)
+    """VDSR-CA (``vdsr_channels``, ``vdsr_blocks``, ``vdsr_bias``, ``vdsr_init``) followed
+    by HRNet-ReID; the latter a copy of ``teacher``'s weights when given (else from
+    ``pretrained``)."""
+    vdsr = VDSRCA(channels=ps.vdsr_channels, blocks=ps.vdsr_blocks, bias=ps.vdsr_bias,
+                  init=ps.vdsr_init)
     reid = build_teacher(num_classes, ps, None if teacher is not None else pretrained)
     if teacher is not None:
         reid.load_state_dict(unwrap_model(teacher).state_dict())
@@ -166,42 +250,82 @@ def _weights_digest(model: nn.Module) -> str:
 
 # ------------------------------------------------------------------------- identity
 
-def _input_size(profile: Profile) -> tuple[int, int]:
-    height, width = profile.model.height, profile.model.width
+def ps_input_size(profile: Profile) -> tuple[int, int]:
+    """PS-HRNet's input ``(height, width)``: ``profile.ps.height x profile.ps.width`` when
+    set (PS-HRNet authors' notebook: 256x128), else the model section's
+    (``profile.model.height x profile.model.width``, the size of B-F / B-R).
+
+    Training and feature extraction of the teacher and the student use this size.
+    ``ValueError`` when only one of ``ps.height`` / ``ps.width`` is set, or when the size
+    is not a multiple of 32 (:func:`~reidlab.models.hrnet_reid.check_input_size`).
+    """
+    ps = profile.ps
+    if (ps.height == 0) != (ps.width == 0):
+        raise ValueError(f"ps.height={ps.height} and ps.width={ps.width}: set both (PS-HRNet's "
+                         "own input size) or neither (0: the model section's size)")
+    if ps.height:
+        height, width = ps.height, ps.width
+    else:
+        height, width = profile.model.height, profile.model.width
     check_input_size(height, width)
     return height, width
 
 
-def _spec(task: str, profile: Profile, split: ProtocolSplit, records: Sequence[ImageRecord],
-          num_classes: int, **extra: Any) -> RunSpec:
+def _check_objective(ps: PSHRNetConfig) -> None:
+    """Refuse ``objective="authors"`` with ``head="bnneck"``: the authors' losses average
+    triplet losses over (and distil) the four branch features of the authors' head."""
+    if ps.objective == "authors" and ps.head != "authors":
+        raise ValueError(
+            f"objective='authors' needs head='authors', got head={ps.head!r}: the authors' "
+            "teacher loss averages the triplet loss over the four branch features and the "
+            "student loss distils them, which the bnneck head does not have; use "
+            "objective='simple' with head='bnneck'")
+
+
+def _loss_section(ps: PSHRNetConfig) -> dict[str, Any]:
+    """The student loss weights actually used (the notebook's fixed ones for "authors")."""
+    if ps.objective == "authors":
+        return {"ce_weight": AUTHORS_CE_WEIGHT, "image_l1_weight": AUTHORS_IMAGE_WEIGHT,
+                "distill_l1_weight": AUTHORS_DISTILL_WEIGHT}
+    return {"feature_l1_weight": ps.feature_l1_weight, "image_l1_weight": ps.image_l1_weight}
+
+
+def _spec(task: str, profile: Profile, split: ProtocolSplit, cfg: TrainConfig,
+          records: Sequence[ImageRecord], num_classes: int, **extra: Any) -> RunSpec:
     ps = profile.ps
-    cfg = ps.teacher if task == "teacher" else ps.student
+    _check_objective(ps)
+    height, width = ps_input_size(profile)
     model: dict[str, Any] = {"hrnet": ps.hrnet, "embed_dim": ps.embed_dim, "head": ps.head,
                              "num_classes": num_classes, "pretrained": profile.model.pretrained,
-                             "height": profile.model.height, "width": profile.model.width}
+                             "height": height, "width": width}
+    data: dict[str, Any] = {"dataset": split.dataset, "interpolation": profile.data.interpolation,
+                            "n_train": len(records), "train_sha": _records_digest(records)}
     if task == "student":
-        model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels)
-        extra["loss"] = {"feature_l1_weight": ps.feature_l1_weight,
-                         "image_l1_weight": ps.image_l1_weight}
+        model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels,
+                     vdsr_bias=ps.vdsr_bias, vdsr_init=ps.vdsr_init)
+        data["student_data"] = ps.student_data
+        extra["loss"] = _loss_section(ps)
     return RunSpec.of(
-        task, version=_CONFIG_VERSION, profile=profile.name, model=model, train=to_dict(cfg),
-        data={"dataset": split.dataset, "interpolation": profile.data.interpolation,
-              "n_train": len(records), "train_sha": _records_digest(records)},
-        **extra)
+        task, version=_CONFIG_VERSION, profile=profile.name, objective=ps.objective,
+        model=model, train=to_dict(cfg), data=data, **extra)
 
 
 def teacher_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
-    """The identity of the teacher trained on ``split`` (see :mod:`reidlab.engine.runs`)."""
-    return _spec("teacher", profile, split, teacher_records(split), len(_label_map(split)))
+    """The identity of the teacher trained on ``split`` (see :mod:`reidlab.engine.runs`):
+    ``train`` is the concrete :func:`teacher_schedule`."""
+    return _spec("teacher", profile, split, teacher_schedule(profile, split),
+                 teacher_records(split), len(_label_map(split)))
 
 
 def student_spec(profile: Profile, split: ProtocolSplit, teacher: nn.Module, *,
                  init_from_teacher: bool | None = None,
                  vdsr_lr_scale: float | None = None) -> RunSpec:
     """The identity of the student trained on ``split`` against ``teacher`` (its weights'
-    digest is part of it: another teacher never reuses an old student)."""
+    digest is part of it: another teacher never reuses an old student); ``train`` is the
+    concrete :func:`student_schedule`."""
     ps = profile.ps
-    return _spec("student", profile, split, student_records(split), len(_label_map(split)),
+    return _spec("student", profile, split, student_schedule(profile, split),
+                 student_records(split, ps.student_data), len(_label_map(split)),
                  teacher_sha=_weights_digest(teacher),
                  init_from_teacher=ps.init_from_teacher if init_from_teacher is None else init_from_teacher,
                  vdsr_lr_scale=ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale)
@@ -212,44 +336,50 @@ def student_spec(profile: Profile, split: ProtocolSplit, teacher: nn.Module, *,
 def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str],
                   resume: bool = True, progress: bool = True, *,
                   device: str | torch.device | None = None) -> tuple[HRNetReID, TrainSummary]:
-    """Train (or reuse) PS-HRNet's teacher: HRNet-ReID on the HR training images.
+    """Train (or reuse) PS-HRNet's teacher: HRNet-ReID on the HR training images, at
+    :func:`ps_input_size`, with :func:`teacher_schedule` (``cfg``).
 
-    Loss: ``label_smoothed_ce(eps=cfg.label_smoothing) + triplet(margin=cfg.margin)`` with
-    ``cfg = profile.ps.teacher``. Returns the model (train mode; on the training device,
-    or on the CPU when a finished run was reused) and the :class:`TrainSummary`.
+    Loss (``profile.ps.objective``): ``"simple"`` :func:`~reidlab.losses.ps_hrnet.reid_loss`
+    (``label_smoothed_ce(eps=cfg.label_smoothing) + triplet(margin=cfg.margin)``);
+    ``"authors"`` :func:`~reidlab.losses.ps_hrnet.authors_teacher_loss` (same ``eps`` and
+    ``margin``). Returns the model (train mode; on the training device, or on the CPU when
+    a finished run was reused) and the :class:`TrainSummary`.
     """
-    _input_size(profile)
+    ps_input_size(profile)
+    _check_objective(profile.ps)
     labels_of = _label_map(split)
     records = teacher_records(split)
     labels = [labels_of[r.pid] for r in records]
     out = Path(out_dir)
     spec = teacher_spec(profile, split)
+    cfg = teacher_schedule(profile, split)
     info = init_distributed(torch.device(device) if device is not None else None)
     with locked(out, enabled=info.is_main):
-        return _train_teacher(profile, split, spec, records, labels, len(labels_of), out,
+        return _train_teacher(profile, cfg, spec, records, labels, len(labels_of), out,
                               resume=resume, progress=progress, device=device)
 
 
-def _train_teacher(profile: Profile, split: ProtocolSplit, spec: RunSpec,
+def _train_teacher(profile: Profile, cfg: TrainConfig, spec: RunSpec,
                    records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
                    *, resume: bool, progress: bool, device: str | torch.device | None
                    ) -> tuple[HRNetReID, TrainSummary]:
-    height, width = _input_size(profile)
-    cfg = profile.ps.teacher
+    height, width = ps_input_size(profile)
     finished = resume and spec.is_finished(out)
     spec.prepare(out, resume=resume, write=dist_env().is_main)
     barrier()
 
     dataset = ReidImageDataset(
-        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
+        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
+                                  pad_crop=cfg.pad_crop),
         labels=labels, interpolation=profile.data.interpolation)
     seed_everything(cfg.seed)
     model = build_teacher(num_classes, profile.ps,
                           None if finished else profile.model.pretrained)
+    objective = authors_teacher_loss if profile.ps.objective == "authors" else reid_loss
 
     def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         images, targets, _ = batch
-        return reid_loss(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
+        return objective(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
 
     summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
                   desc="PS-HRNet teacher", device=device, spec=spec)
@@ -263,10 +393,15 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
                   ) -> tuple[PSHRNetStudent, TrainSummary]:
     """Train (or reuse) PS-HRNet's student against a frozen ``teacher``.
 
-    Each batch holds (LR image, HR twin, label); the loss is
+    Each batch holds (LR image, HR twin, label) from :func:`student_records` with
+    ``profile.ps.student_data``, at :func:`ps_input_size`, with :func:`student_schedule`
+    (``cfg``). The loss (``profile.ps.objective``): ``"simple"``
     :func:`~reidlab.losses.ps_hrnet.pseudo_siamese_loss` with the teacher's eval-mode
-    descriptor of the HR twin (computed under ``no_grad``), ``cfg = profile.ps.student``
-    and the profile's L1 weights. ``teacher`` is frozen in place (eval mode, no grads) and
+    descriptor of the HR twin and the profile's L1 weights; ``"authors"``
+    :func:`~reidlab.losses.ps_hrnet.authors_pseudo_siamese_loss` with the teacher's
+    eval-mode :meth:`~reidlab.models.hrnet_reid.HRNetReID.outputs` of the HR twin (PS-HRNet
+    authors' notebook); the teacher's side is computed under ``no_grad`` in both.
+    ``teacher`` is frozen in place (eval mode, no grads) and
     moved to the training device; the run's config records a digest of its weights, so a
     different teacher never reuses an old student. ``init_from_teacher``: the student's
     HRNet-ReID starts as a copy of the teacher; ``vdsr_lr_scale``: VDSR-CA's learning rate
@@ -276,40 +411,45 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     vdsr_lr_scale = profile.ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale
     if vdsr_lr_scale <= 0:
         raise ValueError(f"vdsr_lr_scale must be > 0, got {vdsr_lr_scale}")
-    _input_size(profile)
+    ps_input_size(profile)
     ps = profile.ps
+    _check_objective(ps)
     labels_of = _label_map(split)
-    if teacher.num_classes != len(labels_of) or teacher.embed_dim != ps.embed_dim:
+    if (teacher.num_classes != len(labels_of) or teacher.embed_dim != ps.embed_dim
+            or teacher.head != ps.head):
         raise ValueError(
-            f"the teacher ({teacher.num_classes} classes, embed_dim {teacher.embed_dim}) does not "
-            f"match this split/profile ({len(labels_of)} classes, embed_dim {ps.embed_dim}); "
-            "train the teacher with the same profile and split")
-    records = student_records(split)
+            f"the teacher ({teacher.num_classes} classes, embed_dim {teacher.embed_dim}, head "
+            f"{teacher.head!r}) does not match this split/profile ({len(labels_of)} classes, "
+            f"embed_dim {ps.embed_dim}, head {ps.head!r}); train the teacher with the same "
+            "profile and split")
+    records = student_records(split, ps.student_data)
     labels = [labels_of[r.pid] for r in records]
     out = Path(out_dir)
     spec = student_spec(profile, split, teacher, init_from_teacher=init_from_teacher,
                         vdsr_lr_scale=vdsr_lr_scale)
+    cfg = student_schedule(profile, split)
     info = init_distributed(torch.device(device) if device is not None else None)
     with locked(out, enabled=info.is_main):
         finished = resume and spec.is_finished(out)
         spec.prepare(out, resume=resume, write=info.is_main)
         barrier()
-        return _train_student(profile, spec, teacher, records, labels, len(labels_of), out,
+        return _train_student(profile, cfg, spec, teacher, records, labels, len(labels_of), out,
                               finished=finished, init_from_teacher=init_from_teacher,
                               vdsr_lr_scale=vdsr_lr_scale, resume=resume, progress=progress,
                               device=device)
 
 
-def _train_student(profile: Profile, spec: RunSpec, teacher: HRNetReID,
+def _train_student(profile: Profile, cfg: TrainConfig, spec: RunSpec, teacher: HRNetReID,
                    records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
                    *, finished: bool, init_from_teacher: bool, vdsr_lr_scale: float, resume: bool,
                    progress: bool, device: str | torch.device | None
                    ) -> tuple[PSHRNetStudent, TrainSummary]:
-    height, width = _input_size(profile)
-    cfg, ps = profile.ps.student, profile.ps
+    height, width = ps_input_size(profile)
+    ps = profile.ps
 
     dataset = PairedLRHRDataset(
-        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing),
+        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
+                                  pad_crop=cfg.pad_crop),
         labels=labels, interpolation=profile.data.interpolation)
     run_device = torch.device(device) if device is not None else default_device()
     seed_everything(cfg.seed)
@@ -319,7 +459,7 @@ def _train_student(profile: Profile, spec: RunSpec, teacher: HRNetReID,
     if cfg.channels_last:
         teacher.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def simple_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         lr_images, hr_images, targets, _ = batch
         with torch.no_grad():
             teacher_feat = teacher(hr_images)
@@ -327,6 +467,15 @@ def _train_student(profile: Profile, spec: RunSpec, teacher: HRNetReID,
                                    margin=cfg.margin, eps=cfg.label_smoothing,
                                    feature_weight=ps.feature_l1_weight,
                                    image_weight=ps.image_l1_weight)
+
+    def authors_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        lr_images, hr_images, targets, _ = batch
+        with torch.no_grad():
+            teacher_out = teacher.outputs(hr_images)     # eval mode: the notebook's train(False)
+        return authors_pseudo_siamese_loss(net(lr_images), teacher_out, hr_images, targets,
+                                           margin=cfg.margin, eps=cfg.label_smoothing)
+
+    loss_fn = authors_loss if ps.objective == "authors" else simple_loss
 
     # HRNet-ReID first: the metrics log shows the first group's (the schedule's) lr
     groups = [{"params": [p for p in model.reid.parameters() if p.requires_grad]},
@@ -357,9 +506,13 @@ def _finished_config(out_dir: str | os.PathLike[str], task: str) -> tuple[Path, 
 
 
 def _ps_from_config(model: Mapping[str, Any]) -> PSHRNetConfig:
+    """The architecture recorded in a run's ``config.json`` ``model`` section (keys absent
+    from version-1 configs take the defaults those runs were built with)."""
     return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"], head=model.get("head", "authors"),
                          vdsr_blocks=model.get("vdsr_blocks", PSHRNetConfig.vdsr_blocks),
-                         vdsr_channels=model.get("vdsr_channels", PSHRNetConfig.vdsr_channels))
+                         vdsr_channels=model.get("vdsr_channels", PSHRNetConfig.vdsr_channels),
+                         vdsr_bias=model.get("vdsr_bias", PSHRNetConfig.vdsr_bias),
+                         vdsr_init=model.get("vdsr_init", PSHRNetConfig.vdsr_init))
 
 
 def load_teacher(out_dir: str | os.PathLike[str]) -> HRNetReID:

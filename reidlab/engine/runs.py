@@ -49,7 +49,8 @@ LOCK_FILE = ".lock"
 
 #: TrainConfig fields that do not change the trained weights: a run may be resumed (or
 #: recognised as finished) with different values.
-RESULT_NEUTRAL_FIELDS: frozenset[str] = frozenset({"num_workers", "checkpoint_every", "log_every"})
+RESULT_NEUTRAL_FIELDS: frozenset[str] = frozenset({"num_workers", "checkpoint_every", "log_every",
+                                                   "validate_every"})
 #: Top-level keys that only label a run (never compared, never hashed).
 LABEL_KEYS: frozenset[str] = frozenset({"profile"})
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reidlab.config import Profile, TrainConfig, override, to_dict
+from reidlab.config import Profile, TrainConfig, override, resolve_schedule, to_dict
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
@@ -34,11 +34,13 @@ from reidlab.engine.checkpoint import load_weights, read_json
 from reidlab.engine.distributed import barrier, default_device, init_distributed
 from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked
 from reidlab.engine.runs import split_identity
-from reidlab.engine.trainer import TrainSummary, fit, seed_everything
+from reidlab.engine.trainer import (
+    VALIDATION_FILE, PeriodicValidation, TrainSummary, Validator, fit, seed_everything,
+)
 from reidlab.losses import mgn_loss
 from reidlab.models.mgn import build_mgn
 
-__all__ = ["MGNObjective", "bf_spec", "br_spec", "load_bf", "load_br", "task_spec",
+__all__ = ["MGNObjective", "bf_schedule", "br_schedule", "bf_spec", "br_spec", "load_bf", "load_br", "task_spec",
            "train_bf", "train_br"]
 
 _TASK_NAMES: dict[str, str] = {"bf": "B-F", "br": "B-R"}
@@ -78,19 +80,30 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
                       split=split_identity(split, with_res_labels=not identity_task))
 
 
+def bf_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
+    """B-F's schedule on ``split`` (lengths derived from the training set, RFD Sec. 4.1)."""
+    labels = _identity_labels(split)
+    return resolve_schedule(profile.bf, n_images=len(labels), n_ids=max(labels) + 1)
+
+
+def br_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
+    """B-R's schedule: every resolution class in each batch (P = their number)."""
+    labels = _resolution_labels(split)
+    cfg = dataclasses.replace(profile.br, p=len(set(labels)))
+    return resolve_schedule(cfg, n_images=len(labels), n_ids=split.n_res_classes)
+
+
 def bf_spec(profile: Profile, split: ProtocolSplit, *, attention: bool | None = None) -> RunSpec:
     """The identity of B-F trained on ``split`` (``attention`` overrides the profile's)."""
     if attention is not None:
         profile = override(profile, model={"attention": attention})
     labels = _identity_labels(split)
-    return task_spec("bf", profile, profile.bf, split, max(labels) + 1)
+    return task_spec("bf", profile, bf_schedule(profile, split), split, max(labels) + 1)
 
 
 def br_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
     """The identity of B-R trained on ``split``."""
-    labels = _resolution_labels(split)
-    cfg = dataclasses.replace(profile.br, p=len(set(labels)))
-    return task_spec("br", profile, cfg, split, split.n_res_classes)
+    return task_spec("br", profile, br_schedule(profile, split), split, split.n_res_classes)
 
 
 def _identity_labels(split: ProtocolSplit) -> list[int]:
@@ -117,7 +130,8 @@ def _resolution_labels(split: ProtocolSplit) -> list[int]:
 
 def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str], *,
              attention: bool | None = None, resume: bool = True, progress: bool = True,
-             device: str | torch.device | None = None) -> tuple[nn.Module, TrainSummary]:
+             device: str | torch.device | None = None,
+             validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
     """Train (or load, or resume) B-F on ``split.train`` identities.
 
     Args:
@@ -130,6 +144,8 @@ def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[
             retrains from scratch.
         progress: show the tqdm bar.
         device: training device (default: ``cuda:LOCAL_RANK`` if available, else CPU).
+        validator: ``validator(model) -> metrics`` on held-out identities, run every
+            ``validate_every`` iterations of the schedule; rows go to ``validation.csv``.
 
     Returns:
         ``(model in eval mode, summary)``.
@@ -137,23 +153,23 @@ def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[
     if attention is not None:
         profile = override(profile, model={"attention": attention})
     spec = bf_spec(profile, split)
-    return _run_task(spec, profile, profile.bf, split, _identity_labels(split), Path(out_dir),
-                     resume=resume, progress=progress, device=device)
+    return _run_task(spec, profile, bf_schedule(profile, split), split, _identity_labels(split), Path(out_dir),
+                     resume=resume, progress=progress, device=device, validator=validator)
 
 
 def train_br(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str], *,
              resume: bool = True, progress: bool = True,
-             device: str | torch.device | None = None) -> tuple[nn.Module, TrainSummary]:
+             device: str | torch.device | None = None,
+             validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
     """Train (or load, or resume) B-R: MGN classifying ``split.n_res_classes`` resolutions.
 
     Each batch holds every resolution class present in the training set (P = their
     number, whatever ``profile.br.p`` says) x ``profile.br.k`` images, so batches are
     balanced over resolutions (paper: 4 x 16). Arguments as :func:`train_bf`.
     """
-    labels = _resolution_labels(split)
-    cfg = dataclasses.replace(profile.br, p=len(set(labels)))
-    return _run_task(br_spec(profile, split), profile, cfg, split, labels, Path(out_dir),
-                     resume=resume, progress=progress, device=device)
+    return _run_task(br_spec(profile, split), profile, br_schedule(profile, split), split,
+                     _resolution_labels(split), Path(out_dir),
+                     resume=resume, progress=progress, device=device, validator=validator)
 
 
 def load_bf(out_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> nn.Module:
@@ -178,7 +194,8 @@ def _build_model(model_cfg: Mapping[str, Any], num_classes: int, pretrained: boo
 
 def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: ProtocolSplit,
               labels: list[int], out: Path, *, resume: bool, progress: bool,
-              device: str | torch.device | None) -> tuple[nn.Module, TrainSummary]:
+              device: str | torch.device | None,
+              validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
     info = init_distributed(torch.device(device) if device is not None else None)
     with locked(out, enabled=info.is_main):
         if resume and spec.is_finished(out):
@@ -195,9 +212,13 @@ def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: Protocol
             build_transforms(profile.model.height, profile.model.width, train=True,
                              random_erasing=cfg.random_erasing),
             labels=labels, interpolation=profile.data.interpolation)
+        hook = None
+        if validator is not None and cfg.validate_every > 0:
+            hook = PeriodicValidation(out / VALIDATION_FILE, model, validator, cfg.validate_every,
+                                      cfg.iterations, enabled=info.is_main)
         summary = fit(model, dataset, labels, MGNObjective(cfg.margin, cfg.label_smoothing), cfg,
                       out, resume=resume, progress=progress, desc=_TASK_NAMES[spec.task],
-                      device=device, spec=spec)
+                      device=device, spec=spec, on_iteration=hook)
     return model.eval(), summary
 
 

@@ -152,7 +152,7 @@ def build_optimizer(params: Iterable[Any], cfg: TrainConfig) -> torch.optim.Opti
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999),
                                 weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=False,
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
     raise ValueError(f"optimizer={cfg.optimizer!r} is not valid; choose one of: adam, sgd")
 
@@ -160,15 +160,21 @@ def build_optimizer(params: Iterable[Any], cfg: TrainConfig) -> torch.optim.Opti
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Multiplier of ``cfg.lr`` at 0-based iteration ``step``.
 
-    Linear warm-up ``(step + 1) / warmup_iterations`` for the first ``warmup_iterations``,
-    times ``lr_gamma`` from iteration ``round(lr_decay_at * iterations)`` on (no decay when
-    ``lr_decay_at`` is outside ``(0, 1)``). RFD: 2e-4, divided by 10 at half the run.
+    Warm-up for the first ``warmup_iterations``: linear ``(step + 1) / warmup_iterations``, or
+    the constant ``warmup_lr`` when set (PS-HRNet: 3e-4). Then ``lr_gamma`` once per milestone
+    passed: ``lr_milestones`` (fractions of the run) when given, else ``lr_decay_at`` (no decay
+    when outside ``(0, 1)``). RFD: 2e-4, divided by 10 at half the run.
     """
-    factor = 1.0
     if cfg.warmup_iterations > 0 and step < cfg.warmup_iterations:
+        if cfg.warmup_lr is not None:
+            return cfg.warmup_lr / cfg.lr
         factor = (step + 1) / cfg.warmup_iterations
-    if 0.0 < cfg.lr_decay_at < 1.0 and step >= round(cfg.lr_decay_at * cfg.iterations):
-        factor *= cfg.lr_gamma
+    else:
+        factor = 1.0
+    milestones = cfg.lr_milestones or ((cfg.lr_decay_at,) if 0.0 < cfg.lr_decay_at < 1.0 else ())
+    for milestone in milestones:
+        if step >= round(milestone * cfg.iterations):
+            factor *= cfg.lr_gamma
     return factor
 
 
@@ -271,6 +277,40 @@ class MetricsLog:
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.path, buffer.getvalue())
+
+
+VALIDATION_FILE = "validation.csv"
+
+#: ``validator(model) -> {metric name: float}`` on held-out data (the model is put back as it was)
+Validator = Callable[[nn.Module], Mapping[str, float]]
+
+
+class PeriodicValidation:
+    """``fit``'s ``on_iteration`` hook: every ``every`` iterations (and at the last one) run
+    ``validator`` on the model and append ``iteration`` + its metrics to ``validation.csv``.
+
+    Validation runs the model in eval mode without touching any random generator, so the
+    trained weights are the same with or without it. On resume, rows past the first
+    iteration validated again are dropped (they belong to the run that crashed).
+    """
+
+    def __init__(self, path: Path, model: nn.Module, validator: Validator, every: int,
+                 iterations: int, enabled: bool = True) -> None:
+        self.log = MetricsLog(path, enabled=enabled)
+        self.model, self.validator = model, validator
+        self.every, self.iterations = every, iterations
+        self._first = True
+
+    def __call__(self, iteration: int, metrics: Mapping[str, Any]) -> None:
+        if iteration % self.every and iteration != self.iterations:
+            return
+        if self._first:
+            self.log.truncate(iteration - 1)
+            self._first = False
+        with torch.random.fork_rng(devices=[]):
+            values = dict(self.validator(unwrap_model(self.model)))
+        self.log.write({"iteration": iteration, **{k: float(v) for k, v in values.items()}})
+        self.log.close()
 
 
 # ----------------------------------------------------------------------- checkpoints

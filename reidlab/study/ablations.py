@@ -57,16 +57,36 @@ def table4_row(protocol: str, method: str, interpolation: str) -> str:
     return MULTI_RFD if method == methods.BF_RFD else MULTI
 
 
-def table4(per4: pd.DataFrame, set_names: Sequence[str]) -> pd.DataFrame:
-    """One row per Table 4 row, ``"<set> R1"``/``"<set> R5"`` columns of mean ± std."""
+#: the paper's dataset behind each Table 4 column of ours
+TABLE4_PAPER_DATASET: dict[str, str] = {"Market-like": "MLR-Market-1501", "Duke-like": "MLR-DukeMTMC-reID"}
+
+
+def _published_columns(table: str, paper_dataset: str, metrics: Sequence[str], label: str) -> pd.DataFrame:
+    """The paper's numbers of ``table`` for ``paper_dataset`` as ``"<label> <metric>"`` columns by our row."""
+    from reidlab.study.published import published_ablation
+
+    ref = published_ablation(table, paper_dataset).set_index("row")
+    return pd.DataFrame({f"{label} {m}": ref[m].map(lambda v: "" if v is None or v != v else f"{v:.1f}")
+                         for m in metrics})
+
+
+def table4(per4: pd.DataFrame, set_names: Sequence[str], with_published: bool = True) -> pd.DataFrame:
+    """One row per Table 4 row, ``"<set> R1"``/``"<set> R5"`` columns of mean ± std, and the
+    paper's own numbers (RFD Table 4; "Single-Reso+RFD" from Tables 1-2) in columns marked
+    *published*."""
     per4 = per4.assign(row=[table4_row(p, m, i) for p, m, i in
                             zip(per4["protocol"], per4["method"], per4["interpolation"])])
     summary = scoring.summarise(per4, by=("dataset", "row"), metrics=("R1", "R5"))
     view = scoring.mean_pm_std(summary, metrics=("R1", "R5"), keep=("dataset", "row"))
     wide = view.pivot(index="row", columns="dataset", values=["R1", "R5"])
     wide.columns = [f"{d} {m}" for m, d in wide.columns]
-    wide = wide[[f"{d} {m}" for d in set_names for m in ("R1", "R5")]]
-    return wide.reindex(list(TABLE4_ROWS)).reset_index().rename(columns={"row": "Table 4 row"})
+    wide = wide[[f"{d} {m}" for d in set_names for m in ("R1", "R5")]].reindex(list(TABLE4_ROWS))
+    if with_published:
+        for d in set_names:
+            if d in TABLE4_PAPER_DATASET:
+                wide = wide.join(_published_columns("RFD-4", TABLE4_PAPER_DATASET[d], ("R1", "R5"),
+                                                    f"published {TABLE4_PAPER_DATASET[d]}"))
+    return wide.reset_index().rename(columns={"index": "row"}).rename(columns={"row": "Table 4 row"})
 
 
 def table4_conclusions(per4: pd.DataFrame, set_names: Sequence[str]) -> list[str]:
@@ -94,10 +114,14 @@ def table5_frame(single: pd.DataFrame, multi: pd.DataFrame) -> pd.DataFrame:
     return per5
 
 
-def table5(per5: pd.DataFrame) -> pd.DataFrame:
+def table5(per5: pd.DataFrame, with_published: bool = True) -> pd.DataFrame:
+    """Table 5's rows (mean ± std) and the paper's CAVIAR numbers in columns marked *published*."""
     summary = scoring.summarise(per5, by=("row",), metrics=("R1", "R5", "R10"))
-    view = scoring.mean_pm_std(summary, metrics=("R1", "R5", "R10"), keep=("row",))
-    return view.set_index("row").reindex(list(TABLE5_ROWS)).reset_index()
+    view = scoring.mean_pm_std(summary, metrics=("R1", "R5", "R10"), keep=("row",)).set_index("row")
+    view = view.reindex(list(TABLE5_ROWS))
+    if with_published:
+        view = view.join(_published_columns("RFD-5", "CAVIAR", ("R1", "R5", "R10"), "published CAVIAR"))
+    return view.reset_index().rename(columns={"index": "row"})
 
 
 def table5_conclusion(per5: pd.DataFrame, dataset: str) -> str:

@@ -27,7 +27,7 @@ from reidlab.study.io import read_json, write_json
 
 __all__ = [
     "NOTEBOOKS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
-    "NotebookResult", "results_location", "write_result", "read_result",
+    "NotebookResult", "results_location", "write_result", "read_result", "HEADLINE_METRICS", "headline_metrics",
 ]
 
 #: The numbered notebooks, in the order ``make reproduce`` runs them.
@@ -151,3 +151,38 @@ def write_result(results: str | os.PathLike[str], result: NotebookResult) -> Pat
 def read_result(path: str | os.PathLike[str]) -> NotebookResult:
     """The :class:`NotebookResult` stored at ``path``."""
     return NotebookResult.from_dict(read_json(path))
+
+
+#: ``results/metrics.json``: headline name -> (notebook, metric in its result, scale). Names
+#: are a contract with readers of the study: once added, a key is never renamed.
+HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
+    "bf_hr_to_hr_r1": ("01_train_bf", "bf_hr_to_hr_r1", 1.0),
+    "bf_lr_to_hr_r1": ("01_train_bf", "bf_lr_to_hr_r1", 1.0),
+    "hr_only_bf_hr_to_hr_r1": ("01_train_bf", "hr_only_bf_hr_to_hr_r1", 1.0),
+    "hr_only_bf_lr_to_hr_r1": ("01_train_bf", "hr_only_bf_lr_to_hr_r1", 1.0),
+    "bf_val_r1": ("01_train_bf", "bf_val_r1", 1.0),
+    "br_accuracy": ("02_train_br", "br_accuracy", 1.0),
+    "br_chance": ("02_train_br", "br_chance", 1.0),
+    "br_pseudo_accuracy": ("02_train_br", "br_pseudo_accuracy", 1.0),
+    "br_pseudo_chance": ("02_train_br", "br_pseudo_chance", 1.0),
+    "ps_hrnet_lr_to_hr_r1": ("06_ps_hrnet", "ps_hrnet_lr_query_r1", 1.0),
+    # mean absolute error to the HR image, in percent of the intensity range
+    "vdsr_mae": ("06_ps_hrnet", "vdsr_mae", 100.0),
+    "interp_mae": ("06_ps_hrnet", "interp_mae", 100.0),
+}
+
+
+def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None = None) -> dict[str, float | None]:
+    """The flat ``metrics.json`` object: every :data:`HEADLINE_METRICS` key (``None`` where its
+    notebook has not written a result), one decimal, plus ``reproduce_minutes``."""
+    results = Path(results)
+    cache: dict[str, NotebookResult | None] = {}
+    out: dict[str, float | None] = {}
+    for key, (notebook, metric, scale) in HEADLINE_METRICS.items():
+        if notebook not in cache:
+            path = results / f"{notebook}.json"
+            cache[notebook] = read_result(path) if path.is_file() else None
+        value = cache[notebook].metrics.get(metric) if cache[notebook] is not None else None
+        out[key] = None if value is None or not math.isfinite(value) else round(float(value) * scale, 1)
+    out["reproduce_minutes"] = None if wall_seconds is None else round(wall_seconds / 60, 1)
+    return out

@@ -12,7 +12,7 @@ from reidlab.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from reidlab.data.records import ProtocolSplit
 
 __all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
-           "held_out_resolution_labels"]
+           "held_out_resolution_labels", "ResolutionValidator"]
 
 
 def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
@@ -66,12 +66,13 @@ def restore_examples(student: torch.nn.Module, records, *, height: int, width: i
     return to_img(lr), to_img(restored.float()), to_img(hr)
 
 
-def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, factors=(2, 3, 4)):
+def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, factors=(2, 3, 4),
+                               edges=None):
     """Held-out images for B-R's confusion matrix, their true resolution class and the class names.
 
     The test identities' gallery images: on synthetic MLR data each at HR and every factor
     (true class from the factor); on natively multi-resolution data as stored, labelled by
-    the *training* bin edges applied to their pixel counts.
+    the *training* bin edges (``edges``, default the split's) applied to their pixel counts.
     """
     from reidlab.data import apply_bins
     from reidlab.data.records import FACTOR_TO_RES_CLASS, RES_CLASS_NAMES
@@ -79,10 +80,24 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
     held_out = [r for r in split.gallery if r.pid > 0]
     if multi_resolution:
         records = [dataclasses.replace(r, factor=1) for r in held_out]
-        true = apply_bins([r.width * r.height for r in records], split.res_bin_edges)
+        true = apply_bins([r.width * r.height for r in records], split.res_bin_edges if edges is None else edges)
         names = [f"bin {i}" for i in range(split.n_res_classes)]
     else:
         records = [dataclasses.replace(r, factor=f) for r in held_out for f in (1, *factors)]
         true = [FACTOR_TO_RES_CLASS[r.factor] for r in records]
         names = list(RES_CLASS_NAMES[: split.n_res_classes])
     return records, np.asarray(true), names
+
+
+class ResolutionValidator:
+    """``validator(model) -> {"accuracy"}``: B-R's resolution accuracy (percent) on held-out
+    images, for :class:`~reidlab.engine.trainer.PeriodicValidation`."""
+
+    def __init__(self, records, true, *, height: int, width: int, interpolation: str = "bicubic",
+                 batch_size: int = 128) -> None:
+        self.records, self.true = list(records), np.asarray(true)
+        self.kw = dict(height=height, width=width, interpolation=interpolation, batch_size=batch_size)
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+        pred = predict_resolution(model, self.records, **self.kw)
+        return {"accuracy": float(100 * np.mean(pred == self.true))}

@@ -7,6 +7,7 @@ module is the only place that knows which notebook trains which model.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +17,8 @@ from reidlab.config import Profile, override
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models"]
+__all__ = ["PRODUCER_NOTEBOOK", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models",
+           "check_pretrained", "start_label"]
 
 #: which notebook produces each task's checkpoints
 PRODUCER_NOTEBOOK = {
@@ -46,29 +48,69 @@ def get_or_train(spec: RunSpec, out_dir: Path, *, train: Callable[[], Any], load
     return train(), True
 
 
-def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *, attention: bool | None = None,
-             train_if_missing: bool = True, progress: bool = True) -> tuple[torch.nn.Module, Path]:
-    """RFD's B-F (or the attention-free "baseline" with ``attention=False``)."""
-    from reidlab.engine.tasks import bf_spec, load_bf, train_bf
+#: what B-F trains on: every training image in HR and at each factor (RFD Sec. 3.1), or HR only
+TRAIN_ON: tuple[str, ...] = ("mlr", "hr")
 
+
+def training_split(prof: Profile, split: ProtocolSplit) -> tuple[ProtocolSplit, ProtocolSplit | None]:
+    """``(split without the validation identities, validation split)``: ``prof.data.val_ids``
+    training identities held out (none when 0; then the validation split is ``None``).
+    Every model of the study trains on the same remaining identities."""
+    from reidlab.data.protocols import carve_validation
+
+    if prof.data.val_ids <= 0:
+        return split, None
+    return carve_validation(split, prof.data.val_ids, seed=prof.data.seed, factors=prof.data.factors)
+
+
+def hr_only(split: ProtocolSplit) -> ProtocolSplit:
+    """``split`` whose training set keeps only the stored (HR) images: a B-F that never saw LR."""
+    return dataclasses.replace(split, train=tuple(r for r in split.train if r.factor == 1))
+
+
+def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *, attention: bool | None = None,
+             train_on: str = "mlr", train_if_missing: bool = True, progress: bool = True
+             ) -> tuple[torch.nn.Module, Path]:
+    """RFD's B-F (the attention-free "baseline" with ``attention=False``; trained on HR images
+    only with ``train_on="hr"``), validated on the held-out training identities as it trains."""
+    from reidlab.engine.tasks import bf_spec, load_bf, train_bf
+    from reidlab.study.params import check_choice
+    from reidlab.study.scoring import RankValidator
+
+    check_choice("train_on", train_on, TRAIN_ON)
     if attention is not None:
         prof = override(prof, model={"attention": attention})
-    spec = bf_spec(prof, split)
+    train_split, validation = training_split(prof, split)
+    if train_on == "hr":
+        train_split = hr_only(train_split)
+    validator = None if validation is None else RankValidator(
+        validation, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
+        interpolation=prof.data.interpolation, amp=prof.eval.amp)
+    spec = bf_spec(prof, train_split)
     out = run_dir(prof, spec, runs_root)
     model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_bf,
-                            train=lambda: train_bf(prof, split, out, progress=progress)[0])
+                            train=lambda: train_bf(prof, train_split, out, progress=progress, validator=validator)[0])
     return model, out
 
 
 def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,
              train_if_missing: bool = True, progress: bool = True) -> tuple[torch.nn.Module, Path]:
-    """RFD's B-R: the same network trained to classify resolutions."""
+    """RFD's B-R: the same network trained to classify resolutions, its held-out accuracy
+    (validation identities) logged as it trains."""
     from reidlab.engine.tasks import br_spec, load_br, train_br
+    from reidlab.study.inspection import ResolutionValidator, held_out_resolution_labels
 
-    spec = br_spec(prof, split)
+    train_split, validation = training_split(prof, split)
+    validator = None
+    if validation is not None:
+        native = not any(r.factor > 1 for r in split.train)
+        records, true, _ = held_out_resolution_labels(validation, native, prof.data.factors)
+        validator = ResolutionValidator(records, true, height=prof.model.height, width=prof.model.width,
+                                        interpolation=prof.data.interpolation, batch_size=prof.eval.batch_size)
+    spec = br_spec(prof, train_split)
     out = run_dir(prof, spec, runs_root)
     model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_br,
-                            train=lambda: train_br(prof, split, out, progress=progress)[0])
+                            train=lambda: train_br(prof, train_split, out, progress=progress, validator=validator)[0])
     return model, out
 
 
@@ -80,6 +122,7 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
         load_student, load_teacher, student_spec, teacher_spec, train_student, train_teacher,
     )
 
+    split, _ = training_split(prof, split)   # the same training identities as B-F and B-R
     t_spec = teacher_spec(prof, split)
     t_dir = run_dir(prof, t_spec, runs_root)
     teacher, _ = get_or_train(t_spec, t_dir, allow_training=train_if_missing, load=load_teacher,
@@ -89,3 +132,23 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
     student, _ = get_or_train(s_spec, s_dir, allow_training=train_if_missing, load=load_student,
                               train=lambda: train_student(prof, split, teacher, s_dir, progress=progress)[0])
     return teacher, student, {"teacher": t_dir, "student": s_dir}
+
+
+def check_pretrained(prof: Profile, *, mgn: bool = True, hrnet: bool = False) -> None:
+    """Fail at once (before any data work) when the profile's ``pretrained`` weights are not
+    on this machine: the error names the file, the cache folder it is looked up in and how to
+    pre-download it (nothing is downloaded at run time)."""
+    from reidlab.models.pretrained import hrnet_weights_file, resnet_weights_file
+
+    if mgn:
+        resnet_weights_file(prof.model.backbone, prof.model.pretrained)
+    if hrnet:
+        hrnet_weights_file(prof.ps.hrnet, prof.model.pretrained)
+
+
+def start_label(prof: Profile) -> str:
+    """How the networks start: "ImageNet", "from scratch" or "weights file <name>"."""
+    pretrained = prof.model.pretrained
+    if pretrained is None:
+        return "from scratch"
+    return "ImageNet" if pretrained == "imagenet" else f"weights file {Path(pretrained).name}"

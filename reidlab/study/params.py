@@ -51,6 +51,8 @@ def build_profile(profile: str = "quick", *, task: str = "bf", **params: Any) ->
                 f"unknown parameter {name!r}; valid: {', '.join(sorted(FLAT_PARAMETERS))}")
         if value is None:
             continue
+        if name == "pretrained":
+            value = pretrained_setting(value)
         section, field = FLAT_PARAMETERS[name]
         section = section.format(task=task)
         changes.setdefault(section, {})[field] = value
@@ -59,6 +61,24 @@ def build_profile(profile: str = "quick", *, task: str = "bf", **params: Any) ->
     if ps_changes:
         changes["ps"] = ps_changes
     return override(prof, **changes) if changes else prof
+
+
+#: the ``pretrained`` notebook parameter's value for random initialisation
+FROM_SCRATCH = "scratch"
+
+
+def pretrained_setting(value: Any) -> str | None:
+    """``ModelConfig.pretrained`` from the notebook parameter: ``"imagenet"``, ``"scratch"``
+    (random initialisation) or a local weights file (relative to the repository root)."""
+    from reidlab.paths import resolve
+
+    if value == FROM_SCRATCH:
+        return None
+    if value == "imagenet":
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"pretrained={value!r} is not valid; choose imagenet, {FROM_SCRATCH}, or a weights file path")
+    return str(resolve(value, name="pretrained"))
 
 
 def check_choice(name: str, value: Any, valid: tuple) -> None:

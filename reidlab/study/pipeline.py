@@ -26,7 +26,7 @@ from typing import Any
 
 from reidlab.paths import repo_root, resolve
 from reidlab.progress import PLAIN_PROGRESS_ENV
-from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS
+from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
 from reidlab.study.io import read_json, write_json
 from reidlab.study.report import write_report
 
@@ -71,8 +71,11 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
 
 
 def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
-              only: list[str] | None = None, results_dir: str = "results") -> dict[str, float]:
+              only: list[str] | None = None, results_dir: str = "results",
+              pretrained: str | None = None) -> dict[str, float]:
     params: dict[str, Any] = {"profile": profile, "seed": seed, "results_dir": results_dir}
+    if pretrained:
+        params["pretrained"] = pretrained
     if dataset:
         params["dataset"] = dataset
     if data_root:
@@ -95,6 +98,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
             info["wall_seconds"] = sum(info["notebook_seconds"].values())
     write_json(results / "run_info.json", info)
+    write_json(results / "metrics.json", headline_metrics(results, info["wall_seconds"]))
     write_report(results)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
@@ -201,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--data-root", default=None)
     rep.add_argument("--cell-timeout", type=int, default=3600)
     rep.add_argument("--results-dir", default="results")
+    rep.add_argument("--pretrained", default=None,
+                     help="imagenet | scratch | a weights file (default: the profile's: imagenet in paper, "
+                          "scratch in smoke/quick)")
     rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
                      help="run only these notebooks (the report still covers all results)")
     prep = sub.add_parser("prepare-nbval", help="smoke-parameterised notebooks for pytest --nbval-lax")
@@ -212,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
-                  args.results_dir)
+                  args.results_dir, args.pretrained)
     elif args.command == "prepare-nbval":
         for p in prepare_nbval(resolve(args.out)):
             print(p)

@@ -101,6 +101,27 @@ def training_curves(metrics: Mapping[str, pd.DataFrame], *, columns: Sequence[st
     return fig
 
 
+def validation_curves(runs: Mapping[str, Path], *, columns: Sequence[str] = ("R1", "mAP"), chance: float | None = None,
+                      title: str = "held-out (validation) identities"):
+    """Held-out metrics against iteration (each run's ``validation.csv``), with chance as a
+    dotted line; runs without a validation log are named in the title."""
+    frames = {name: pd.read_csv(Path(d) / "validation.csv") for name, d in runs.items()
+              if (Path(d) / "validation.csv").is_file()}
+    missing = [name for name in runs if name not in frames]
+    cols = [c for c in columns if any(c in df.columns for df in frames.values())] or list(columns[:1])
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 3.2), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        for name, df in frames.items():
+            if col in df.columns:
+                ax.plot(df["iteration"], df[col], marker="o", ms=3, label=name)
+        if chance is not None:
+            ax.axhline(chance, ls=":", c="grey", label="chance")
+        ax.set_xlabel("iteration"); ax.set_ylabel(f"{col} (%)"); ax.set_ylim(0, 100); ax.legend(fontsize=8)
+    fig.suptitle(title + (f" (no validation log: {', '.join(missing)})" if missing else ""), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix_plot(cm: np.ndarray, labels: Sequence[str], *, title: str = "B-R resolution confusion"):
     cm = np.asarray(cm, dtype=float)
     norm = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)

@@ -29,6 +29,14 @@ def write_report(results: Path) -> Path:
                   f"- versions: Python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
                   f"numpy {info['numpy']}",
                   f"- finished: {info['finished']}", ""]
+    metrics_path = results / "metrics.json"
+    if metrics_path.exists():
+        lines += ["## Headline numbers (`results/metrics.json`)", "",
+                  "Percent, one decimal (`vdsr_mae`/`interp_mae`: mean absolute error to the HR image in percent "
+                  "of the intensity range); `null` where the notebook has not run.", "",
+                  "| name | value |", "|---|---|"]
+        lines += [f"| `{k}` | {'null' if v is None else v} |" for k, v in read_json(metrics_path).items()]
+        lines.append("")
     conclusions = []
     sections = []
     for name in NOTEBOOKS:

@@ -22,7 +22,7 @@ from reidlab.metrics import evaluate_rank, fused_distance
 
 __all__ = ["METRICS", "SplitFeatures", "extract_split_features", "rank_metrics", "score",
            "summarise", "mean_pm_std", "chance_rank1", "sanity_table", "query_counts", "query_summary",
-           "describe_queries"]
+           "describe_queries", "RankValidator"]
 
 METRICS: tuple[str, ...] = ("R1", "R5", "R10", "mAP")
 
@@ -142,3 +142,20 @@ def describe_queries(per_trial: pd.DataFrame) -> str:
     left = c["queries_total"] - c["queries_evaluated"]
     return (f"evaluated {c['queries_evaluated']} of {c['queries_total']} queries"
             + (f" ({left} had no gallery match from another camera and were left out)" if left else ""))
+
+
+class RankValidator:
+    """``validator(model) -> {"R1", "mAP"}`` on a validation split (held-out *training*
+    identities), for :class:`~reidlab.engine.trainer.PeriodicValidation`: features without
+    flip or cache, ranked by Euclidean distance like B-F alone."""
+
+    def __init__(self, validation: ProtocolSplit, *, height: int, width: int, batch_size: int = 128,
+                 interpolation: str = "bicubic", amp: str = "auto") -> None:
+        self.validation = validation
+        self.kw = dict(height=height, width=width, batch_size=batch_size, flip=False, interpolation=interpolation,
+                       progress=False, amp=amp)
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+        feats = extract_split_features(self.validation, {"m": model}, **self.kw)
+        metrics = score(feats, feature_model="m", lam=0.0)
+        return {"R1": metrics["R1"], "mAP": metrics["mAP"]}

@@ -44,13 +44,15 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
                lam: float, reading: str, train_if_missing: bool = True, include_baseline: str = "if-exists",
                retrain_per_split: bool = False, fixed_models: Mapping[str, torch.nn.Module] | None = None,
                extra_models: Mapping[str, Callable[[ProtocolSplit], torch.nn.Module]] | None = None,
+               sizes: Mapping[str, tuple[int, int]] | None = None,
                with_rfd: bool = True, progress: bool = True) -> TrialResults:
     """Evaluate ``methods.BASELINE`` (no attention), ``methods.BF`` and ``methods.BF_RFD`` on ``trials`` splits.
 
     ``fixed_models`` ({"bf": ..., "br": ...}) replaces the trained run of that name by a given model.
     ``include_baseline``: "yes" trains it when missing, "if-exists" uses it only when a finished
     checkpoint exists, "no" skips it. ``with_rfd=False`` skips B-R and the "+RFD" rows. ``extra_models`` maps a row name to a function returning a
-    feature extractor for a split (e.g. PS-HRNet); each also gets a "+RFD" row.
+    feature extractor for a split (e.g. PS-HRNet); each also gets a "+RFD" row. ``sizes`` gives a model its own
+    input size (height, width), e.g. PS-HRNet's; the others use the profile's.
     """
     cache = Path(runs_dir) / "features"
     fixed = dict(fixed_models or {})
@@ -67,7 +69,7 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
                              include_baseline=include_baseline, train_if_missing=train_if_missing,
                              extra_models=extra_models, progress=progress)
         group_splits = [splits[t] for t in trials_of_group]
-        for t, feats in zip(trials_of_group, _extract_once(prof, group_splits, models, cache, progress)):
+        for t, feats in zip(trials_of_group, _extract_once(prof, group_splits, models, cache, progress, sizes)):
             per_trial_feats[t] = feats
     rows, feats_all = [], []
     for trial in range(trials):
@@ -121,7 +123,7 @@ def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[
 
 
 def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[str, torch.nn.Module], cache: Path,
-                  progress: bool) -> list[scoring.SplitFeatures]:
+                  progress: bool, sizes: Mapping[str, tuple[int, int]] | None = None) -> list[scoring.SplitFeatures]:
     """Features of every (image, factor) met in ``splits``, extracted once per model, then per split.
 
     Trials only redraw factors among {1, 2, 3, 4}, so the union is far smaller than the sum.
@@ -137,7 +139,7 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
     feats = scoring.extract_split_features(
         union_split, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
         flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=cache, progress=progress,
-        gallery=False, amp=prof.eval.amp)
+        gallery=False, amp=prof.eval.amp, sizes=sizes)
     out = []
     for split in splits:
         q = torch.tensor([index[(r.path, r.factor)] for r in split.query], dtype=torch.long)
