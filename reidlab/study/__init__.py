@@ -1,5 +1,9 @@
-"""Notebook glue: parameters, run folders, evaluation over trials, tables, figures, the report.
+"""The notebooks' package, one room per concern.
 
-The numbered notebooks stay thin: a parameters cell, a few calls into this package
-(and into ``reidlab.data``, ``reidlab.engine``...), a table or a plot.
+``contract`` (the notebook list and the typed result each writes), ``pipeline`` (make
+reproduce, nbval), ``report`` (results/README.md), ``params`` (notebook parameters ->
+profile), ``models`` (trained models to load or train), ``trials`` (RFD over trials),
+``scoring`` (features, metrics, Eq. 8), ``stats`` (paired comparisons, verdicts),
+``inspection`` (inside the models), ``ablations`` (Tables 4-5, sweeps), ``methods`` (row
+names), ``published`` (the papers' numbers), ``plots``, ``summaries``, ``io``.
 """
