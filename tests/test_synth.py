@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reidlab.data import synth
+from reidlab.data.synth import writer as synth
 from reidlab.data.synth import (
     COARSE_ATTRIBUTES, MANIFEST_NAME, IdentitySpec, SynthManifestMismatchError,
     make_synth_dataset, render_image, sample_camera, sample_identities, sample_view,
