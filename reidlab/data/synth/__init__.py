@@ -25,10 +25,12 @@ Two variants:
     into ``bounding_box_test``, so every query has a cross-camera gallery match.
     Distractors (``0000``) and junk (``-1``, bad detections) are added to the gallery.
 ``caviar``
-    CAVIAR4REID layout: a flat folder of ``PPPPIII.jpg`` (images 001-010 camera 1,
+    CAVIAR4REID layout and shape: a flat folder of ``PPPPIII.jpg`` (images 001-010 camera 1,
     011-020 camera 2), with native multi-resolution crops whose heights vary over about
-    4x; camera 2 is farther away on average; about 30% of identities are seen by camera 1
-    only.
+    4x (CAVIAR4REID: about 39-150 px): camera 1 is near (45-100% of the largest height),
+    camera 2 far (26-55%); 22 of every 72 identities are seen by camera 1 only (50 of 72
+    by both). ``prepare_dataset`` writes ``synth-caviar`` with CAVIAR4REID's own counts:
+    72 identities, 10 images per identity and camera.
 
 Everything is a pure function of the parameters: every image draws its randomness from a
 ``numpy`` generator keyed by ``(seed, stream, identity, camera, image)``, so the same seed

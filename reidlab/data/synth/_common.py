@@ -7,7 +7,7 @@ import numpy as np
 
 #: Bump whenever the rendered pixels or the layout change: existing datasets then no
 #: longer match their manifest and are refused instead of silently reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2   # 2: CAVIAR4REID shape (22/72 one-camera ids, far camera 26-55% of the height)
 MANIFEST_NAME = "synth_manifest.json"
 VARIANTS: tuple[str, ...] = ("market", "caviar")
 

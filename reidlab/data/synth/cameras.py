@@ -52,7 +52,9 @@ def sample_camera(seed: int, index: int, variant: str = "market") -> CameraSpec:
     rng = _rng(seed, _S_CAMERA, VARIANTS.index(variant), index)
     views = rng.dirichlet((3.0, 3.0, 2.0))
     if variant == "caviar":
-        distance = (0.42, 1.0) if index == 0 else (0.25, 0.78)
+        # CAVIAR4REID's crops are about 39-150 px high: a near camera (index 0) and a far one
+        # (index 1), as fractions of the largest crop height (overlapping, like the real views)
+        distance = (0.45, 1.0) if index == 0 else (0.26, 0.55)
         quality = (60, 93)
         blur = float(rng.uniform(0.2, 0.8))
     else:
