@@ -18,7 +18,7 @@ from PIL import Image, ImageFile
 
 import reidlab.data.fingerprint as fingerprint
 import reidlab.data.images as images
-import reidlab.data.synth as synth
+import reidlab.data.synth.writer as synth
 from reidlab.config import DataConfig
 from reidlab.data.filecache import clear_memory_cache, folder_cache_file
 from reidlab.data.fingerprint import file_digest, records_fingerprint

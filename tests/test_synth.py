@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reidlab.data import synth
+from reidlab.data.synth import writer as synth
 from reidlab.data.synth import (
     COARSE_ATTRIBUTES, MANIFEST_NAME, IdentitySpec, SynthManifestMismatchError,
     make_synth_dataset, render_image, sample_camera, sample_identities, sample_view,
@@ -130,13 +130,15 @@ def test_caviar_layout_counts_and_resolutions(caviar: Path) -> None:
         assert cam1 == list(range(1, k + 1)), f"pid {pid}: camera-1 images {cam1}"
         assert cam2 in ([], list(range(11, 11 + k))), f"pid {pid}: camera-2 images {cam2}"
         one_camera += not cam2
-    assert one_camera == round(0.3 * n_ids)
+    assert one_camera == round(22 / 72 * n_ids)
 
     all_heights = heights[0] + heights[1]
     assert max(all_heights) / min(all_heights) >= 3.0
     assert max(all_heights) <= CAVIAR_KW["hr_size"][1]
     assert np.mean(heights[1]) < np.mean(heights[0])          # camera 2 is farther
     assert max(heights[1]) > min(heights[0])                   # ... with overlap
+    hr_h = CAVIAR_KW["hr_size"][1]
+    assert max(heights[1]) <= 0.56 * hr_h and min(heights[0]) >= 0.44 * hr_h   # far 26-55%, near 45-100%
     assert min(aspects) > 0.35 and max(aspects) < 0.7
 
 
@@ -276,3 +278,25 @@ def test_confusable_identities_become_ambiguous_at_low_resolution() -> None:
     # ... far less once 4x down-sampled, while other identities remain far apart
     assert np.median(ratios) < 0.6
     assert np.median(other_lr) > 4 * np.median(confusable_lr)
+
+
+def test_synth_caviar_has_caviar4reids_shape(tmp_path: Path) -> None:
+    """prepare_dataset's synth-caviar: 72 ids, 50 seen by both cameras and 22 by one, 10
+    images per id and camera, crops 39-150 px high at a 150-px largest crop (CAVIAR4REID)."""
+    from reidlab.config import DataConfig
+    from reidlab.data.prepare import prepare_dataset
+
+    cfg = DataConfig(dataset="synth-caviar", data_root=str(tmp_path), n_ids=16, images_per_id=4,
+                     hr_height=150, hr_width=64)
+    ds = prepare_dataset(cfg, progress=False, cache_dir=tmp_path / "cache")
+    by_pid: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for r in ds.images:
+        by_pid[r.pid][r.camid].append(r.height)
+    assert len(by_pid) == 72
+    assert sorted(len(cams) for cams in by_pid.values()).count(2) == 50
+    assert all(len(h) == 10 for cams in by_pid.values() for h in cams.values())
+    heights = [r.height for r in ds.images]
+    assert 39 <= min(heights) <= 45 and 140 <= max(heights) <= 150
+    near, far = sorted({r.camid for r in ds.images})
+    assert np.median([r.height for r in ds.images if r.camid == far]) < \
+        np.median([r.height for r in ds.images if r.camid == near]) / 1.5

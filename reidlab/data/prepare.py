@@ -35,17 +35,20 @@ __all__ = ["SYNTH_VARIANTS", "DEFAULT_CACHE_DIR", "data_root", "synth_root", "pr
 #: Where verification results are cached (relative to the repository root; git-ignored).
 DEFAULT_CACHE_DIR = ".cache/data"
 
-#: SynthPeople variant and camera count behind each synthetic dataset name
-#: (``None``: the config's ``n_cameras``; CAVIAR4REID has two cameras).
-SYNTH_VARIANTS: dict[str, tuple[str, int | None]] = {
-    "synth-market": ("market", None),
-    "synth-caviar": ("caviar", 2),
+#: SynthPeople variant, camera count, identities and images per identity (and camera)
+#: behind each synthetic dataset name; ``None``: the config's ``n_cameras`` / ``n_ids`` /
+#: ``images_per_id``. ``synth-caviar`` keeps CAVIAR4REID's shape: 2 cameras, 72 identities
+#: (50 seen by both cameras, 22 by one), 10 images per identity and camera.
+SYNTH_VARIANTS: dict[str, tuple[str, int | None, int | None, int | None]] = {
+    "synth-market": ("market", None, None, None),
+    "synth-caviar": ("caviar", 2, 72, 10),
 }
 
 
 def _synth_args(cfg: DataConfig) -> dict:
-    variant, cameras = SYNTH_VARIANTS[cfg.dataset]
-    return {"variant": variant, "n_ids": cfg.n_ids, "images_per_id": cfg.images_per_id,
+    variant, cameras, n_ids, per_id = SYNTH_VARIANTS[cfg.dataset]
+    return {"variant": variant, "n_ids": cfg.n_ids if n_ids is None else n_ids,
+            "images_per_id": cfg.images_per_id if per_id is None else per_id,
             "n_cameras": cfg.n_cameras if cameras is None else cameras,
             "hr_size": (cfg.hr_width, cfg.hr_height), "seed": cfg.seed}
 
