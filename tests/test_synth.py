@@ -300,3 +300,19 @@ def test_synth_caviar_has_caviar4reids_shape(tmp_path: Path) -> None:
     near, far = sorted({r.camid for r in ds.images})
     assert np.median([r.height for r in ds.images if r.camid == far]) < \
         np.median([r.height for r in ds.images if r.camid == near]) / 1.5
+
+
+def test_an_older_generator_version_is_regenerated_not_refused(tmp_path: Path) -> None:
+    """A folder SynthPeople wrote with an older version (same parameters) is stale generated
+    data: it is replaced, while a folder with other parameters is still refused."""
+    kw = dict(variant="market", n_ids=4, images_per_id=3, n_cameras=2, hr_size=(16, 32), seed=0, progress=False)
+    root = make_synth_dataset(tmp_path / "ds", **kw)
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    manifest["version"] = synth.GENERATOR_VERSION - 1
+    (root / MANIFEST_NAME).write_text(json.dumps(manifest))
+    (root / "stale.txt").write_text("old")
+    make_synth_dataset(root, **kw)
+    assert json.loads((root / MANIFEST_NAME).read_text())["version"] == synth.GENERATOR_VERSION
+    assert not (root / "stale.txt").exists()
+    with pytest.raises(SynthManifestMismatchError):
+        make_synth_dataset(root, **{**kw, "seed": 1})

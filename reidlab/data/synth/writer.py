@@ -86,6 +86,14 @@ def _identity_of(manifest: dict[str, Any]) -> dict[str, Any]:
     return {key: manifest.get(key) for key in ("generator", "version", "variant", "params")}
 
 
+def _is_older_version_of(found: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """``found`` is a SynthPeople manifest of the same variant and parameters as ``wanted``
+    from an older generator version."""
+    return (found.get("generator") == wanted["generator"] and found.get("variant") == wanted["variant"]
+            and found.get("params") == wanted["params"]
+            and isinstance(found.get("version"), int) and found["version"] < wanted["version"])
+
+
 def _existing(root: Path, wanted: dict[str, Any]) -> bool:
     """True when ``root`` already holds the wanted dataset; raise when it holds another."""
     if not root.exists():
@@ -95,6 +103,12 @@ def _existing(root: Path, wanted: dict[str, Any]) -> bool:
     found = _read_manifest(root) if root.is_dir() else None
     if found is not None and _identity_of(found) == _identity_of(wanted):
         return True
+    if found is not None and _is_older_version_of(found, wanted):
+        # our own output from an older generator: stale, regenerated (never a user's data)
+        print(f"[reidlab] {root} was written by SynthPeople version {found.get('version')}; "
+              f"regenerating it with version {wanted['version']}", flush=True)
+        shutil.rmtree(root)
+        return False
     what = ("a SynthPeople dataset with different parameters "
             f"({json.dumps(_identity_of(found), sort_keys=True)})" if found is not None
             else f"something without a readable {MANIFEST_NAME}")
