@@ -231,7 +231,9 @@ def _paper() -> Profile:
                         hr_height=384, hr_width=128),
         model=ModelConfig(backbone="resnet50", height=384, width=128, pretrained="imagenet"),
         bf=bf,
-        br=dataclasses.replace(bf, p=4, k=16, iterations=2000),
+        # B-R: (number of resolutions) x 16 batches; 500 x (number of resolution classes)
+        # iterations is our reading of "500 x (number of identities)" for a resolution classifier
+        br=dataclasses.replace(bf, p=4, k=16, iterations=2000, iterations_per_id=500),
         eval=EvalConfig(trials=10, batch_size=256, retrain_per_split=True),
         ps=PSHRNetConfig(
             teacher=ps_train, student=ps_train, objective="authors", height=256, width=128,

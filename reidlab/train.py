@@ -168,8 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = prepare_dataset(profile.data, progress=info.is_main and not args.no_progress)
         if info.is_main:
             barrier()
-        split = build_protocol(args.protocol, dataset, trial=args.trial,
-                               **protocol_kwargs(profile))
+        from reidlab.study.models import training_split
+
+        split, _ = training_split(profile, build_protocol(args.protocol, dataset, trial=args.trial,
+                                                          **protocol_kwargs(profile)))
         spec = bf_spec(profile, split) if args.task == "bf" else br_spec(profile, split)
         out = (resolve(args.out, name="--out") if args.out else
                run_folder("runs", profile.name, profile.data.dataset, spec))

@@ -62,7 +62,7 @@ def results(smoke_build: Path) -> dict[str, NotebookResult]:
 def test_every_notebook_wrote_a_typed_result(results, name):
     result = results[name]
     assert result.notebook == name and result.title
-    assert result.parameters.get("profile", "smoke") == "smoke"
+    assert result.parameters["profile"] == "smoke"
 
 
 @pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n in PERCENT_METRICS])

@@ -628,3 +628,49 @@ def test_stale_checkpoint_temporaries_are_removed_on_start(tmp_path: Path) -> No
     live.write_bytes(b"y")
     _toy_fit(tmp_path, iterations=2, checkpoint_every=1, warmup_iterations=0)
     assert not stale.exists() and live.exists()
+
+
+# ----------------------------------------------------------------------------------------
+# Review follow-ups: identity holes that would reuse the wrong weights.
+
+def test_a_replaced_weights_file_changes_the_run_identity(tmp_path: Path) -> None:
+    from reidlab.engine.runs import weights_identity
+
+    weights = tmp_path / "r18.pth"
+    torch.save({"w": torch.zeros(2)}, weights)
+    before = weights_identity(str(weights))
+    torch.save({"w": torch.ones(2)}, weights)
+    os.utime(weights, ns=(os.stat(weights).st_atime_ns, os.stat(weights).st_mtime_ns + 10**9))
+    assert weights_identity(str(weights)) != before
+    assert weights_identity(None) is None and weights_identity("imagenet") == "imagenet"
+
+
+def test_deleted_config_json_still_protects_the_finished_run(tmp_path: Path) -> None:
+    spec_a = RunSpec.of("toy", data={"seed": 0}, train=dict(make_cfg().__dict__))
+    _toy_fit(tmp_path, spec_a, iterations=4, checkpoint_every=2)
+    (tmp_path / "config.json").unlink(missing_ok=True)
+    assert RunSpec.stored(tmp_path)["data"] == {"seed": 0}            # read from the finished run
+    spec_b = RunSpec.of("toy", data={"seed": 1}, train=dict(make_cfg().__dict__))
+    with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
+        spec_b.prepare(tmp_path)
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "model.pt").unlink()                                  # only the checkpoint is left
+    with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
+        spec_b.prepare(tmp_path)
+
+
+def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None:
+    from reidlab.engine.pseudo_siamese import _ps_from_config
+    from reidlab.engine.tasks import _build_model
+
+    old_mgn = {"backbone": "resnet18", "attention": False, "pretrained": None, "reduction": 8, "feat_dim": 16,
+               "dropout": 0.5}
+    assert _build_model(old_mgn, 3, pretrained=False).global_branch == "mgn"
+    assert _ps_from_config({"hrnet": "hrnet_w18_small", "embed_dim": 64}).head == "bnneck"
+
+
+def test_setup_cell_can_be_rerun_in_jupyterlab() -> None:
+    namespace = {"lam": 0.1, "profile": "smoke"}
+    refuse_unknown_parameters("03_rfd_eval", namespace)
+    namespace.update(prof=object(), ds=object())                      # the notebook's own names
+    refuse_unknown_parameters("03_rfd_eval", namespace)

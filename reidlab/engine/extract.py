@@ -30,6 +30,7 @@ from reidlab.data.fingerprint import file_digest
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
 from reidlab.engine.trainer import resolve_amp
+from reidlab.paths import remove_stale_temporaries
 
 __all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
 
@@ -88,6 +89,17 @@ def _eval_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
             module.training = training
         if original != device:
             model.to(original)
+
+
+_SWEPT: set[str] = set()
+
+
+def _sweep_once(folder: Path) -> None:
+    """Remove temporaries of killed extractions from the cache folder (once per process)."""
+    key = str(folder.resolve())
+    if key not in _SWEPT:
+        remove_stale_temporaries(folder)
+        _SWEPT.add(key)
 
 
 def _load_cached(path: Path, n: int) -> torch.Tensor | None:
@@ -151,6 +163,7 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         key = feature_cache_key(model, records, height=height, width=width, flip=flip,
                                 interpolation=interpolation, amp_dtype=amp_dtype)
         cache_path = Path(cache_dir) / f"{key}.pt"
+        _sweep_once(Path(cache_dir))
         cached = _load_cached(cache_path, len(records))
         if cached is not None:
             return cached

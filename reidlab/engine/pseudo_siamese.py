@@ -106,7 +106,7 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, unwrap_model
 from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
-from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked
+from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
 from reidlab.engine.trainer import TrainSummary, fit, seed_everything
 from reidlab.losses.ps_hrnet import (
     AUTHORS_CE_WEIGHT,
@@ -203,9 +203,12 @@ def student_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
 
 
 def _records_digest(records: Sequence[ImageRecord]) -> str:
+    """Digest of the training records *and their images' content* (a replaced image retrains)."""
+    from reidlab.data.fingerprint import file_digest
+
     h = hashlib.sha256()
     for r in records:
-        h.update(f"{r.path}|{r.pid}|{r.factor}\n".encode())
+        h.update(f"{r.path}|{r.pid}|{r.factor}|{file_digest(r.path)}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -297,6 +300,7 @@ def _spec(task: str, profile: Profile, split: ProtocolSplit, cfg: TrainConfig,
     height, width = ps_input_size(profile)
     model: dict[str, Any] = {"hrnet": ps.hrnet, "embed_dim": ps.embed_dim, "head": ps.head,
                              "num_classes": num_classes, "pretrained": profile.model.pretrained,
+                             "pretrained_weights": weights_identity(profile.model.pretrained),
                              "height": height, "width": width}
     data: dict[str, Any] = {"dataset": split.dataset, "interpolation": profile.data.interpolation,
                             "n_train": len(records), "train_sha": _records_digest(records)}
@@ -508,7 +512,7 @@ def _finished_config(out_dir: str | os.PathLike[str], task: str) -> tuple[Path, 
 def _ps_from_config(model: Mapping[str, Any]) -> PSHRNetConfig:
     """The architecture recorded in a run's ``config.json`` ``model`` section (keys absent
     from version-1 configs take the defaults those runs were built with)."""
-    return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"], head=model.get("head", "authors"),
+    return PSHRNetConfig(hrnet=model["hrnet"], embed_dim=model["embed_dim"], head=model.get("head", "bnneck"),
                          vdsr_blocks=model.get("vdsr_blocks", PSHRNetConfig.vdsr_blocks),
                          vdsr_channels=model.get("vdsr_channels", PSHRNetConfig.vdsr_channels),
                          vdsr_bias=model.get("vdsr_bias", PSHRNetConfig.vdsr_bias),

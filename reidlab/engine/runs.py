@@ -37,7 +37,7 @@ from reidlab.engine.checkpoint import atomic_write_json, read_json
 __all__ = [
     "CONFIG_FILE", "CHECKPOINT_FILE", "MODEL_FILE", "METRICS_FILE", "SUMMARY_FILE", "LOCK_FILE",
     "RESULT_NEUTRAL_FIELDS", "ConfigMismatchError", "RunLockedError", "RunSpec", "RunLock",
-    "split_identity", "config_differences", "run_folder", "locked",
+    "split_identity", "config_differences", "run_folder", "locked", "weights_identity",
 ]
 
 CONFIG_FILE = "config.json"
@@ -131,8 +131,14 @@ class RunSpec:
     # -- folders
     @staticmethod
     def stored(out: str | os.PathLike[str]) -> dict[str, Any] | None:
-        """The identity recorded in ``out/config.json`` (``None`` when absent or unreadable)."""
-        data = read_json(Path(out) / CONFIG_FILE)
+        """The identity of what ``out`` holds: the one recorded with its final weights
+        (``summary.json``) when the run finished, else ``config.json`` (``None`` when neither
+        is readable)."""
+        out = Path(out)
+        summary = read_json(out / SUMMARY_FILE)
+        if isinstance(summary, dict) and isinstance(summary.get("spec"), dict) and (out / MODEL_FILE).is_file():
+            return summary["spec"]
+        data = read_json(out / CONFIG_FILE)
         return data if isinstance(data, dict) else None
 
     def is_finished(self, out: str | os.PathLike[str]) -> bool:
@@ -156,6 +162,11 @@ class RunSpec:
         out = Path(out)
         stored = self.stored(out)
         has_state = (out / CHECKPOINT_FILE).is_file() or (out / MODEL_FILE).is_file()
+        if stored is None and (out / CHECKPOINT_FILE).is_file():   # config.json deleted mid-run
+            from reidlab.engine.checkpoint import load_checkpoint
+
+            state = load_checkpoint(out / CHECKPOINT_FILE)
+            stored = state.get("spec") if isinstance(state, dict) else None
         if resume and stored is not None and has_state and (diff := self.differences(stored)):
             raise ConfigMismatchError(
                 f"{out} holds a {stored.get('task', '?')} run of another configuration "
@@ -254,6 +265,18 @@ def locked(out: str | os.PathLike[str], enabled: bool = True) -> Iterator[None]:
         return
     with RunLock(out):
         yield
+
+
+def weights_identity(pretrained: str | None) -> str | None:
+    """What a ``pretrained`` setting contributes to a run's identity: ``None`` (scratch),
+    ``"imagenet"`` (the library's versioned weights), or a local file's content digest, so a
+    weights file replaced under the same name retrains."""
+    if pretrained is None or pretrained == "imagenet":
+        return pretrained
+    from reidlab.data.fingerprint import file_digest
+
+    path = Path(pretrained)
+    return f"file:{file_digest(path)}" if path.is_file() else f"missing:{pretrained}"
 
 
 def run_folder(runs_root: str | os.PathLike[str], profile_name: str, dataset: str,

@@ -32,7 +32,7 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, read_json
 from reidlab.engine.distributed import barrier, default_device, init_distributed
-from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked
+from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
 from reidlab.engine.runs import split_identity
 from reidlab.engine.trainer import (
     VALIDATION_FILE, PeriodicValidation, TrainSummary, Validator, fit, seed_everything,
@@ -73,10 +73,12 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     """Everything that determines a task's trained weights (see :mod:`reidlab.engine.runs`)."""
     identity_task = task == "bf"
     data = to_dict(profile.data)
+    data.pop("data_root")   # where the data lie is not what they are: split_identity hashes their content
     if identity_task:  # B-F never sees resolution labels
         data.pop("pseudo_bins"), data.pop("pseudo_strategy")
+    model = {**to_dict(profile.model), "pretrained_weights": weights_identity(profile.model.pretrained)}
     return RunSpec.of(task, profile=profile.name, num_classes=num_classes, data=data,
-                      model=to_dict(profile.model), train=to_dict(train_cfg),
+                      model=model, train=to_dict(train_cfg),
                       split=split_identity(split, with_res_labels=not identity_task))
 
 
@@ -189,7 +191,7 @@ def _build_model(model_cfg: Mapping[str, Any], num_classes: int, pretrained: boo
                      attention=model_cfg["attention"],
                      pretrained=model_cfg["pretrained"] if pretrained else None,
                      reduction=model_cfg["reduction"], feat_dim=model_cfg["feat_dim"],
-                     dropout=model_cfg["dropout"], global_branch=model_cfg.get("global_branch", "rfd"))
+                     dropout=model_cfg["dropout"], global_branch=model_cfg.get("global_branch", "mgn"))  # runs before the option: MGN's
 
 
 def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: ProtocolSplit,
@@ -210,7 +212,7 @@ def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: Protocol
         dataset = ReidImageDataset(
             split.train,
             build_transforms(profile.model.height, profile.model.width, train=True,
-                             random_erasing=cfg.random_erasing),
+                             random_erasing=cfg.random_erasing, pad_crop=cfg.pad_crop),
             labels=labels, interpolation=profile.data.interpolation)
         hook = None
         if validator is not None and cfg.validate_every > 0:

@@ -316,12 +316,9 @@ class PeriodicValidation:
 # ----------------------------------------------------------------------- checkpoints
 
 def _finished_summary(out: Path, spec: RunSpec) -> TrainSummary | None:
-    data = read_json(out / SUMMARY_FILE)
-    if not isinstance(data, dict) or not (out / MODEL_FILE).is_file():
+    if not spec.is_finished(out):
         return None
-    if not spec.matches(data.get("spec")):
-        return None
-    return TrainSummary.from_dict(data)
+    return TrainSummary.from_dict(read_json(out / SUMMARY_FILE))
 
 
 def _save_checkpoint(path: Path, info: DistInfo, iteration: int, model: nn.Module,

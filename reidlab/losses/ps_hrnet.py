@@ -103,8 +103,9 @@ def reid_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targ
     """HRNet-ReID objective ``L_ce + L_tri`` (the teacher's loss, and part of the student's).
 
     ``L_ce`` sums :func:`label_smoothed_ce` over the ``"logits"`` heads and ``L_tri``
-    sums the batch-hard triplet loss over the ``"triplet"`` features (one of each for
-    HRNet-ReID; the MGN layout allows several).
+    averages the batch-hard triplet loss over the ``"triplet"`` features (one with the
+    BNNeck head, five with the authors' head: the 6144-d feature and each branch), so the
+    two terms keep a 1:1 weight whatever the head.
 
     Returns:
         ``(loss, {"ce", "triplet", "acc"})`` with ``acc`` the top-1 training accuracy.
@@ -113,7 +114,7 @@ def reid_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targ
     if len(logits) == 0 or len(feats) == 0:
         raise ValueError("outputs need at least one 'logits' and one 'triplet' tensor")
     ce = torch.stack([label_smoothed_ce(lg, targets, eps) for lg in logits]).sum()
-    tri = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in feats]).sum()
+    tri = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in feats]).mean()
     return ce + tri, {"ce": float(ce.detach()), "triplet": float(tri.detach()),
                       "acc": top1_accuracy(logits, targets)}
 

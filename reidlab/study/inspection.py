@@ -29,10 +29,11 @@ def predict_resolution(model: torch.nn.Module, records, *, height: int, width: i
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     preds = []
     try:
         for images, _, _ in loader:
-            logits = model.classify(images)
+            logits = model.classify(images.to(device))
             preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
     finally:
         model.train(was_training)
@@ -57,7 +58,7 @@ def restore_examples(student: torch.nn.Module, records, *, height: int, width: i
     was_training = student.training
     student.eval()
     try:
-        restored = student.vdsr(lr)
+        restored = student.vdsr(lr.to(next(student.parameters()).device)).cpu()
     finally:
         student.train(was_training)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

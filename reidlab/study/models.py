@@ -18,7 +18,7 @@ from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
 __all__ = ["PRODUCER_NOTEBOOK", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models",
-           "check_pretrained", "start_label"]
+           "check_pretrained", "start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
 PRODUCER_NOTEBOOK = {
@@ -152,3 +152,12 @@ def start_label(prof: Profile) -> str:
     if pretrained is None:
         return "from scratch"
     return "ImageNet" if pretrained == "imagenet" else f"weights file {Path(pretrained).name}"
+
+
+def trained_iterations(prof: Profile, split: ProtocolSplit, task: str) -> int:
+    """Iterations B-F (``task="bf"``) or B-R (``"br"``) actually train on ``split`` (lengths
+    derived from the training set in the paper profile)."""
+    from reidlab.engine.tasks import bf_schedule, br_schedule
+
+    train_split, _ = training_split(prof, split)
+    return {"bf": bf_schedule, "br": br_schedule}[task](prof, train_split).iterations

@@ -125,6 +125,8 @@ def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:
     """
     import difflib
 
+    if namespace.get("_reidlab_parameters_checked"):
+        return   # a re-run of the setup cell in JupyterLab: the namespace now holds the notebook's own names
     declared = set(declared_parameters(notebook))
     unknown = sorted(n for n in namespace
                      if not n.startswith("_") and n not in declared and n not in _IPYTHON_NAMES)
@@ -135,3 +137,4 @@ def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:
             hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ValueError(f"notebooks/{notebook}.ipynb has no parameter {', '.join(hints)}; "
                          f"its parameters are: {', '.join(sorted(declared))}")
+    namespace["_reidlab_parameters_checked"] = True

@@ -19,12 +19,11 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from reidlab.paths import repo_root, resolve
+from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
 from reidlab.study.io import read_json, write_json
@@ -52,8 +51,8 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
     src = repo_root() / "notebooks" / f"{name}.ipynb"
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{name}.ipynb"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=out_dir)
-    os.close(fd)
+    remove_stale_temporaries(out_dir)   # partial notebooks of killed runs
+    tmp = str(temporary_name(final, suffix=".tmp.ipynb"))
     start = time.perf_counter()
     os.environ[PLAIN_PROGRESS_ENV] = "1"   # the kernel inherits it: text bars, no widget state
     try:
@@ -82,6 +81,8 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         params["data_root"] = data_root
     results = resolve(results_dir)
     os.environ[REPRODUCE_ENV] = "1"   # the pipeline is the one writer of the committed results/
+    for folder in (results, results / "tables", results / "figures"):
+        remove_stale_temporaries(folder)
     timings: dict[str, float] = {}
     total_start = time.perf_counter()
     for name in NOTEBOOKS:

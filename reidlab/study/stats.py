@@ -51,7 +51,7 @@ def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1
         boots = diff[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
         lo, hi = np.percentile(boots, [2.5, 97.5])
         # a constant difference has no variance: the t-test is undefined (reported as n/a)
-        p = float(stats.ttest_rel(wide.loc[:, a].dropna(), wide.loc[:, b].dropna()).pvalue) \
+        p = float(stats.ttest_1samp(diff, 0.0).pvalue) \
             if np.any(diff != diff[0]) else (float("nan") if diff[0] != 0 else 1.0)
         std = float(diff.std(ddof=1))
     else:
