@@ -199,3 +199,20 @@ def test_paper_schedules_derive_from_the_training_set():
     assert (ps.iterations, ps.warmup_iterations) == (71 * 539, 5 * 539)
     smoke = get_profile("smoke")
     assert resolve_schedule(smoke.bf, n_images=10, n_ids=5) == smoke.bf                     # fixed lengths stay
+
+
+def test_a_full_reproduce_removes_results_no_notebook_writes(tmp_path):
+    import os
+    import time
+
+    from reidlab.study.pipeline import remove_unwritten
+
+    for rel in ("old.json", "tables/gone.md", "figures/gone.png", "tables/kept.md", "README.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+        os.utime(tmp_path / rel, (1, 1))
+    since = time.time()
+    (tmp_path / "tables" / "kept.md").write_text("new")
+    removed = {p.relative_to(tmp_path).as_posix() for p in remove_unwritten(tmp_path, since)}
+    assert removed == {"old.json", "tables/gone.md", "figures/gone.png"}
+    assert (tmp_path / "tables" / "kept.md").exists() and (tmp_path / "README.md").exists()

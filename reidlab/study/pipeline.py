@@ -80,6 +80,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     if data_root:
         params["data_root"] = data_root
     results = resolve(results_dir)
+    started_at = time.time()
     os.environ[REPRODUCE_ENV] = "1"   # the pipeline is the one writer of the committed results/
     for folder in (results, results / "tables", results / "figures"):
         remove_stale_temporaries(folder)
@@ -101,8 +102,26 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     write_json(results / "run_info.json", info)
     write_json(results / "metrics.json", headline_metrics(results, info["wall_seconds"]))
     write_report(results)
+    if not only:
+        for path in remove_unwritten(results, started_at):
+            print(f"[reidlab] removed {path}: no notebook writes it any more", flush=True)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
+
+
+def remove_unwritten(results: Path, since: float) -> list[Path]:
+    """After a full run, delete the result files it did not write (older than ``since``): a
+    table or figure no notebook produces any more must not stay behind as if it were current.
+    Only inside the committed results folder layout: its top-level JSON, ``tables/``,
+    ``figures/`` and ``notebooks/``."""
+    stale = []
+    candidates = [*results.glob("*.json"), *(p for sub in ("tables", "figures", "notebooks")
+                                              for p in (results / sub).rglob("*"))]
+    for path in candidates:
+        if path.is_file() and path.stat().st_mtime < since:
+            path.unlink()
+            stale.append(path)
+    return stale
 
 
 def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None,
