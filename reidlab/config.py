@@ -2,7 +2,7 @@
 
 Profiles:
     ``smoke``  tests and nbval: tiny data, ResNet-18 at a small size, a few iterations.
-    ``quick``  the embedded default on a 2-core CPU: the whole study in about 15 minutes.
+    ``quick``  the embedded default on a 2-core CPU: the whole study in about 30 minutes.
     ``paper``  ResNet-50 at 384x128 with the paper's schedule: for GPUs and real data.
 
 Every field can be overridden by name (``get_profile("quick", iterations=10)`` is
