@@ -12,13 +12,17 @@ those of dead processes on the next start, and never those of a live writer.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-__all__ = ["repo_root", "resolve", "temporary_name", "pid_alive", "remove_stale_temporaries"]
+__all__ = ["repo_root", "resolve", "temporary_name", "pid_alive", "remove_stale_temporaries",
+           "atomic_write", "atomic_write_bytes"]
 
 
 def repo_root() -> Path:
@@ -82,3 +86,71 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` atomically: ``write(handle)`` fills a :func:`temporary_name` sibling, which is
+    fsync'ed and moved into place with :func:`os.replace`; a reader sees the old file or the
+    new one, never a torn one. A failed write leaves the old file and no temporary, and says
+    why in plain words (disk full, interrupted)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_name = str(temporary_name(path))
+    # os.open (not mkstemp) so the file gets the usual umask-based permissions
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        explained = _explain_write_error(exc, path)
+        if explained is exc:
+            raise
+        raise explained from exc
+    _fsync_dir(path.parent)
+    return path
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:  # pragma: no cover
+        return False
+
+
+def _explain_write_error(exc: BaseException, path: Path) -> BaseException:
+    """The error to raise when writing ``path`` failed (the previous file is intact)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or \
+            (isinstance(exc, (OSError, RuntimeError)) and _disk_full(path)):
+        return OSError(errno.ENOSPC, f"no space left on device while writing {path}; the previous "
+                                     "version of the file is intact: free some space and run again")
+    if isinstance(exc, KeyboardInterrupt):
+        return KeyboardInterrupt(f"interrupted while writing {path}; the previous version of the "
+                                 "file is intact")
+    if isinstance(exc, RuntimeError) and "unexpected pos" in str(exc):
+        # torch.save's writer reports a failed or interrupted write this way
+        return OSError(errno.EIO, f"interrupted while writing {path} (the write failed part-way); the "
+                                  "previous version of the file is intact: run again to resume")
+    return exc
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda handle: handle.write(data))

@@ -1,11 +1,12 @@
 """Shared test fixtures: the real-image folder beside the project and tiny fake datasets."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -82,3 +83,12 @@ def _market_name(pid: int, cam: int, frame: int, box: int = 1) -> str:
 def market_name() -> Callable[..., str]:
     """``market_name(pid, cam, frame, box=1)``: a Market-1501 file name (pid -1 = junk)."""
     return _market_name
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine OpenMP spinning costs ~10x (HRNet tests)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

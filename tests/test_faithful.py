@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -48,13 +47,8 @@ HRNET_W32_INCRE_PARAMS = 30_881_856
 CLASS_BLOCK_751_PARAMS = 3_532_527
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared 2-core machine OpenMP spinning costs ~10x."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+#: one intra-op thread for every test here (see ``one_thread`` in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------ HRNet-ReID

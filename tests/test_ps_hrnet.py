@@ -5,7 +5,6 @@ import dataclasses
 import json
 import math
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import huggingface_hub
@@ -47,13 +46,8 @@ HRNET = "hrnet_w18_small"
 SIZE = 32            # HRNet input side in these tests (a multiple of 32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared 2-core machine OpenMP spinning costs ~10x."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+#: one intra-op thread for every test here (see ``one_thread`` in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------- VDSR-CA

@@ -8,88 +8,28 @@ sees either the previous complete file or the new complete file, never a torn on
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
-import shutil
 import random
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_name = str(path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
-    # os.open (not mkstemp) so the file gets the usual umask-based permissions
-    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        explained = _explain_write_error(exc, path)
-        if explained is exc:
-            raise
-        raise explained from exc
-    _fsync_dir(path.parent)
-    return path
-
-
-def _disk_full(path: Path) -> bool:
-    try:
-        return shutil.disk_usage(path.parent).free < 1 << 20
-    except OSError:  # pragma: no cover
-        return False
-
-
-def _explain_write_error(exc: BaseException, path: Path) -> BaseException:
-    """The error to raise when writing ``path`` failed (the previous file is intact)."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or \
-            (isinstance(exc, (OSError, RuntimeError)) and _disk_full(path)):
-        return OSError(errno.ENOSPC, f"no space left on device while writing {path}; the previous "
-                                     "version of the file is intact: free some space and run again")
-    if isinstance(exc, KeyboardInterrupt):
-        return KeyboardInterrupt(f"interrupted while writing {path}; the previous version of the "
-                                 "file is intact")
-    if isinstance(exc, RuntimeError) and "unexpected pos" in str(exc):
-        # torch.save's writer reports a failed or interrupted write this way
-        return OSError(errno.EIO, f"interrupted while writing {path} (the write failed part-way); the "
-                                  "previous version of the file is intact: run again to resume")
-    return exc
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+from reidlab.paths import atomic_write
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save(obj, path)`` atomically (temp file + fsync + ``os.replace``)."""
-    return _atomic_write(Path(path), lambda handle: torch.save(obj, handle))
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
-    return _atomic_write(Path(path), lambda handle: handle.write(text.encode("utf-8")))
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:

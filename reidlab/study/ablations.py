@@ -63,10 +63,10 @@ TABLE4_PAPER_DATASET: dict[str, str] = {"Market-like": "MLR-Market-1501", "Duke-
 
 def _published_columns(table: str, paper_dataset: str, metrics: Sequence[str], label: str) -> pd.DataFrame:
     """The paper's numbers of ``table`` for ``paper_dataset`` as ``"<label> <metric>"`` columns by our row."""
-    from reidlab.study.published import published_ablation
+    from reidlab.study.published import published_ablation, published_cell
 
     ref = published_ablation(table, paper_dataset).set_index("row")
-    return pd.DataFrame({f"{label} {m}": ref[m].map(lambda v: "" if v is None or v != v else f"{v:.1f}")
+    return pd.DataFrame({f"{label} {m}": ref[m].map(published_cell)
                          for m in metrics})
 
 

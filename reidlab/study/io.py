@@ -12,24 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from reidlab.paths import repo_root, resolve, temporary_name  # noqa: F401  (repo_root/resolve re-exported)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(temporary_name(path))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+from reidlab.paths import atomic_write_bytes, repo_root, resolve  # noqa: F401  (re-exported for the notebooks)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -27,19 +27,15 @@ from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporar
 from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
 from reidlab.study.io import read_json, write_json
+from reidlab.study.params import declared_parameters
 from reidlab.study.report import write_report
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
 
-def _declared_parameters(path: Path) -> set[str]:
-    import papermill as pm
-
-    return set(pm.inspect_notebook(str(path)).keys())
-
-
 def _params_for(path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    declared = _declared_parameters(path)
+    """``params`` restricted to those the notebook at ``path`` declares."""
+    declared = set(declared_parameters(path.stem))
     return {k: v for k, v in params.items() if k in declared}
 
 

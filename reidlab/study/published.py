@@ -247,6 +247,11 @@ def published_table(table: str, dataset: str | None = None) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
 
 
+def published_cell(value: float | None) -> str:
+    """A published number as printed in our tables: one decimal, empty where the paper gives none."""
+    return "" if value is None or value != value else f"{value:.1f}"
+
+
 def reference_view(dataset: str, tables: tuple[str, ...] = ("RFD-1", "RFD-2", "RFD-3", "PSHRNet-I"),
                    metrics: tuple[str, ...] = ("R1", "R5", "R10", "mAP"), **columns: str) -> pd.DataFrame:
     """Published rows for ``dataset`` formatted like our mean ± std tables: a ``source``
@@ -258,7 +263,7 @@ def reference_view(dataset: str, tables: tuple[str, ...] = ("RFD-1", "RFD-2", "R
                          **{k: [v] * len(ref) for k, v in columns.items()},
                          "method": list(ref["method"])})
     for m in metrics:
-        view[m] = ["" if v is None or v != v else f"{v:.1f}" for v in ref[m]]
+        view[m] = [published_cell(v) for v in ref[m]]
     return view
 
 
