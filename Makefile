@@ -1,7 +1,8 @@
 # reidlab: the two commands of the README.
 #   make reproduce   set up .venv if needed, run notebooks 00-06 with papermill, regenerate results/
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
-# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|scratch|FILE  PYTHON=python3
+# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
+#          ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -31,7 +32,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 reproduce: install
 	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
-		--cell-timeout $(CELL_TIMEOUT)
+		--cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
 
 notebooks-nbval: install
 	$(BIN)/python -m reidlab.study.pipeline prepare-nbval --out build/nbval

@@ -333,7 +333,7 @@ def _split(root: Path, factors: tuple[int, ...] = (1, 2), n_ids: int = 4,
 
 def _profile(**ps: object) -> Profile:
     schedule = {"iterations": 2, "checkpoint_every": 2}
-    return get_profile("smoke", model={"height": SIZE, "width": SIZE},
+    return get_profile("smoke", model={"height": SIZE, "width": SIZE, "pretrained": None},
                        ps={"teacher": schedule, "student": schedule, "embed_dim": 16,
                            "vdsr_blocks": 1, "vdsr_channels": 8, **ps})
 
@@ -425,7 +425,7 @@ def _authors_profile(**ps: object) -> Profile:
     schedule = {"epochs": 2, "warmup_epochs": 1, "warmup_lr": 3e-4, "nesterov": True,
                 "lr_milestones": (0.75,), "pad_crop": 2, "random_erasing": False,
                 "checkpoint_every": 2}
-    return get_profile("smoke", model={"height": SIZE, "width": SIZE},
+    return get_profile("smoke", model={"height": SIZE, "width": SIZE, "pretrained": None},
                        ps={"teacher": schedule, "student": schedule, "embed_dim": 16,
                            "vdsr_blocks": 1, "vdsr_channels": 8, "objective": "authors",
                            "student_data": "all", "vdsr_bias": False, "vdsr_init": "authors",

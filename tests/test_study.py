@@ -149,7 +149,8 @@ def test_pretrained_parameter_values():
 
     assert pretrained_setting("scratch") is None and pretrained_setting("imagenet") == "imagenet"
     assert pretrained_setting("weights/r50.pth").endswith("weights/r50.pth")
-    with pytest.raises(ValueError, match="imagenet, scratch, or a weights file"):
+    assert pretrained_setting("synthpeople") == "synthpeople"
+    with pytest.raises(ValueError, match="imagenet, synthpeople, scratch, or a weights file"):
         pretrained_setting(3)
     assert build_profile("paper").model.pretrained == "imagenet"
     assert build_profile("paper", pretrained="scratch").model.pretrained is None
@@ -158,7 +159,8 @@ def test_pretrained_parameter_values():
 def test_start_is_labelled():
     from reidlab.study.models import start_label
 
-    assert start_label(build_profile("smoke")) == "from scratch"
+    assert start_label(build_profile("smoke")) == "SynthPeople pre-training (ImageNet stand-in)"
+    assert start_label(build_profile("smoke", pretrained="scratch")) == "from scratch"
     assert start_label(build_profile("paper")) == "ImageNet"
     assert start_label(build_profile("smoke", pretrained="/w/r18.pth")) == "weights file r18.pth"
 

@@ -21,7 +21,7 @@ TINY = {"iterations": 1, "checkpoint_every": 1}
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
     root = tmp_path_factory.mktemp("data")
-    return get_profile("smoke", data={"data_root": str(root)}, bf=TINY, br=TINY)
+    return get_profile("smoke", data={"data_root": str(root)}, model={"pretrained": None}, bf=TINY, br=TINY)
 
 
 @pytest.fixture(scope="module")

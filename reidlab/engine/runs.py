@@ -275,7 +275,9 @@ def weights_identity(pretrained: str | None) -> str | None:
         return pretrained
     from reidlab.data.fingerprint import file_digest
 
-    path = Path(pretrained)
+    from reidlab.paths import resolve
+
+    path = resolve(pretrained, name="pretrained")
     return f"file:{file_digest(path)}" if path.is_file() else f"missing:{pretrained}"
 
 

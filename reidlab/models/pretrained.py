@@ -77,13 +77,16 @@ def _is_imagenet(pretrained: Pretrained) -> bool:
 def _local_file(pretrained: str | os.PathLike[str]) -> Path:
     """``pretrained`` as an existing weights file; ``ValueError`` when it is neither
     ``"imagenet"`` nor path-like, :class:`PretrainedWeightsMissing` when it is absent."""
-    path = Path(pretrained)
+    from reidlab.paths import resolve
+
+    path = resolve(pretrained, name="pretrained")   # a relative path is relative to the repository root
     looks_like_path = (isinstance(pretrained, os.PathLike) or path.suffix in WEIGHT_SUFFIXES
                        or os.sep in str(pretrained) or path.exists())
     if not looks_like_path:
         raise ValueError(
             f"pretrained={str(pretrained)!r} is not valid; choose None (random init), "
-            f"'imagenet' or the path of a weights file ({', '.join(WEIGHT_SUFFIXES)})")
+            f"'imagenet', 'synthpeople' (the study resolves it to its pre-training run) or the path "
+            f"of a weights file ({', '.join(WEIGHT_SUFFIXES)})")
     if not path.is_file():
         raise PretrainedWeightsMissing(f"pretrained weights file {path} does not exist")
     return path

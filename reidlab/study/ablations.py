@@ -39,13 +39,16 @@ def ablation_profile(profile: Profile, **data_changes: Any) -> Profile:
 
 
 def table4_sets(base: Profile, market_dataset: str, market_root: str | None, duke_dataset: str,
-                duke_root: str | None) -> dict[str, Profile]:
-    """Table 4's two datasets. When both are the same synthetic set, the "Duke-like" one
-    gets another seed and two more cameras (a second, different population)."""
-    same = duke_dataset == market_dataset
-    duke_changes = {"seed": base.data.seed + 1, "n_cameras": base.data.n_cameras + 2} if same else {}
-    return {"Market-like": dataset_profile(base, market_dataset, market_root),
-            "Duke-like": dataset_profile(base, duke_dataset, duke_root, **duke_changes)}
+                duke_root: str | None, *, with_duke: bool = True) -> dict[str, Profile]:
+    """Table 4's datasets: the "Market-like" one and, ``with_duke``, the "Duke-like" one. When
+    both are the same synthetic set, the "Duke-like" one gets another seed and two more
+    cameras (a second, different population)."""
+    sets = {"Market-like": dataset_profile(base, market_dataset, market_root)}
+    if with_duke:
+        same = duke_dataset == market_dataset
+        duke_changes = {"seed": base.data.seed + 1, "n_cameras": base.data.n_cameras + 2} if same else {}
+        sets["Duke-like"] = dataset_profile(base, duke_dataset, duke_root, **duke_changes)
+    return sets
 
 
 def table4_row(protocol: str, method: str, interpolation: str) -> str:

@@ -17,7 +17,7 @@ from reidlab.config import Profile, override
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models",
            "check_pretrained", "start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -26,7 +26,60 @@ PRODUCER_NOTEBOOK = {
     "br": "notebooks/02_train_br.ipynb",
     "teacher": "notebooks/06_ps_hrnet.ipynb",
     "student": "notebooks/06_ps_hrnet.ipynb",
+    "pretrain": "notebooks/01_train_bf.ipynb (ResNet) or notebooks/06_ps_hrnet.ipynb (HRNet)",
 }
+
+#: run folder "dataset" of the pre-training stand-in's runs
+PRETRAIN_FOLDER = "synthpeople-pretraining"
+
+
+def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str = "resnet",
+                    train_if_missing: bool = True, progress: bool = True) -> Path:
+    """The run folder of the pre-training stand-in for ImageNet (:mod:`reidlab.engine.pretrain`)
+    of the profile's ResNet (``arch="resnet"``) or PS-HRNet's HRNet (``"hrnet"``), trained
+    now when missing (``train_if_missing``)."""
+    from reidlab.engine.pretrain import BACKBONE_FILE, pretrain_backbone, pretrain_spec
+    from reidlab.engine.pseudo_siamese import ps_input_size
+
+    name = prof.model.backbone if arch == "resnet" else prof.ps.hrnet
+    height, width = (prof.model.height, prof.model.width) if arch == "resnet" else ps_input_size(prof)
+    hr_size = (prof.data.hr_width, prof.data.hr_height)
+    spec = pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size)
+    out = run_folder(runs_root, prof.name, PRETRAIN_FOLDER, spec)
+    if not (spec.is_finished(out) and (out / BACKBONE_FILE).is_file()):
+        if not train_if_missing:
+            raise FileNotFoundError(f"no finished pre-training run in {out}: run "
+                                    f"{PRODUCER_NOTEBOOK['pretrain']} with the same parameters first")
+        pretrain_backbone(prof.pretrain, arch, name, out, data_root=prof.data.data_root, height=height,
+                          width=width, hr_size=hr_size, progress=progress)
+    return out
+
+
+def uses_pretraining(prof: Profile) -> bool:
+    """Whether ``prof`` starts from the pre-training stand-in (``pretrained="synthpeople"``)."""
+    from reidlab.config import SYNTHETIC_PRETRAINING
+
+    return prof.model.pretrained == SYNTHETIC_PRETRAINING
+
+
+def with_pretraining(prof: Profile, runs_root: str | Path = "runs", *, arch: str = "resnet",
+                     train_if_missing: bool = True, progress: bool = True) -> Profile:
+    """``prof`` itself, or, when it starts from the pre-training stand-in
+    (``pretrained="synthpeople"``), ``prof`` starting from that run's backbone file (written
+    relative to the repository root when it lies inside it, so run identities do not depend
+    on where the clone is)."""
+    from reidlab.engine.pretrain import BACKBONE_FILE
+    from reidlab.paths import repo_root
+
+    if not uses_pretraining(prof):
+        return prof
+    weights = pretraining_run(prof, runs_root, arch=arch, train_if_missing=train_if_missing,
+                              progress=progress) / BACKBONE_FILE
+    try:
+        weights = weights.resolve().relative_to(repo_root())
+    except ValueError:
+        pass
+    return override(prof, model={"pretrained": str(weights)})
 
 
 def run_dir(profile: Profile, spec: RunSpec, runs_root: str | Path = "runs") -> Path:
@@ -80,6 +133,7 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     check_choice("train_on", train_on, TRAIN_ON)
     if attention is not None:
         prof = override(prof, model={"attention": attention})
+    prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     if train_on == "hr":
         train_split = hr_only(train_split)
@@ -100,6 +154,7 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     from reidlab.engine.tasks import br_spec, load_br, train_br
     from reidlab.study.inspection import ResolutionValidator, held_out_resolution_labels
 
+    prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     validator = None
     if validation is not None:
@@ -122,6 +177,7 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
         load_student, load_teacher, student_spec, teacher_spec, train_student, train_teacher,
     )
 
+    prof = with_pretraining(prof, runs_root, arch="hrnet", train_if_missing=train_if_missing, progress=progress)
     split, _ = training_split(prof, split)   # the same training identities as B-F and B-R
     t_spec = teacher_spec(prof, split)
     t_dir = run_dir(prof, t_spec, runs_root)
@@ -138,8 +194,11 @@ def check_pretrained(prof: Profile, *, mgn: bool = True, hrnet: bool = False) ->
     """Fail at once (before any data work) when the profile's ``pretrained`` weights are not
     on this machine: the error names the file, the cache folder it is looked up in and how to
     pre-download it (nothing is downloaded at run time)."""
+    from reidlab.config import SYNTHETIC_PRETRAINING
     from reidlab.models.pretrained import hrnet_weights_file, resnet_weights_file
 
+    if prof.model.pretrained == SYNTHETIC_PRETRAINING:
+        return   # trained by the study itself when missing
     if mgn:
         resnet_weights_file(prof.model.backbone, prof.model.pretrained)
     if hrnet:
@@ -148,9 +207,13 @@ def check_pretrained(prof: Profile, *, mgn: bool = True, hrnet: bool = False) ->
 
 def start_label(prof: Profile) -> str:
     """How the networks start: "ImageNet", "from scratch" or "weights file <name>"."""
+    from reidlab.config import SYNTHETIC_PRETRAINING
+
     pretrained = prof.model.pretrained
     if pretrained is None:
         return "from scratch"
+    if pretrained == SYNTHETIC_PRETRAINING:
+        return "SynthPeople pre-training (ImageNet stand-in)"
     return "ImageNet" if pretrained == "imagenet" else f"weights file {Path(pretrained).name}"
 
 

@@ -68,16 +68,20 @@ FROM_SCRATCH = "scratch"
 
 
 def pretrained_setting(value: Any) -> str | None:
-    """``ModelConfig.pretrained`` from the notebook parameter: ``"imagenet"``, ``"scratch"``
-    (random initialisation) or a local weights file (relative to the repository root)."""
+    """``ModelConfig.pretrained`` from the notebook parameter: ``"imagenet"``, ``"synthpeople"``
+    (the pre-training stand-in for ImageNet), ``"scratch"`` (random initialisation) or a local
+    weights file (relative to the repository root)."""
     from reidlab.paths import resolve
 
     if value == FROM_SCRATCH:
         return None
-    if value == "imagenet":
+    from reidlab.config import SYNTHETIC_PRETRAINING
+
+    if value in ("imagenet", SYNTHETIC_PRETRAINING):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"pretrained={value!r} is not valid; choose imagenet, {FROM_SCRATCH}, or a weights file path")
+        raise ValueError(f"pretrained={value!r} is not valid; choose imagenet, {SYNTHETIC_PRETRAINING}, "
+                         f"{FROM_SCRATCH}, or a weights file path")
     return str(resolve(value, name="pretrained"))
 
 

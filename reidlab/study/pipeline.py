@@ -25,7 +25,7 @@ from typing import Any
 
 from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
-from reidlab.study.contract import NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
+from reidlab.study.contract import COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
 from reidlab.study.io import read_json, write_json
 from reidlab.study.params import declared_parameters
 from reidlab.study.report import write_report
@@ -67,7 +67,7 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
 
 def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
               only: list[str] | None = None, results_dir: str = "results",
-              pretrained: str | None = None) -> dict[str, float]:
+              pretrained: str | None = None, allow_dirty: bool = False) -> dict[str, float]:
     params: dict[str, Any] = {"profile": profile, "seed": seed, "results_dir": results_dir}
     if pretrained:
         params["pretrained"] = pretrained
@@ -76,6 +76,13 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     if data_root:
         params["data_root"] = data_root
     results = resolve(results_dir)
+    version = code_version()
+    if results == resolve(COMMITTED_RESULTS) and version["tree"] == "dirty" and not allow_dirty:
+        raise SystemExit(
+            f"[reidlab] refusing to regenerate the committed {COMMITTED_RESULTS}/ from a working tree with "
+            f"uncommitted changes ({', '.join(version['changed'][:5])}{' ...' if len(version['changed']) > 5 else ''}): "
+            "commit them first so the results name the code that produced them, or pass --allow-dirty "
+            "(make reproduce ALLOW_DIRTY=1); run_info.json then says the tree was dirty")
     started_at = time.time()
     os.environ[REPRODUCE_ENV] = "1"   # the pipeline is the one writer of the committed results/
     for folder in (results, results / "tables", results / "figures"):
@@ -89,6 +96,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         timings[name] = run_notebook(name, params, results / "notebooks", cell_timeout=cell_timeout)
         print(f"[reidlab] {name} done in {timings[name]:.0f} s", flush=True)
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
+    info["code"] = {k: v for k, v in version.items() if k != "changed"}
     if only:
         previous = resolve(results_dir) / "run_info.json"
         if previous.exists():
@@ -120,6 +128,26 @@ def remove_unwritten(results: Path, since: float) -> list[Path]:
     return stale
 
 
+def code_version() -> dict[str, Any]:
+    """The commit the code is at, and whether the working tree differs from it (``"clean"`` /
+    ``"dirty"`` with the changed paths; ``"unknown"`` outside a git checkout). Generated data,
+    runs and caches are git-ignored, so they never make a tree dirty."""
+    import subprocess
+
+    from reidlab.paths import repo_root
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True,
+                              check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "tree": "unknown", "changed": []}
+    return {"commit": commit, "tree": "dirty" if changed else "clean", "changed": changed}
+
+
 def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None,
              timings: dict[str, float], wall: float) -> dict[str, Any]:
     import numpy
@@ -135,6 +163,8 @@ def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None
         "torchvision": torchvision.__version__, "numpy": numpy.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
                    f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "torch_threads": torch.get_num_threads(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
@@ -222,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--cell-timeout", type=int, default=3600)
     rep.add_argument("--results-dir", default="results")
     rep.add_argument("--pretrained", default=None,
-                     help="imagenet | scratch | a weights file (default: the profile's: imagenet in paper, "
-                          "scratch in smoke/quick)")
+                     help="imagenet | synthpeople | scratch | a weights file (default: the profile's: imagenet "
+                          "in paper, synthpeople (the pre-training stand-in) in smoke/quick)")
+    rep.add_argument("--allow-dirty", action="store_true",
+                     help="regenerate the committed results/ from a tree with uncommitted changes (recorded)")
     rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
                      help="run only these notebooks (the report still covers all results)")
     prep = sub.add_parser("prepare-nbval", help="smoke-parameterised notebooks for pytest --nbval-lax")
@@ -235,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
-                  args.results_dir, args.pretrained)
+                  args.results_dir, args.pretrained, args.allow_dirty)
     elif args.command == "prepare-nbval":
         for p in prepare_nbval(resolve(args.out)):
             print(p)

@@ -25,7 +25,10 @@ def write_report(results: Path) -> Path:
                   f"- profile: `{info['profile']}`, seed {info['seed']}, dataset: {info['dataset']}",
                   f"- wall time: {info['wall_seconds'] / 60:.1f} min "
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in info['notebook_seconds'].items())})",
-                  f"- machine: {info['machine']}",
+                  f"- machine: {info['machine']}"
+                  + (f", {info['torch_threads']} torch threads" if "torch_threads" in info else ""),
+                  *([f"- code: commit `{info['code'].get('commit')}`, working tree {info['code'].get('tree')}"]
+                    if isinstance(info.get("code"), dict) else []),
                   f"- versions: Python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
                   f"numpy {info['numpy']}",
                   f"- finished: {info['finished']}", ""]
