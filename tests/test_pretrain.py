@@ -25,7 +25,6 @@ SIZE = dict(height=64, width=32, hr_size=(32, 64))
 @pytest.fixture(scope="module")
 def resnet_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("pretrain")
-    torch.set_num_threads(1)
     weights, summary = pre.pretrain_backbone(TINY, "resnet", "resnet18", root / "run", data_root=root / "data",
                                              progress=False, **SIZE)
     assert summary is not None and summary.iterations == 2

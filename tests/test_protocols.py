@@ -86,9 +86,10 @@ def test_viper_lr_query(viper: ReidDataset) -> None:
     assert {(r.factor, r.res_label) for r in split.gallery} == {(1, 0)}
     assert all(r.res_label == FACTOR_TO_RES_CLASS[r.factor] for r in split.query)
     assert len(ids(split.train)) == 316 and not ids(split.train) & ids(split.query)
-    assert len(split.train) == 316 * 2 * 4 and split.n_res_classes == 4
-    assert Counter((r.factor, r.res_label) for r in split.train) == {
-        (1, 0): 632, (2, 1): 632, (3, 2): 632, (4, 3): 632}
+    assert len(split.train) == 316 * 2 * 2 and split.n_res_classes == 4
+    counts = Counter((r.factor, r.res_label) for r in split.train)
+    assert counts[(1, 0)] == 632 and sum(counts.values()) == 2 * 632      # HR:LR = 1:1 (RFD Sec. 3.1)
+    assert set(counts) == {(1, 0), (2, 1), (3, 2), (4, 3)} and all(150 < counts[k] < 270 for k in counts if k[0] > 1)
 
 
 @pytest.mark.shared_data
@@ -125,7 +126,7 @@ def test_prid_lr_query(shared_data: Path) -> None:
     assert len(split.query) == 100 and {r.camid for r in split.query} == {0}
     assert len(split.gallery) == 100 + 549 and {r.camid for r in split.gallery} == {1}
     assert ids(split.query) <= ids(split.gallery)
-    assert len(ids(split.train)) == 100 and len(split.train) == 100 * 2 * 4
+    assert len(ids(split.train)) == 100 and len(split.train) == 100 * 2 * 2
     assert not ids(split.train) & ids(split.gallery)
     assert max(ids(split.train) | ids(split.query)) <= 200
 
@@ -161,7 +162,7 @@ def test_mini_market_fixed_split(shared_data: Path) -> None:
     assert [r.path for r in a.gallery] == [r.path for r in market.gallery]
     assert [r.factor for r in a.query] != [r.factor for r in b.query]
     assert [r.path for r in a.query] == [r.path for r in b.query]
-    assert {r.factor for r in a.gallery} == {1} and len(a.train) == 32 * 4
+    assert {r.factor for r in a.gallery} == {1} and len(a.train) == 32 * 2
     mr = multi_res_gallery_protocol(market, trial=0, seed=0)
     assert len(mr.gallery) == 32 and {r.factor for r in mr.gallery} <= {1, 2, 3, 4}
     assert len({r.factor for r in mr.gallery}) > 1
@@ -251,12 +252,34 @@ def test_cuhk03_flat_single_shot(cuhk03_flat: ReidDataset) -> None:
     assert len(split.query) == 4 * 3 and {r.camid for r in split.query} == {0}
     assert len(split.gallery) == 4 and {r.camid for r in split.gallery} == {1}
     assert ids(split.gallery) == ids(split.query)
-    assert len(split.train) == 8 * 7 * 4
+    assert len(split.train) == 8 * 7 * 2
     picks = {tuple(r.path for r in lr_query_protocol(cuhk03_flat, trial=t, n_test=4).gallery)
              for t in range(6)}
     assert len(picks) > 1
     with pytest.raises(ValueError, match=r"cuhk03: 100 test identities .* found 12; pass n_test="):
         lr_query_protocol(cuhk03_flat)
+
+
+def test_mlr_training_set_hr_lr_ratio(cuhk03_flat: ReidDataset) -> None:
+    """RFD Sec. 3.1: one LR copy per HR training image (HR:LR = 1:1) at a drawn factor; more
+    copies take other factors; as many as factors: each factor once."""
+    one = lr_query_protocol(cuhk03_flat, trial=0, n_test=4)
+    hr = [r for r in one.train if r.factor == 1]
+    lr = [r for r in one.train if r.factor > 1]
+    assert len(hr) == len(lr) == 8 * 7
+    assert Counter(r.path for r in lr) == Counter(r.path for r in hr)   # one copy of each image
+    assert {r.factor for r in lr} == {2, 3, 4}                          # drawn, not constant
+    assert {r.res_label for r in lr} == {FACTOR_TO_RES_CLASS[f] for f in (2, 3, 4)}
+    again = lr_query_protocol(cuhk03_flat, trial=0, n_test=4)
+    assert [(r.path, r.factor) for r in again.train] == [(r.path, r.factor) for r in one.train]
+    two = lr_query_protocol(cuhk03_flat, trial=0, n_test=4, lr_copies=2)
+    per_image = Counter(r.path for r in two.train if r.factor > 1)
+    assert set(per_image.values()) == {2}
+    assert all(len({r.factor for r in two.train if r.path == p and r.factor > 1}) == 2 for p in per_image)
+    every = lr_query_protocol(cuhk03_flat, trial=0, n_test=4, lr_copies=3)
+    assert len(every.train) == 8 * 7 * 4
+    with pytest.raises(ValueError, match="lr_copies"):
+        lr_query_protocol(cuhk03_flat, trial=0, n_test=4, lr_copies=0)
 
 
 # ------------------------------------------------------------------------ errors

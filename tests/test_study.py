@@ -103,13 +103,48 @@ def test_paired_comparison_hand_computed():
 
 
 def test_paired_comparison_no_difference_is_not_significant():
-    cmp = stats.paired_comparison(_per_trial([0.0, 0.0, 0.0]), "RFD", "B-F", "R1")
-    assert not cmp.significant and cmp.mean_diff == 0
-    assert "not reproduced" in stats.verdict(cmp, "RFD helps")
+    cmp = stats.paired_comparison(_per_trial([0.5, -0.5, 0.0, 0.25]), "RFD", "B-F", "R1")
+    assert not cmp.significant and cmp.testable
+    assert "not reproduced (no significant difference)" in stats.verdict(cmp, "RFD helps")
     worse = stats.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
     assert "significantly worse" in stats.verdict(worse, "RFD helps")
     assert "not reproduced" in stats.verdict(worse, "RFD is comparable", kind="comparable")
     assert ": reproduced" in stats.verdict(cmp, "RFD is comparable", kind="comparable")
+
+
+def test_constant_differences_are_not_testable():
+    """Identical differences in every unit (e.g. one model copied) have no variance: no claim."""
+    for diffs in ([2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0]):
+        cmp = stats.paired_comparison(_per_trial(diffs), "RFD", "B-F", "R1")
+        assert not cmp.testable and not cmp.significant
+        assert np.isnan(cmp.p_value) and np.isnan(cmp.ci_low)
+        text = stats.verdict(cmp, "RFD helps")
+        assert "not testable" in text and "significant" not in text and "no variance" in text
+
+
+def test_fewer_than_three_units_are_not_testable():
+    cmp = stats.paired_comparison(_per_trial([5.0, 6.0]), "RFD", "B-F", "R1")
+    assert cmp.n == 2 and not cmp.testable
+    assert "not testable" in stats.verdict(cmp, "RFD helps", kind="comparable")
+    assert "fewer than 3 independent units" in cmp.sentence()
+
+
+def test_trials_of_one_unit_are_averaged_not_replicates():
+    """Ten re-drawn trials of one trained model are one unit: n=1, not testable, however
+    consistent the draws; units are paired and averaged inside."""
+    one_model = _per_trial([1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 0.8, 1.0, 1.1, 1.0]).assign(unit=0)
+    cmp = stats.paired_comparison(one_model, "RFD", "B-F", "R1")
+    assert cmp.n == 1 and cmp.draws == 10 and not cmp.testable
+    assert cmp.mean_diff == pytest.approx(1.04)
+    assert "n=1 trained model, 10 query/gallery draws averaged" in cmp.sentence()
+    # three units of two draws each: the test runs on the three unit means (2, 3, 1)
+    three = _per_trial([1.5, 2.5, 3.0, 3.0, 0.5, 1.5]).assign(unit=[0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    cmp = stats.paired_comparison(three, "RFD", "B-F", "R1")
+    assert cmp.n == 3 and cmp.draws == 2 and cmp.testable
+    assert cmp.mean_diff == pytest.approx(2.0) and cmp.std_diff == pytest.approx(1.0)
+    from scipy import stats as sps
+    assert cmp.p_value == pytest.approx(sps.ttest_1samp([2.0, 3.0, 1.0], 0.0).pvalue)
+    assert "n=3 independently trained models, 2 query/gallery draws averaged in each" in cmp.sentence()
 
 
 def test_summarise_mean_and_std_per_method_in_order():

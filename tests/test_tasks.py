@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from reidlab.config import Profile, get_profile
+from reidlab.config import Profile, get_profile, override
 from reidlab.data.prepare import prepare_dataset
 from reidlab.data.protocols import build_protocol
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.tasks import load_bf, load_br, train_bf, train_br
+from reidlab.models import MGN, ResolutionNet
 from reidlab.train import main, parse_overrides
 
 TINY = {"iterations": 1, "checkpoint_every": 1}
@@ -71,14 +72,19 @@ def test_train_bf_reuse_load_and_cli_no_resume(profile: Profile, split: Protocol
     assert not load_bf(tmp_path).attention
 
 
+@pytest.mark.parametrize("network", ["mgn", "light"])
 def test_train_br_classifies_balanced_resolutions(profile: Profile, split: ProtocolSplit,
-                                                  tmp_path: Path) -> None:
+                                                  tmp_path: Path, network: str) -> None:
+    profile = override(profile, model={"br_network": network})
     model, summary = train_br(profile, split, tmp_path, progress=False)
+    assert isinstance(model, ResolutionNet if network == "light" else MGN)
     assert model.num_classes == split.n_res_classes
+    assert model(torch.zeros(2, 3, 64, 32)).shape == (2, model.out_dim)     # eval: B-R's feature for Eq. 7
+    assert len(model.classify(torch.zeros(2, 3, 64, 32))) == (1 if network == "light" else 8)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["train"]["p"] == len({r.res_label for r in split.train}) == split.n_res_classes
     assert Counter(r.res_label for r in split.train).keys() == set(range(split.n_res_classes))
-    assert load_br(tmp_path).num_classes == split.n_res_classes
+    assert type(load_br(tmp_path)) is type(model) and load_br(tmp_path).num_classes == split.n_res_classes
     with pytest.raises(ValueError, match="'br' run"):
         load_bf(tmp_path)
 

@@ -131,9 +131,19 @@ def _draw(records: Sequence[ImageRecord], factors: Sequence[int], seed: int, tri
                  for r, f in zip(records, drawn))
 
 
-def _mlr_train(records: Iterable[ImageRecord], factors: Sequence[int]) -> tuple[ImageRecord, ...]:
-    """Every training image at x1 and once per factor (RFD Sec. 3.1)."""
-    return tuple(rec for r in records for rec in (*_at([r], 1), *(_at([r], f)[0] for f in factors)))
+def _mlr_train(records: Sequence[ImageRecord], factors: Sequence[int], lr_copies: int, seed: int,
+               name: str) -> tuple[ImageRecord, ...]:
+    """The MLR training set (RFD Sec. 3.1): every training image at x1 and ``lr_copies`` LR
+    copies of it, each at a different factor drawn from ``factors`` (the paper: one copy, so
+    HR:LR = 1:1); ``lr_copies >= len(factors)``: one copy at every factor. The draw depends on
+    the seed and the dataset only, so the trials of a fixed split train on the same records."""
+    records = list(records)
+    if lr_copies >= len(factors):
+        chosen = [list(factors)] * len(records)
+    else:
+        rng = np.random.default_rng([seed, stable_hash(f"{name}:mlr-train")])
+        chosen = [sorted(int(f) for f in rng.choice(factors, size=lr_copies, replace=False)) for _ in records]
+    return tuple(rec for r, fs in zip(records, chosen) for rec in (*_at([r], 1), *(_at([r], f)[0] for f in fs)))
 
 
 def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
@@ -155,7 +165,7 @@ def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
 
 # ---------------------------------------------------------------------- fixed splits
 def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
-                 factors: tuple[int, ...]) -> ProtocolSplit:
+                 factors: tuple[int, ...], lr_copies: int) -> ProtocolSplit:
     if not (dataset.train and dataset.query and dataset.gallery):
         raise ValueError(f"{dataset.name}: a fixed-split dataset needs train, query and "
                          "gallery images")
@@ -165,7 +175,7 @@ def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
     else:
         gallery = _at(dataset.gallery, 1)
     return ProtocolSplit(protocol=protocol, dataset=dataset.name, trial=trial,
-                         train=_mlr_train(dataset.train, factors), query=query,
+                         train=_mlr_train(dataset.train, factors, lr_copies, seed, dataset.name), query=query,
                          gallery=gallery, n_res_classes=N_SYNTHETIC_RES_CLASSES)
 
 
@@ -242,7 +252,7 @@ def _split_ids(name: str, root: str, paired: tuple[int, ...], n_test: int | None
 def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
                     factors: tuple[int, ...], pseudo_bins: int, pseudo_strategy: str,
                     n_test: int | None, partition_trial: int | None,
-                    drop_singles: bool) -> ProtocolSplit:
+                    drop_singles: bool, lr_copies: int = 1) -> ProtocolSplit:
     name, native = dataset.name, dataset.multi_resolution
     ids = _group(dataset)
     split_trial = trial if partition_trial is None else partition_trial
@@ -275,7 +285,7 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
     else:
         gallery_d = _at(gallery, 1)
     return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
-                         train=_mlr_train(train, factors), query=query_d, gallery=gallery_d,
+                         train=_mlr_train(train, factors, lr_copies, seed, name), query=query_d, gallery=gallery_d,
                          n_res_classes=N_SYNTHETIC_RES_CLASSES)
 
 
@@ -304,25 +314,26 @@ def caviar_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
 
 def _run(protocol: str, dataset: ReidDataset, trial: int, seed: int, factors: Sequence[int],
          pseudo_bins: int, pseudo_strategy: str, n_test: int | None,
-         partition_trial: int | None) -> ProtocolSplit:
+         partition_trial: int | None, lr_copies: int = 1) -> ProtocolSplit:
     trial, seed = _check_int("trial", trial, 0), _check_int("seed", seed, 0)
     factors = _check_factors(factors)
     _check_pseudo(pseudo_bins, pseudo_strategy)
     _check_optional(n_test, partition_trial)
+    lr_copies = _check_int("lr_copies", lr_copies, 1)
     if dataset.name in CAVIAR_NAMES:
         return caviar_protocol(dataset, trial, seed, protocol == "multi_res_gallery",
                                pseudo_bins=pseudo_bins, pseudo_strategy=pseudo_strategy,
                                n_test=n_test, partition_trial=partition_trial)
     if dataset.fixed_split:
-        return _fixed_split(protocol, dataset, trial, seed, factors)
+        return _fixed_split(protocol, dataset, trial, seed, factors, lr_copies)
     return _identity_split(protocol, dataset, trial, seed, factors, pseudo_bins,
-                           pseudo_strategy, n_test, partition_trial, drop_singles=False)
+                           pseudo_strategy, n_test, partition_trial, drop_singles=False, lr_copies=lr_copies)
 
 
 def lr_query_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
                       factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
                       pseudo_strategy: str = "equal-width", n_test: int | None = None,
-                      partition_trial: int | None = None) -> ProtocolSplit:
+                      partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
     """LR queries (factor drawn from ``factors`` per image), HR gallery (RFD Tables 1-3).
 
     Single-shot datasets only: ``n_test`` overrides the number of test identities
@@ -330,29 +341,30 @@ def lr_query_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
     ``partition_trial`` takes the identity split of that trial while the factor draws and
     single-shot picks still follow ``trial`` (to evaluate one trained model over several
     trials). ``pseudo_*`` apply to native multi-resolution data, where ``factors`` are
-    not used.
+    not used. ``lr_copies``: LR copies of each training image in the MLR training set, each
+    at another factor (RFD Sec. 3.1: 1, HR:LR = 1:1; ``len(factors)``: one at every factor).
     """
     return _run("lr_query", dataset, trial, seed, factors, pseudo_bins, pseudo_strategy,
-                n_test, partition_trial)
+                n_test, partition_trial, lr_copies)
 
 
 def multi_res_gallery_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
                                factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
                                pseudo_strategy: str = "equal-width",
                                n_test: int | None = None,
-                               partition_trial: int | None = None) -> ProtocolSplit:
+                               partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
     """LR queries and a multi-resolution gallery, factors from {1} + ``factors`` (Tables 4-5).
 
     Parameters as in :func:`lr_query_protocol`.
     """
     return _run("multi_res_gallery", dataset, trial, seed, factors, pseudo_bins,
-                pseudo_strategy, n_test, partition_trial)
+                pseudo_strategy, n_test, partition_trial, lr_copies)
 
 
 def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 0, *,
                    factors: Sequence[int] = (2, 3, 4), pseudo_bins: int = 5,
                    pseudo_strategy: str = "equal-width", n_test: int | None = None,
-                   partition_trial: int | None = None) -> ProtocolSplit:
+                   partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
     """Protocol ``name`` (one of :data:`PROTOCOL_NAMES`) for one trial of ``dataset``.
 
     Parameters as in :func:`lr_query_protocol`.
@@ -360,7 +372,7 @@ def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 
     if name not in PROTOCOL_NAMES:
         raise ValueError(f"unknown protocol {name!r}; choose one of: {', '.join(PROTOCOL_NAMES)}")
     return _run(name, dataset, trial, seed, factors, pseudo_bins, pseudo_strategy, n_test,
-                partition_trial)
+                partition_trial, lr_copies)
 
 
 def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,

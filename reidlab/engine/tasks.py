@@ -39,6 +39,7 @@ from reidlab.engine.trainer import (
 )
 from reidlab.losses import mgn_loss
 from reidlab.models.mgn import build_mgn
+from reidlab.models.resolution_net import ResolutionNet
 
 __all__ = ["MGNObjective", "bf_schedule", "br_schedule", "bf_spec", "br_spec", "load_bf", "load_br", "task_spec",
            "train_bf", "train_br"]
@@ -77,6 +78,8 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     if identity_task:  # B-F never sees resolution labels
         data.pop("pseudo_bins"), data.pop("pseudo_strategy")
     model = {**to_dict(profile.model), "pretrained_weights": weights_identity(profile.model.pretrained)}
+    if model.pop("br_network", "mgn") == "light" and not identity_task:
+        model = {"br_network": "light"}   # its own small network from random weights: nothing else of the model counts
     return RunSpec.of(task, profile=profile.name, num_classes=num_classes, data=data,
                       model=model, train=to_dict(train_cfg),
                       split=split_identity(split, with_res_labels=not identity_task))
@@ -187,6 +190,8 @@ def load_br(out_dir: str | os.PathLike[str], device: str | torch.device = "cpu")
 # ------------------------------------------------------------------------ internals
 
 def _build_model(model_cfg: Mapping[str, Any], num_classes: int, pretrained: bool) -> nn.Module:
+    if model_cfg.get("br_network", "mgn") == "light":
+        return ResolutionNet(num_classes)
     return build_mgn(num_classes, backbone=model_cfg["backbone"],
                      attention=model_cfg["attention"],
                      pretrained=model_cfg["pretrained"] if pretrained else None,

@@ -18,6 +18,7 @@ from reidlab.models.mgn import (
     resnet_backbones,
 )
 from reidlab.models.vdsr import VDSR_INITS, VDSRCA, ChannelGate, VDSRBlock
+from reidlab.models.resolution_net import ResolutionNet
 from reidlab.models.hrnet_reid import (
     AUTHORS_MAX_WEIGHTS,
     AUTHORS_POOL_GRIDS,
@@ -34,6 +35,7 @@ from reidlab.models.hrnet_reid import (
 )
 
 __all__ = [
+    "ResolutionNet",
     "Pretrained", "PretrainedWeightsMissing", "hrnet_weights_file", "load_weights_file",
     "resnet_weights_file",
     "GLOBAL_BRANCHES",

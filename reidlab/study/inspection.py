@@ -71,8 +71,10 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
                                edges=None):
     """Held-out images for B-R's confusion matrix, their true resolution class and the class names.
 
-    The test identities' gallery images: on synthetic MLR data each at HR and every factor
-    (true class from the factor); on natively multi-resolution data as stored, labelled by
+    On synthetic MLR data: the test identities' gallery images, each at HR and every factor
+    (true class from the factor). On natively multi-resolution data: every query and gallery
+    image of the test identities, as stored (a single-shot gallery alone would hold only one,
+    typically large, image per identity and miss the small resolution classes), labelled by
     the *training* bin edges (``edges``, default the split's) applied to their pixel counts.
     """
     from reidlab.data import apply_bins
@@ -80,7 +82,8 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
 
     held_out = [r for r in split.gallery if r.pid > 0]
     if multi_resolution:
-        records = [dataclasses.replace(r, factor=1) for r in held_out]
+        unique = {r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}
+        records = [dataclasses.replace(r, factor=1) for r in unique.values()]
         true = apply_bins([r.width * r.height for r in records], split.res_bin_edges if edges is None else edges)
         names = [f"bin {i}" for i in range(split.n_res_classes)]
     else:

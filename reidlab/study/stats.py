@@ -1,4 +1,5 @@
-"""Statistics of paired comparisons: mean difference, bootstrap interval, t-test, verdicts."""
+"""Statistics of paired comparisons over independent units: mean difference, bootstrap interval,
+t-test, verdicts ("not testable" with too few units or no variance)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,66 +8,99 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["PairedComparison", "paired_comparison", "verdict"]
+__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict"]
+
+
+#: Fewest independent units (separately trained models or identity splits) a test needs.
+MIN_UNITS = 3
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Statistics of ``a - b`` over paired trials."""
+    """Statistics of ``a - b`` over independent units (paired by unit).
+
+    A *unit* is one independently trained set of models (a training seed, or an identity
+    split retrained): the trials of one unit re-draw query/gallery factors for the same
+    models and are averaged inside it (``draws`` per unit), never counted as replicates.
+    ``testable`` is false with fewer than :data:`MIN_UNITS` units or no variance between
+    them; then no interval or p-value is claimed.
+    """
 
     a: str
     b: str
     metric: str
-    n: int
+    n: int                  # independent units
     mean_diff: float
     std_diff: float
     ci_low: float
     ci_high: float
     p_value: float
+    draws: int = 1          # trials (query/gallery draws) averaged inside each unit
+    unit: str = "trained model"
+
+    @property
+    def testable(self) -> bool:
+        return self.n >= MIN_UNITS and self.std_diff > 0
+
+    def replication(self) -> str:
+        """``"n=3 independently trained models (10 draws each)"``."""
+        units = f"{self.unit}{'' if self.n == 1 else 's'}"
+        text = f"n={self.n} independently {units}" if self.n != 1 else f"n=1 {units}"
+        return text + (f", {self.draws} query/gallery draws averaged in each" if self.draws > 1 else "")
 
     def sentence(self, label: str | None = None) -> str:
         label = label or f"{self.a} vs {self.b}"
+        if not self.testable:
+            why = (f"fewer than {MIN_UNITS} independent units" if self.n < MIN_UNITS
+                   else "no variance between units")
+            return (f"{label} changes {self.metric} by {self.mean_diff:+.1f} points "
+                    f"({self.replication()}; not testable: {why})")
         p = "n/a" if np.isnan(self.p_value) else f"{self.p_value:.3g}"
         return (f"{label} changes {self.metric} by {self.mean_diff:+.1f} ± {self.std_diff:.1f} points "
                 f"(95% bootstrap CI [{self.ci_low:+.1f}, {self.ci_high:+.1f}], paired t-test p={p}, "
-                f"n={self.n} trials)")
+                f"{self.replication()})")
 
     @property
     def significant(self) -> bool:
-        return bool(self.ci_low > 0 or self.ci_high < 0)
+        return bool(self.testable and (self.ci_low > 0 or self.ci_high < 0))
 
 
 def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1", *,
-                      method_col: str = "method", trial_col: str = "trial", n_boot: int = 10_000,
-                      seed: int = 0) -> PairedComparison:
-    """Paired difference ``a - b`` of ``metric`` over trials: mean, std, bootstrap CI, t-test."""
-    wide = per_trial.pivot_table(index=trial_col, columns=method_col, values=metric)
+                      method_col: str = "method", trial_col: str = "trial", unit_col: str = "unit",
+                      n_boot: int = 10_000, seed: int = 0) -> PairedComparison:
+    """Paired difference ``a - b`` of ``metric`` over independent units: mean, std, bootstrap CI,
+    t-test. Trials are paired inside a unit and averaged there (``unit_col``; a frame without
+    it counts every trial as its own unit)."""
+    frame = per_trial if unit_col in per_trial.columns else per_trial.assign(**{unit_col: per_trial[trial_col]})
+    wide = frame.pivot_table(index=[unit_col, trial_col], columns=method_col, values=metric)
     for m in (a, b):
         if m not in wide.columns:
             raise KeyError(f"method {m!r} not in results; have {list(wide.columns)}")
-    diff = (wide[a] - wide[b]).dropna().to_numpy(dtype=float)
+    paired = (wide[a] - wide[b]).dropna()
+    by_unit = paired.groupby(level=0)
+    diff = by_unit.mean().to_numpy(dtype=float)
+    draws = int(by_unit.size().max()) if len(paired) else 0
     n = len(diff)
-    rng = np.random.default_rng(seed)
-    if n > 1:
+    lo = hi = p = float("nan")
+    std = float(diff.std(ddof=1)) if n > 1 else 0.0
+    if n >= MIN_UNITS and std > 0:
+        rng = np.random.default_rng(seed)
         boots = diff[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-        lo, hi = np.percentile(boots, [2.5, 97.5])
-        # a constant difference has no variance: the t-test is undefined (reported as n/a)
-        p = float(stats.ttest_1samp(diff, 0.0).pvalue) \
-            if np.any(diff != diff[0]) else (float("nan") if diff[0] != 0 else 1.0)
-        std = float(diff.std(ddof=1))
-    else:
-        lo = hi = float(diff.mean()) if n else float("nan")
-        p, std = float("nan"), 0.0
+        lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
+        p = float(stats.ttest_1samp(diff, 0.0).pvalue)
     return PairedComparison(a=a, b=b, metric=metric, n=n, mean_diff=float(diff.mean()) if n else float("nan"),
-                            std_diff=std, ci_low=float(lo), ci_high=float(hi), p_value=p)
+                            std_diff=std, ci_low=lo, ci_high=hi, p_value=p, draws=draws)
 
 
 def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolerance: float = 1.0) -> str:
     """One honest line: does the paper's ``claim`` hold here?
 
     ``kind="improvement"``: ``a`` beats ``b`` (bootstrap CI above 0). ``kind="comparable"``:
-    ``a`` is within ``tolerance`` points of ``b`` (the CI lies inside +-tolerance).
+    ``a`` is within ``tolerance`` points of ``b`` (the CI lies inside +-tolerance). With fewer
+    than :data:`MIN_UNITS` independent units, or none differing, the verdict is "not testable".
     """
+    if not cmp.testable:
+        return f"{claim}: not testable. {cmp.sentence()}."
     if kind == "comparable":
         inside = -tolerance <= cmp.ci_low and cmp.ci_high <= tolerance
         status = ("reproduced" if inside else

@@ -71,6 +71,8 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
         group_splits = [splits[t] for t in trials_of_group]
         for t, feats in zip(trials_of_group, _extract_once(prof, group_splits, models, cache, progress, sizes)):
             per_trial_feats[t] = feats
+    # the unit of replication: trials training on the same records share the same trained models
+    unit_of = {t: u for u, trials_of_group in enumerate(groups.values()) for t in trials_of_group}
     rows, feats_all = [], []
     for trial in range(trials):
         feats = per_trial_feats[trial]
@@ -86,7 +88,9 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
             rows.append({"trial": trial, "method": name, **score(name, 0.0)})
             if with_rfd:
                 rows.append({"trial": trial, "method": methods.with_rfd(name), **score(name, lam)})
-    return TrialResults(per_trial=pd.DataFrame(rows), features=feats_all, runs=runs)
+    per_trial = pd.DataFrame(rows)
+    per_trial.insert(1, "unit", per_trial["trial"].map(unit_of))
+    return TrialResults(per_trial=per_trial, features=feats_all, runs=runs)
 
 
 def _train_key(split: ProtocolSplit) -> tuple:
