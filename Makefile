@@ -1,5 +1,5 @@
 # reidlab: the two commands of the README.
-#   make reproduce   set up .venv if needed, run notebooks 00-06 with papermill, regenerate results/
+#   make reproduce   set up .venv if needed, run notebooks 00-07 with papermill, regenerate results/
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
 # Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
 #          ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3

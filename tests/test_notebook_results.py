@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -122,6 +123,24 @@ def test_br_chance_is_one_over_the_classes(results):
 def test_restoration_errors_are_non_negative(results):
     m = results["06_ps_hrnet"].metrics
     assert m["vdsr_mae"] >= 0 and m["interp_mae"] > 0
+
+
+def test_controls_keep_their_invariants(results, smoke_build):
+    """Notebook 07: the resolution oracle cannot change an HR-only gallery's ranking; RFD's row
+    is 03's B-F+RFD on the same models and draws; every verdict names its unit of replication."""
+    r = results["07_controls"]
+    assert r.metrics["control_gain_r1_lr_query_resolution_oracle"] == 0
+    per_trial = pd.read_csv(smoke_build / "results" / "tables" / "07_per_trial.csv")
+    lr = per_trial[per_trial.protocol == "lr_query"].pivot_table(index="trial", columns="method", values="mAP")
+    assert (lr["B-F + resolution oracle"] == lr["B-F (cosine)"]).all()
+    # the same B-F, B-R and draws as notebook 03 (lr_query, similarity reading): the same numbers
+    from reidlab.study import methods
+
+    nb03 = pd.read_csv(smoke_build / "results" / "tables" / "03_rfd_synth-market_lr_query_per_trial.csv")
+    nb03 = nb03.pivot_table(index="trial", columns="method", values="mAP")
+    assert np.allclose(nb03[methods.BF], lr["B-F (cosine)"]) and np.allclose(nb03[methods.BF_RFD], lr["B-F+RFD"])
+    assert r.counts["units"] == 1 and all("n=1 trained model" in c for c in r.conclusions[:2])
+    assert r.metrics["rfd_gain_units_lr_query"] == 1 and "rfd_gain_r1_lr_query_ci_low" not in r.metrics
 
 
 def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):

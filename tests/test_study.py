@@ -253,3 +253,32 @@ def test_a_full_reproduce_removes_results_no_notebook_writes(tmp_path):
     removed = {p.relative_to(tmp_path).as_posix() for p in remove_unwritten(tmp_path, since)}
     assert removed == {"old.json", "tables/gone.md", "figures/gone.png"}
     assert (tmp_path / "tables" / "kept.md").exists() and (tmp_path / "README.md").exists()
+
+
+def test_claim_verdicts_are_framed_by_the_papers_effect():
+    one = stats.paired_comparison(_per_trial([3.0] * 10).assign(unit=0), "RFD", "B-F", "R1")
+    assert stats.claim_verdict(one, 1.4).startswith("not testable (n=1 trained model")
+    near = stats.paired_comparison(_per_trial([1.0, 2.0, 1.5, 0.8, 1.9]), "RFD", "B-F", "R1")
+    assert near.ci_low <= 1.4 <= near.ci_high
+    assert stats.claim_verdict(near, 1.4).startswith("consistent with the paper")
+    worse = stats.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
+    assert stats.claim_verdict(worse, 1.4).startswith("opposite sign")
+    none = stats.paired_comparison(_per_trial([0.5, -0.5, 0.1, -0.2]), "RFD", "B-F", "R1")
+    assert stats.claim_verdict(none, 3.3).startswith("not reproduced: no effect detected")
+    small = stats.paired_comparison(_per_trial([0.3, 0.4, 0.35, 0.45]), "RFD", "B-F", "R1")
+    assert stats.claim_verdict(small, 3.3).startswith("smaller than the paper's effect")
+    big = stats.paired_comparison(_per_trial([5.0, 6.0, 5.5, 6.5]), "RFD", "B-F", "R1")
+    assert stats.claim_verdict(big, 1.4) == "larger than the paper's effect"
+    row = stats.claim_row("RFD over B-F", "synth-market", 1.4, near)
+    assert row["paper's effect (R1)"] == "+1.4" and row["units"] == "5 (trained models)"
+
+
+def test_paper_effects_by_claim_and_dataset():
+    from reidlab.study import published
+
+    assert published.paper_effect(published.RFD_OVER_BF, "CAVIAR") == 3.3
+    assert published.paper_effect(published.RFD_OVER_MULTI, "MLR-DukeMTMC-reID") == 1.5
+    assert published.paper_dataset_for("synth-market") == "MLR-Market-1501"
+    assert published.paper_dataset_for("viper") is None
+    with pytest.raises(KeyError, match="no published effect"):
+        published.paper_effect(published.RFD_OVER_BF, "MLR-VIPeR")

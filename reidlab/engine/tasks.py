@@ -42,7 +42,7 @@ from reidlab.models.mgn import build_mgn
 from reidlab.models.resolution_net import ResolutionNet
 
 __all__ = ["MGNObjective", "bf_schedule", "br_schedule", "bf_spec", "br_spec", "load_bf", "load_br", "task_spec",
-           "train_bf", "train_br"]
+           "train_bf", "train_br", "untrained_br"]
 
 _TASK_NAMES: dict[str, str] = {"bf": "B-F", "br": "B-R"}
 
@@ -175,6 +175,14 @@ def train_br(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[
     return _run_task(br_spec(profile, split), profile, br_schedule(profile, split), split,
                      _resolution_labels(split), Path(out_dir),
                      resume=resume, progress=progress, device=device, validator=validator)
+
+
+def untrained_br(profile: Profile, split: ProtocolSplit) -> nn.Module:
+    """B-R's network as :func:`train_br` would start it on ``split`` (seeded, with the profile's
+    starting weights for the MGN network), without any training: a control (eval mode)."""
+    spec = br_spec(profile, split)
+    seed_everything(profile.br.seed)
+    return _build_model(spec.config["model"], int(spec.config["num_classes"]), pretrained=True).eval()
 
 
 def load_bf(out_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> nn.Module:

@@ -16,7 +16,7 @@ from reidlab.study import methods, scoring, stats
 
 __all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "table4_sets",
            "table4_row", "table4", "table4_conclusions", "table5_frame", "table5", "table5_conclusion",
-           "sweep_table", "sweep_conclusions", "pseudo_table", "pseudo_conclusion"]
+           "claims", "sweep_table", "sweep_conclusions", "chosen_lambda_conclusion", "pseudo_table", "pseudo_conclusion"]
 
 BICUBIC, BILINEAR = "Bicubic (= Single-Reso, B-F)", "Bilinear (Single-Reso, B-F)"
 SINGLE_RFD, MULTI, MULTI_RFD = "Single-Reso+RFD", "Multi-Reso", "Multi-Reso+RFD"
@@ -132,6 +132,28 @@ def table5_conclusion(per5: pd.DataFrame, dataset: str) -> str:
     return f"{dataset}: " + stats.verdict(cmp, "RFD improves rank-1 on real-style multi-resolution data (Table 5)")
 
 
+def claims(per4: pd.DataFrame, per5: pd.DataFrame, set_names: Sequence[str], caviar_name: str) -> list[dict]:
+    """Rows of the claims table (see :func:`reidlab.study.stats.claim_row`) for the RFD effects
+    these ablations measure: Multi-Reso+RFD over Multi-Reso on each Table 4 set, and on the
+    CAVIAR-like set both RFD over B-F (single-resolution gallery, the paper's Table 3) and
+    Multi-Reso+RFD over Multi-Reso (Table 5)."""
+    from reidlab.study.published import RFD_OVER_BF, RFD_OVER_MULTI, paper_effect
+
+    rows = []
+    for set_name in set_names:
+        if set_name not in TABLE4_PAPER_DATASET:
+            continue
+        d = per4[per4.dataset == set_name]
+        d = d.assign(key=[table4_row(p, m, i) for p, m, i in zip(d["protocol"], d["method"], d["interpolation"])])
+        cmp = stats.paired_comparison(d, MULTI_RFD, MULTI, "R1", method_col="key")
+        rows.append(stats.claim_row(RFD_OVER_MULTI, set_name, paper_effect(RFD_OVER_MULTI, TABLE4_PAPER_DATASET[set_name]), cmp))
+    keyed = per5.assign(key=per5["row"])
+    for a, b, claim in (("Single-Reso+RFD", "Single-Reso", RFD_OVER_BF), (MULTI_RFD, MULTI, RFD_OVER_MULTI)):
+        cmp = stats.paired_comparison(keyed, a, b, "R1", method_col="key")
+        rows.append(stats.claim_row(claim, caviar_name, paper_effect(claim, "CAVIAR"), cmp))
+    return rows
+
+
 def sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
     """Mean and std of R1/mAP per (reading, lambda)."""
     table = sweep.groupby(["reading", "lam"])[["R1", "mAP"]].agg(["mean", "std"]).round(2)
@@ -149,6 +171,19 @@ def sweep_conclusions(sweep: pd.DataFrame) -> list[str]:
         out.append(f"lambda sweep, {reading} reading: best rank-1 {top.R1:.1f}% at lambda={top.lam:g} "
                    f"({top.R1 - at0:+.1f} vs lambda=0).")
     return out
+
+
+def chosen_lambda_conclusion(chosen: dict[str, float], validation: pd.DataFrame, test: pd.DataFrame,
+                             reading: str, paper_lam: float, *, n_ids: int) -> str:
+    """Which lambda the validation identities choose, and what it gives on the test trials
+    (against lambda = 0 and the paper's / profile's lambda)."""
+    mean = test[test.reading == reading].groupby("lam")["R1"].mean()
+    lam = chosen[reading]
+    at = lambda value: f"{mean.get(value, float('nan')):.1f}%"  # noqa: E731
+    others = ", ".join(f"{r} reading {v:g}" for r, v in chosen.items() if r != reading)
+    return (f"lambda chosen on {n_ids} validation identities (from the training set): {lam:g} for the {reading} "
+            f"reading ({others}); on the test trials it gives rank-1 {at(lam)} against {at(0.0)} at lambda=0 "
+            f"and {at(paper_lam)} at lambda={paper_lam:g}.")
 
 
 def pseudo_table(pseudo: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ __all__ = [
 #: The numbered notebooks, in the order ``make reproduce`` runs them.
 NOTEBOOKS: tuple[str, ...] = (
     "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
-    "04_ablations", "05_per_split_plot", "06_ps_hrnet",
+    "04_ablations", "05_per_split_plot", "06_ps_hrnet", "07_controls",
 )
 #: Parameters of the smoke run (tests, nbval): each notebook gets those it declares.
 SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
@@ -165,16 +165,36 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "br_chance": ("02_train_br", "br_chance", 1.0),
     "br_pseudo_accuracy": ("02_train_br", "br_pseudo_accuracy", 1.0),
     "br_pseudo_chance": ("02_train_br", "br_pseudo_chance", 1.0),
+    # mean recall over the classes present, and the score of always naming the most frequent class
+    "br_pseudo_balanced_accuracy": ("02_train_br", "br_pseudo_balanced_accuracy", 1.0),
+    "br_pseudo_majority": ("02_train_br", "br_pseudo_majority", 1.0),
     "ps_hrnet_lr_to_hr_r1": ("06_ps_hrnet", "ps_hrnet_lr_query_r1", 1.0),
     # mean absolute error to the HR image, in percent of the intensity range
     "vdsr_mae": ("06_ps_hrnet", "vdsr_mae", 100.0),
     "interp_mae": ("06_ps_hrnet", "interp_mae", 100.0),
+    # lambda chosen on validation identities for the study's Eq. 8 reading (notebook 04)
+    "lambda_chosen": ("04_ablations", "lambda_chosen", 1.0),
+    # RFD's gain over B-F on the profile's dataset (notebook 07): mean over independent units, the
+    # 95% interval (null when not testable: fewer than 3 units or no variance) and the units
+    **{f"rfd_gain_r1_{p}{suffix}": ("07_controls", f"rfd_gain_r1_{p}{suffix}", 1.0)
+       for p in ("lr_query", "multi_res_gallery") for suffix in ("", "_ci_low", "_ci_high")},
+    **{f"rfd_gain_units_{p}": ("07_controls", f"rfd_gain_units_{p}", 1.0) for p in ("lr_query", "multi_res_gallery")},
+    # each control's rank-1 change against B-F alone (reidlab/study/controls.py)
+    **{f"control_gain_r1_{p}_{c}": ("07_controls", f"control_gain_r1_{p}_{c}", 1.0)
+       for p in ("lr_query", "multi_res_gallery")
+       for c in ("euclidean", "resolution_oracle", "camera_oracle", "untrained_br", "shuffled_br",
+                 "second_bf_subtracted", "second_bf_ensemble")},
 }
+
+
+#: Headline numbers that are not percentages keep more decimals (lambda values such as 0.05).
+HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2}
 
 
 def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None = None) -> dict[str, float | None]:
     """The flat ``metrics.json`` object: every :data:`HEADLINE_METRICS` key (``None`` where its
-    notebook has not written a result), one decimal, plus ``reproduce_minutes``."""
+    notebook has not written a result), one decimal (:data:`HEADLINE_DECIMALS` for the
+    others), plus ``reproduce_minutes``."""
     results = Path(results)
     cache: dict[str, NotebookResult | None] = {}
     out: dict[str, float | None] = {}
@@ -183,6 +203,7 @@ def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None
             path = results / f"{notebook}.json"
             cache[notebook] = read_result(path) if path.is_file() else None
         value = cache[notebook].metrics.get(metric) if cache[notebook] is not None else None
-        out[key] = None if value is None or not math.isfinite(value) else round(float(value) * scale, 1)
+        digits = HEADLINE_DECIMALS.get(key, 1)
+        out[key] = None if value is None or not math.isfinite(value) else round(float(value) * scale, digits)
     out["reproduce_minutes"] = None if wall_seconds is None else round(wall_seconds / 60, 1)
     return out

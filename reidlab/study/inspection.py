@@ -40,6 +40,16 @@ def predict_resolution(model: torch.nn.Module, records, *, height: int, width: i
     return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
 
 
+def balanced_accuracy(cm: np.ndarray) -> float:
+    """Mean recall over the classes present (percent): unlike accuracy, a classifier that always
+    names the most frequent class scores ``100 / classes present``."""
+    cm = np.asarray(cm)
+    present = cm.sum(axis=1) > 0
+    if not present.any():
+        return float("nan")
+    return float(100 * np.mean(np.diag(cm)[present] / cm.sum(axis=1)[present]))
+
+
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     """``cm[i, j]``: images of true class ``i`` predicted as ``j``."""
     cm = np.zeros((n_classes, n_classes), dtype=int)

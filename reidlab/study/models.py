@@ -17,7 +17,7 @@ from reidlab.config import Profile, override
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "ps_hrnet_models",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
            "check_pretrained", "start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -167,6 +167,15 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_br,
                             train=lambda: train_br(prof, train_split, out, progress=progress, validator=validator)[0])
     return model, out
+
+
+def untrained_br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs") -> torch.nn.Module:
+    """B-R's network as it starts training on ``split`` (seeded; no training): a control."""
+    from reidlab.engine.tasks import untrained_br
+
+    prof = with_pretraining(prof, runs_root)
+    train_split, _ = training_split(prof, split)
+    return untrained_br(prof, train_split)
 
 
 def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,

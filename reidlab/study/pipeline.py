@@ -1,7 +1,7 @@
 """The whole study from one command, and the notebooks as tests.
 
 ``python -m reidlab.study.pipeline reproduce --profile quick``
-    runs notebooks 00 -> 06 with papermill, keeps executed copies in
+    runs notebooks 00 -> 07 with papermill, keeps executed copies in
     ``results/notebooks/``, then regenerates ``results/README.md``.
 ``python -m reidlab.study.pipeline prepare-nbval --out build/nbval``
     writes each notebook with ``smoke`` parameters injected (papermill

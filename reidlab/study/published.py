@@ -320,8 +320,8 @@ def _r1(table: str, dataset: str, method: str) -> float:
     return row.r1
 
 
-_RFD_OVER_BF = "RFD (B-F+RFD) over B-F, single-resolution gallery"
-_RFD_OVER_MULTI = "Multi-Reso+RFD over Multi-Reso, multi-resolution gallery"
+_RFD_OVER_BF = RFD_OVER_BF = "RFD (B-F+RFD) over B-F, single-resolution gallery"
+_RFD_OVER_MULTI = RFD_OVER_MULTI = "Multi-Reso+RFD over Multi-Reso, multi-resolution gallery"
 #: (claim, table, dataset, method, baseline) of each effect ``published_effects`` reports.
 _EFFECTS: tuple[tuple[str, str, str, str, str], ...] = (
     (_RFD_OVER_BF, "RFD-1", _MKT, "(B-F+RFD) Proposed", "baseline B-F"),
@@ -342,3 +342,25 @@ def published_effects() -> tuple[PublishedEffect, ...]:
     86.9 - 84.1, not over B-F.)"""
     return tuple(PublishedEffect(claim, ds, round(_r1(t, ds, m) - _r1(t, ds, b), 1), t, m, b)
                  for claim, t, ds, m, b in _EFFECTS)
+
+
+def paper_effect(claim: str, dataset: str) -> float:
+    """The paper's own rank-1 effect (points) of ``claim`` (:data:`RFD_OVER_BF` or
+    :data:`RFD_OVER_MULTI`) on the paper's ``dataset`` ("MLR-Market-1501", "MLR-DukeMTMC-reID",
+    "CAVIAR")."""
+    found = [e.effect_r1 for e in published_effects() if (e.claim, e.dataset) == (claim, dataset)]
+    if not found:
+        valid = sorted({(e.claim, e.dataset) for e in published_effects()})
+        raise KeyError(f"no published effect for {claim!r} on {dataset!r}; have {valid}")
+    return found[0]
+
+
+#: The paper's dataset each of our datasets stands in for (claims table).
+PAPER_DATASET_FOR: dict[str, str] = {
+    "synth-market": _MKT, "market1501": _MKT, "dukemtmc": _DUKE, "synth-caviar": _CAV, "caviar": _CAV,
+}
+
+
+def paper_dataset_for(dataset: str) -> str | None:
+    """The paper's dataset behind ours (``None`` when the paper reports no RFD effect on it)."""
+    return PAPER_DATASET_FOR.get(dataset)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict"]
+__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict", "claim_row", "claim_verdict"]
 
 
 #: Fewest independent units (separately trained models or identity splits) a test needs.
@@ -115,3 +115,36 @@ def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolera
     else:
         status = "not reproduced (no significant difference)"
     return f"{claim}: {status}. {cmp.sentence()}."
+
+
+def claim_row(claim: str, dataset: str, paper_effect: float, cmp: PairedComparison) -> dict:
+    """One row of the claims table: the paper's own effect, ours over independent units, and a
+    verdict framed against the paper's effect (:func:`claim_verdict`)."""
+    interval = (f"[{cmp.ci_low:+.1f}, {cmp.ci_high:+.1f}]" if cmp.testable else "not testable")
+    return {"claim": claim, "data (ours)": dataset, "paper's effect (R1)": f"{paper_effect:+.1f}",
+            "our effect (R1)": f"{cmp.mean_diff:+.1f}", "95% interval": interval,
+            "units": f"{cmp.n} ({cmp.unit}{'' if cmp.n == 1 else 's'})",
+            "verdict": claim_verdict(cmp, paper_effect)}
+
+
+def claim_verdict(cmp: PairedComparison, paper_effect: float) -> str:
+    """Our effect judged against the paper's own effect size, not an arbitrary threshold.
+
+    * fewer than :data:`MIN_UNITS` units or no variance: "not testable" (the point estimate is
+      shown beside the paper's, nothing is claimed);
+    * the 95% interval contains the paper's effect: "consistent with the paper";
+    * otherwise whether the interval lies above or below the paper's effect, and whether it
+      excludes zero (an effect of the opposite sign, none detected, or a smaller one).
+    """
+    if not cmp.testable:
+        return (f"not testable ({cmp.replication()}); point estimate {cmp.mean_diff:+.1f} "
+                f"against the paper's {paper_effect:+.1f}")
+    if cmp.ci_low <= paper_effect <= cmp.ci_high:
+        return "consistent with the paper (its effect lies inside our interval)"
+    if cmp.ci_low > paper_effect:
+        return "larger than the paper's effect"
+    if cmp.ci_high < 0:
+        return "opposite sign: significantly worse, where the paper reports a gain"
+    if cmp.ci_low <= 0:
+        return "not reproduced: no effect detected, and the paper's effect lies above our interval"
+    return "smaller than the paper's effect (but above zero)"

@@ -166,6 +166,45 @@ def lambda_sweep(features: list[scoring.SplitFeatures], lams, readings=("similar
     return pd.DataFrame(rows)
 
 
+def validation_lambda_sweep(prof: Profile, ds: ReidDataset, protocol: str, lams, *, runs_dir: str | Path,
+                            readings=("similarity", "distance"), progress: bool = True) -> pd.DataFrame:
+    """Eq. 8 for every lambda on the validation identities (carved from trial 0's training set,
+    ``prof.data.val_ids``), with trial 0's B-F and B-R: where lambda is chosen, never on test
+    trials. On synthetic data with ``protocol="multi_res_gallery"`` the validation gallery is
+    drawn at factors {1} + ``factors`` like the test gallery."""
+    from reidlab.data.mlr import assign_factors
+    from reidlab.data.records import FACTOR_TO_RES_CLASS
+
+    split = make_split(prof, ds, protocol, 0, retrain_per_split=prof.eval.retrain_per_split)
+    _, validation = trained.training_split(prof, split)
+    if validation is None:
+        raise ValueError(f"profile {prof.name!r} holds out no validation identities (data.val_ids = 0): "
+                         "lambda cannot be chosen on validation data; set val_ids > 0")
+    synthetic = any(r.factor > 1 for r in split.train)
+    if protocol == "multi_res_gallery" and synthetic:
+        factors = (1, *prof.data.factors)
+        drawn = assign_factors(len(validation.gallery), factors, seed=prof.data.seed, trial=0,
+                               salt=f"{ds.name}:validation-gallery")
+        validation = dataclasses.replace(validation, gallery=tuple(
+            dataclasses.replace(r, factor=int(f), res_label=FACTOR_TO_RES_CLASS[int(f)])
+            for r, f in zip(validation.gallery, drawn)))
+    models = {"bf": trained.bf_model(prof, split, runs_dir, progress=progress)[0],
+              "br": trained.br_model(prof, split, runs_dir, progress=progress)[0]}
+    feats = scoring.extract_split_features(
+        validation, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
+        flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=Path(runs_dir) / "features",
+        progress=progress, amp=prof.eval.amp)
+    return lambda_sweep([feats], lams, readings=readings, max_rank=prof.eval.max_rank)
+
+
+def chosen_lambda(sweep: pd.DataFrame, reading: str, metric: str = "R1") -> float:
+    """The lambda with the best mean ``metric`` under ``reading`` (the smallest on ties)."""
+    mean = sweep[sweep.reading == reading].groupby("lam")[metric].mean()
+    if mean.empty:
+        raise ValueError(f"no {reading!r} rows in the sweep")
+    return float(mean[mean == mean.max()].index.min())
+
+
 def wins(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1") -> int:
     """Trials on which method ``a`` scores strictly higher than ``b``."""
     wide = per_trial.pivot_table(index="trial", columns="method", values=metric)
