@@ -181,7 +181,7 @@ PRETRAIN_SEED = 9173
 class PretrainConfig:
     """The pre-training stage standing in for ImageNet (see :mod:`reidlab.engine.pretrain`):
     a SynthPeople population of its own (``seed``: no study dataset uses it), HR images only,
-    on which each backbone is trained once as an identity classifier."""
+    on which each backbone is trained once as an identity + attribute classifier."""
 
     n_ids: int = 400
     images_per_id: int = 8
@@ -235,7 +235,7 @@ def _quick() -> Profile:
     # attributes; engine/pretrain.py). Measured on trial 0 (B-F, 120 iterations): from scratch at
     # lr 2e-3, rank-1 LR->HR 10.8%; fine-tuned at 1e-3 from 300 iterations of identity-only
     # pre-training 19.7%, of identity+attribute pre-training 29.3% (26.1% with the paper's 1:1 MLR
-    # set), of 600 iterations 37.3% (lr 2e-3: 27.3%; 240 fine-tuning iterations: +3 points).
+    # set), of 600 iterations 37.3% (lr 2e-3: 27.3%; 240 fine-tuning iterations: +2.8 points).
     bf = TrainConfig(iterations=120, p=8, k=4, lr=1e-3, lr_decay_at=0.8, checkpoint_every=40, amp="bf16",
                      validate_every=30)
     ps_train = ps_hrnet_schedule(iterations=100, p=8, k=4, checkpoint_every=50)

@@ -114,3 +114,24 @@ def test_study_resolves_synthpeople_to_the_run(tmp_path: Path) -> None:
         models.pretraining_run(prof, tmp_path / "elsewhere", train_if_missing=False)
     scratch = override(prof, model={"pretrained": None})
     assert models.with_pretraining(scratch, tmp_path / "runs") is scratch
+
+
+def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The light B-R starts from random weights: its identity ignores `pretrained`, and training it
+    never triggers the ResNet pre-training."""
+    from reidlab.config import protocol_kwargs
+    from reidlab.data import build_protocol, prepare_dataset
+    from reidlab.engine.tasks import br_spec
+
+    prof = override(get_profile("smoke"), data={"data_root": str(tmp_path / "data")}, br={"iterations": 1})
+    assert prof.model.br_network == "light"
+    split = build_protocol("lr_query", prepare_dataset(prof.data, progress=False), **protocol_kwargs(prof))
+    other = override(prof, model={"pretrained": None})
+    assert br_spec(prof, split).digest() == br_spec(other, split).digest()
+
+    def must_not_pretrain(*args, **kwargs):
+        raise AssertionError("the light B-R triggered the pre-training")
+
+    monkeypatch.setattr(models, "pretraining_run", must_not_pretrain)
+    model, out = models.br_model(prof, split, tmp_path / "runs", progress=False)
+    assert out.is_dir() and model.num_classes == split.n_res_classes

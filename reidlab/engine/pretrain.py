@@ -22,7 +22,6 @@ other weights retrains them.
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 from collections.abc import Mapping, Sequence

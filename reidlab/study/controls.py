@@ -18,7 +18,7 @@ B-R's features by something whose content is known, on the same splits and model
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

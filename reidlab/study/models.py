@@ -154,7 +154,8 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     from reidlab.engine.tasks import br_spec, load_br, train_br
     from reidlab.study.inspection import ResolutionValidator, held_out_resolution_labels
 
-    prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
+    if prof.model.br_network == "mgn":   # the light B-R starts from random weights: no pre-training needed
+        prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     validator = None
     if validation is not None:
@@ -173,7 +174,8 @@ def untrained_br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Pat
     """B-R's network as it starts training on ``split`` (seeded; no training): a control."""
     from reidlab.engine.tasks import untrained_br
 
-    prof = with_pretraining(prof, runs_root)
+    if prof.model.br_network == "mgn":
+        prof = with_pretraining(prof, runs_root)
     train_split, _ = training_split(prof, split)
     return untrained_br(prof, train_split)
 
