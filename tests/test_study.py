@@ -175,6 +175,21 @@ def test_report_inlines_tables_and_links_figures(tmp_path):
                                           figures=[FigureRef("figures/f.png", "Fig")]))
     text = write_report(tmp_path).read_text()
     assert "| B-F | 10.0 |" in text and "![Fig](figures/f.png)" in text and "RFD: not reproduced." in text
+    assert "## Claims" not in text
+
+
+def test_report_collects_claims_in_column_order(tmp_path):
+    from reidlab.study.contract import NotebookResult, write_result
+    from reidlab.study.report import write_report
+
+    cmp = stats.paired_comparison(_per_trial([1.0, 2.0, 1.5, 0.8]), "RFD", "B-F", "R1")
+    row = stats.claim_row("RFD over B-F", "synth-market", 1.4, cmp)
+    write_result(tmp_path, NotebookResult("07_controls", "Controls", data={"claims": [row]}))
+    lines = write_report(tmp_path).read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| claim |"))
+    assert header == "| " + " | ".join([*stats.CLAIM_COLUMNS, "notebook"]) + " |"
+    body = lines[lines.index(header) + 2]
+    assert body.startswith("| RFD over B-F | synth-market | +1.4 | +1.3 | [") and body.endswith("| 07_controls |")
 
 
 # ---------------------------------------------------------------- issue 11: ImageNet start, schedules

@@ -72,7 +72,9 @@ def write_report(results: Path) -> Path:
             sec += [f"### {fig.title}", "", f"![{fig.title}]({fig.file})", ""]
         sections.append(sec)
     if claims:
-        columns = list(claims[0])
+        from reidlab.study.stats import CLAIM_COLUMNS
+
+        columns = [*CLAIM_COLUMNS, "notebook"]
         lines += ["## Claims against the papers' own effects", "",
                   "Each claim of RFD with the rank-1 effect its own tables give (computed from the transcribed "
                   "rows, `reidlab/study/published.py`), our effect on the stand-in data with its 95% interval "

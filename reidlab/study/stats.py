@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict", "claim_row", "claim_verdict"]
+__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict", "CLAIM_COLUMNS", "claim_row", "claim_verdict"]
 
 
 #: Fewest independent units (separately trained models or identity splits) a test needs.
@@ -115,6 +115,11 @@ def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolera
     else:
         status = "not reproduced (no significant difference)"
     return f"{claim}: {status}. {cmp.sentence()}."
+
+
+#: Columns of the claims table, in order (results are stored as sorted JSON).
+CLAIM_COLUMNS: tuple[str, ...] = ("claim", "data (ours)", "paper's effect (R1)", "our effect (R1)", "95% interval",
+                                  "units", "verdict")
 
 
 def claim_row(claim: str, dataset: str, paper_effect: float, cmp: PairedComparison) -> dict:
