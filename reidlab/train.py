@@ -165,14 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not info.is_main:
             barrier()  # rank 0 generates / reads the data first
-        from reidlab.study.models import training_split, with_pretraining
+        from reidlab.study.models import training_split, with_start_weights
 
         dataset = prepare_dataset(profile.data, progress=info.is_main and not args.no_progress)
         if info.is_main:   # pretrained="synthpeople": the study's pre-training run (trained once, rank 0)
-            profile = with_pretraining(profile, "runs", progress=not args.no_progress)
+            profile = with_start_weights(profile, args.task, "runs", progress=not args.no_progress)
             barrier()
         else:
-            profile = with_pretraining(profile, "runs", train_if_missing=False)
+            profile = with_start_weights(profile, args.task, "runs", train_if_missing=False)
 
         split, _ = training_split(profile, build_protocol(args.protocol, dataset, trial=args.trial,
                                                           **protocol_kwargs(profile)))

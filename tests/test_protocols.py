@@ -296,3 +296,16 @@ def test_build_protocol_errors(cuhk03_flat: ReidDataset) -> None:
     assert isinstance(split, ProtocolSplit)
     assert {r.factor for r in split.query} == {4}
     assert {r.factor for r in split.train} == {1, 4}
+
+
+def test_multi_resolution_validation_gallery(cuhk03_flat: ReidDataset) -> None:
+    from reidlab.data.protocols import carve_validation, multi_resolution_validation
+
+    split = lr_query_protocol(cuhk03_flat, trial=0, n_test=4)
+    _, validation = carve_validation(split, 2, seed=0)
+    multi = multi_resolution_validation(validation, (2, 3, 4), seed=0)
+    assert [r.path for r in multi.gallery] == [r.path for r in validation.gallery]
+    assert multi.query == validation.query
+    assert {r.factor for r in multi.gallery} <= {1, 2, 3, 4} and len({r.factor for r in multi.gallery}) > 1
+    assert all(r.res_label == FACTOR_TO_RES_CLASS[r.factor] for r in multi.gallery)
+    assert multi_resolution_validation(validation, (2, 3, 4), seed=0) == multi

@@ -54,6 +54,7 @@ from reidlab.data.records import FACTOR_TO_RES_CLASS, ImageRecord, ProtocolSplit
 __all__ = [
     "PROTOCOL_NAMES", "CAVIAR_NAMES", "relabel", "lr_query_protocol",
     "multi_res_gallery_protocol", "caviar_protocol", "build_protocol", "carve_validation",
+    "multi_resolution_validation",
 ]
 
 PROTOCOL_NAMES: tuple[str, ...] = ("lr_query", "multi_res_gallery")
@@ -414,3 +415,13 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
         if synthetic else gallery
     validation = dataclasses.replace(split, protocol="validation", train=(), query=query, gallery=gallery)
     return dataclasses.replace(split, train=train), validation
+
+
+def multi_resolution_validation(validation: ProtocolSplit, factors: Sequence[int] = (2, 3, 4),
+                                seed: int = 0) -> ProtocolSplit:
+    """The validation split of :func:`carve_validation` with its gallery drawn at factors
+    {1} + ``factors`` (seeded, independent of the trial), mirroring ``multi_res_gallery`` on the
+    validation identities."""
+    gallery = _draw(validation.gallery, (1, *_check_factors(factors)), seed, 0,
+                    f"{validation.dataset}:validation-gallery")
+    return dataclasses.replace(validation, gallery=gallery)

@@ -22,7 +22,6 @@ other weights retrains them.
 """
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,13 +36,14 @@ from reidlab.config import PRETRAIN_SEED, PretrainConfig, TrainConfig, to_dict, 
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord
+from reidlab.engine.checkpoint import atomic_save, model_state
 from reidlab.engine.runs import RunSpec, locked
 from reidlab.engine.trainer import TrainSummary, fit, seed_everything
-from reidlab.paths import atomic_write_bytes
+from reidlab.losses import top1_accuracy
 
 __all__ = ["PRETRAIN_SEED", "PRETRAIN_ATTRIBUTES", "BACKBONE_FILE", "AttributeTable", "BackboneClassifier",
            "build_classifier", "backbone_state_dict", "pretrain_records", "pretrain_schedule_of", "pretrain_spec",
-           "pretrain_backbone"]
+           "PRETRAIN_ARCHS", "is_pretrained", "pretrain_backbone"]
 
 #: The pre-trained backbone's state dict (torchvision ResNet or timm HRNet names).
 BACKBONE_FILE = "backbone.pth"
@@ -94,6 +94,16 @@ class AttributeTable:
         return cls(torch.tensor(list(zip(*columns)), dtype=torch.int64), tuple(sizes))
 
 
+#: The backbone families that can be pre-trained (``arch``).
+PRETRAIN_ARCHS: tuple[str, ...] = ("resnet", "hrnet")
+
+
+def _check_arch(arch: str) -> str:
+    if arch not in PRETRAIN_ARCHS:
+        raise ValueError(f"arch={arch!r} is not valid; choose one of: {', '.join(PRETRAIN_ARCHS)}")
+    return arch
+
+
 def _resnet_trunk(name: str) -> tuple[nn.Module, int]:
     import torchvision
 
@@ -112,16 +122,14 @@ def _hrnet_trunk(name: str) -> tuple[nn.Module, int]:
 
 def build_classifier(arch: str, name: str, head_sizes: Sequence[int]) -> BackboneClassifier:
     """The pre-training network: ``arch`` ``"resnet"`` (torchvision) or ``"hrnet"`` (timm)."""
-    if arch not in ("resnet", "hrnet"):
-        raise ValueError(f"arch={arch!r} is not valid; choose 'resnet' or 'hrnet'")
-    trunk, channels = (_resnet_trunk if arch == "resnet" else _hrnet_trunk)(name)
+    trunk, channels = (_resnet_trunk if _check_arch(arch) == "resnet" else _hrnet_trunk)(name)
     return BackboneClassifier(trunk, channels, head_sizes)
 
 
 def backbone_state_dict(model: BackboneClassifier, arch: str) -> dict[str, torch.Tensor]:
     """The backbone's parameters and buffers under the names its builder uses (ResNet: no
-    ``fc``; HRNet: timm's, without the classifier), as contiguous CPU tensors."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.backbone.state_dict().items()}
+    ``fc``; HRNet: timm's, without the classifier), as CPU tensors."""
+    state = model_state(model.backbone)
     if arch == "resnet":
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     return state
@@ -143,9 +151,8 @@ class _PretrainObjective:
             identity = F.cross_entropy(heads[0], targets[:, 0], label_smoothing=self.label_smoothing)
             attributes = torch.stack([F.cross_entropy(h, targets[:, i + 1], label_smoothing=self.label_smoothing)
                                       for i, h in enumerate(heads[1:])]).mean()
-            acc = (heads[0].argmax(1) == targets[:, 0]).float().mean().item()
-            attr_acc = torch.stack([(h.argmax(1) == targets[:, i + 1]).float().mean()
-                                    for i, h in enumerate(heads[1:])]).mean().item()
+            acc = top1_accuracy(heads[:1], targets[:, 0])
+            attr_acc = sum(top1_accuracy([h], targets[:, i + 1]) for i, h in enumerate(heads[1:])) / len(heads[1:])
         return identity + attributes, {"ce": identity.detach(), "attributes": attributes.detach(),
                                        "acc": acc, "attr_acc": attr_acc}
 
@@ -179,9 +186,12 @@ def pretrain_spec(cfg: PretrainConfig, arch: str, name: str, *, height: int, wid
 
 def pretrain_schedule_of(cfg: PretrainConfig, arch: str) -> TrainConfig:
     """The schedule that pre-trains ``arch`` (``"resnet"`` or ``"hrnet"``)."""
-    if arch not in ("resnet", "hrnet"):
-        raise ValueError(f"arch={arch!r} is not valid; choose 'resnet' or 'hrnet'")
-    return cfg.schedule if arch == "resnet" else cfg.hrnet_schedule
+    return cfg.schedule if _check_arch(arch) == "resnet" else cfg.hrnet_schedule
+
+
+def is_pretrained(out: str | os.PathLike[str], spec: RunSpec) -> bool:
+    """``out`` holds the finished run ``spec`` and its backbone file."""
+    return spec.is_finished(out) and (Path(out) / BACKBONE_FILE).is_file()
 
 
 def pretrain_backbone(cfg: PretrainConfig, arch: str, name: str, out_dir: str | os.PathLike[str], *,
@@ -199,7 +209,7 @@ def pretrain_backbone(cfg: PretrainConfig, arch: str, name: str, out_dir: str | 
     spec = pretrain_spec(cfg, arch, name, height=height, width=width, hr_size=hr_size)
     weights = out / BACKBONE_FILE
     with locked(out):
-        if spec.is_finished(out) and weights.is_file():
+        if is_pretrained(out, spec):
             return weights, None
         spec.prepare(out, resume=True, write=True)
         records, table = pretrain_records(cfg, data_root, hr_size=hr_size, progress=progress)
@@ -212,8 +222,6 @@ def pretrain_backbone(cfg: PretrainConfig, arch: str, name: str, out_dir: str | 
         summary = fit(model, dataset, labels, _PretrainObjective(table, schedule.label_smoothing),
                       schedule, out, progress=progress, desc=f"pre-train {name}", device=device,
                       spec=spec)
-        buffer = io.BytesIO()
-        torch.save(backbone_state_dict(model, arch), buffer)
-        atomic_write_bytes(weights, buffer.getvalue())
+        atomic_save(backbone_state_dict(model, arch), weights)
     return weights, summary
 

@@ -92,12 +92,17 @@ def table4(per4: pd.DataFrame, set_names: Sequence[str], with_published: bool = 
     return wide.reset_index().rename(columns={"index": "row"}).rename(columns={"row": "Table 4 row"})
 
 
+def _table4_keyed(per4: pd.DataFrame, set_name: str) -> pd.DataFrame:
+    """``set_name``'s per-trial results with their Table 4 row label in ``key``."""
+    d = per4[per4.dataset == set_name]
+    return d.assign(key=[table4_row(p, m, i) for p, m, i in zip(d["protocol"], d["method"], d["interpolation"])])
+
+
 def table4_conclusions(per4: pd.DataFrame, set_names: Sequence[str]) -> list[str]:
     """Bicubic vs bilinear, and RFD's effect on each protocol, per Table 4 dataset."""
     out = []
     for set_name in set_names:
-        d = per4[per4.dataset == set_name]
-        d = d.assign(key=[table4_row(p, m, i) for p, m, i in zip(d["protocol"], d["method"], d["interpolation"])])
+        d = _table4_keyed(per4, set_name)
         interp = stats.paired_comparison(d, BICUBIC, BILINEAR, "R1", method_col="key")
         out.append(f"{set_name}: " + interp.sentence("bicubic vs bilinear synthesis"))
         for a, b, claim, kind in (
@@ -143,9 +148,7 @@ def claims(per4: pd.DataFrame, per5: pd.DataFrame, set_names: Sequence[str], cav
     for set_name in set_names:
         if set_name not in TABLE4_PAPER_DATASET:
             continue
-        d = per4[per4.dataset == set_name]
-        d = d.assign(key=[table4_row(p, m, i) for p, m, i in zip(d["protocol"], d["method"], d["interpolation"])])
-        cmp = stats.paired_comparison(d, MULTI_RFD, MULTI, "R1", method_col="key")
+        cmp = stats.paired_comparison(_table4_keyed(per4, set_name), MULTI_RFD, MULTI, "R1", method_col="key")
         rows.append(stats.claim_row(RFD_OVER_MULTI, set_name, paper_effect(RFD_OVER_MULTI, TABLE4_PAPER_DATASET[set_name]), cmp))
     keyed = per5.assign(key=per5["row"])
     for a, b, claim in (("Single-Reso+RFD", "Single-Reso", RFD_OVER_BF), (MULTI_RFD, MULTI, RFD_OVER_MULTI)):

@@ -94,7 +94,7 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
     if multi_resolution:
         unique = {r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}
         records = [dataclasses.replace(r, factor=1) for r in unique.values()]
-        true = apply_bins([r.width * r.height for r in records], split.res_bin_edges if edges is None else edges)
+        true = apply_bins([r.pixel_count for r in records], split.res_bin_edges if edges is None else edges)
         names = [f"bin {i}" for i in range(split.n_res_classes)]
     else:
         records = [dataclasses.replace(r, factor=f) for r in held_out for f in (1, *factors)]

@@ -17,7 +17,7 @@ from reidlab.config import Profile, override
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
            "check_pretrained", "start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -38,7 +38,7 @@ def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str 
     """The run folder of the pre-training stand-in for ImageNet (:mod:`reidlab.engine.pretrain`)
     of the profile's ResNet (``arch="resnet"``) or PS-HRNet's HRNet (``"hrnet"``), trained
     now when missing (``train_if_missing``)."""
-    from reidlab.engine.pretrain import BACKBONE_FILE, pretrain_backbone, pretrain_spec
+    from reidlab.engine.pretrain import is_pretrained, pretrain_backbone, pretrain_spec
     from reidlab.engine.pseudo_siamese import ps_input_size
 
     name = prof.model.backbone if arch == "resnet" else prof.ps.hrnet
@@ -46,7 +46,7 @@ def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str 
     hr_size = (prof.data.hr_width, prof.data.hr_height)
     spec = pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size)
     out = run_folder(runs_root, prof.name, PRETRAIN_FOLDER, spec)
-    if not (spec.is_finished(out) and (out / BACKBONE_FILE).is_file()):
+    if not is_pretrained(out, spec):
         if not train_if_missing:
             raise FileNotFoundError(f"no finished pre-training run in {out}: run "
                                     f"{PRODUCER_NOTEBOOK['pretrain']} with the same parameters first")
@@ -133,7 +133,7 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     check_choice("train_on", train_on, TRAIN_ON)
     if attention is not None:
         prof = override(prof, model={"attention": attention})
-    prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
+    prof = with_start_weights(prof, "bf", runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     if train_on == "hr":
         train_split = hr_only(train_split)
@@ -154,8 +154,7 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     from reidlab.engine.tasks import br_spec, load_br, train_br
     from reidlab.study.inspection import ResolutionValidator, held_out_resolution_labels
 
-    if prof.model.br_network == "mgn":   # the light B-R starts from random weights: no pre-training needed
-        prof = with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
+    prof = with_start_weights(prof, "br", runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     validator = None
     if validation is not None:
@@ -170,12 +169,23 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     return model, out
 
 
+def with_start_weights(prof: Profile, task: str, runs_root: str | Path = "runs", *,
+                       train_if_missing: bool = True, progress: bool = True) -> Profile:
+    """``prof`` with the weights ``task`` ("bf" or "br") starts from resolved
+    (:func:`with_pretraining`); the light B-R starts from random weights and needs none."""
+    from reidlab.study.params import check_choice
+
+    check_choice("task", task, ("bf", "br"))
+    if task == "br" and prof.model.br_network == "light":
+        return prof
+    return with_pretraining(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
+
+
 def untrained_br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs") -> torch.nn.Module:
     """B-R's network as it starts training on ``split`` (seeded; no training): a control."""
     from reidlab.engine.tasks import untrained_br
 
-    if prof.model.br_network == "mgn":
-        prof = with_pretraining(prof, runs_root)
+    prof = with_start_weights(prof, "br", runs_root)
     train_split, _ = training_split(prof, split)
     return untrained_br(prof, train_split)
 

@@ -84,7 +84,7 @@ def pseudo_label_bins(ds: ReidDataset, data_cfg) -> tuple[list[int], list[int], 
     edges (RFD Sec. 3.5) under ``data_cfg.pseudo_bins`` / ``pseudo_strategy``."""
     from reidlab.data import pseudo_resolution_labels
 
-    sizes = [r.width * r.height for r in ds.images]
+    sizes = [r.pixel_count for r in ds.images]
     labels, edges = pseudo_resolution_labels(sizes, n_bins=data_cfg.pseudo_bins, strategy=data_cfg.pseudo_strategy)
     return sizes, list(labels), [float(e) for e in edges]
 
@@ -99,10 +99,10 @@ def camera_resolution_table(ds: ReidDataset, edges) -> pd.DataFrame:
     rows = []
     for cam in sorted({r.camid for r in ds.images}):
         recs = [r for r in ds.images if r.camid == cam]
-        bins = Counter(apply_bins([r.width * r.height for r in recs], edges))
+        bins = Counter(apply_bins([r.pixel_count for r in recs], edges))
         rows.append({"camera": cam, "images": len(recs),
                      "median height": float(pd.Series([r.height for r in recs]).median()),
-                     "median pixels": float(pd.Series([r.width * r.height for r in recs]).median()),
+                     "median pixels": float(pd.Series([r.pixel_count for r in recs]).median()),
                      **{f"bin {b} %": 100.0 * bins.get(b, 0) / len(recs) for b in range(len(edges) - 1)}})
     return pd.DataFrame(rows)
 

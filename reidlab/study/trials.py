@@ -172,8 +172,7 @@ def validation_lambda_sweep(prof: Profile, ds: ReidDataset, protocol: str, lams,
     ``prof.data.val_ids``), with trial 0's B-F and B-R: where lambda is chosen, never on test
     trials. On synthetic data with ``protocol="multi_res_gallery"`` the validation gallery is
     drawn at factors {1} + ``factors`` like the test gallery."""
-    from reidlab.data.mlr import assign_factors
-    from reidlab.data.records import FACTOR_TO_RES_CLASS
+    from reidlab.data.protocols import multi_resolution_validation
 
     split = make_split(prof, ds, protocol, 0, retrain_per_split=prof.eval.retrain_per_split)
     _, validation = trained.training_split(prof, split)
@@ -182,12 +181,7 @@ def validation_lambda_sweep(prof: Profile, ds: ReidDataset, protocol: str, lams,
                          "lambda cannot be chosen on validation data; set val_ids > 0")
     synthetic = any(r.factor > 1 for r in split.train)
     if protocol == "multi_res_gallery" and synthetic:
-        factors = (1, *prof.data.factors)
-        drawn = assign_factors(len(validation.gallery), factors, seed=prof.data.seed, trial=0,
-                               salt=f"{ds.name}:validation-gallery")
-        validation = dataclasses.replace(validation, gallery=tuple(
-            dataclasses.replace(r, factor=int(f), res_label=FACTOR_TO_RES_CLASS[int(f)])
-            for r, f in zip(validation.gallery, drawn)))
+        validation = multi_resolution_validation(validation, prof.data.factors, seed=prof.data.seed)
     models = {"bf": trained.bf_model(prof, split, runs_dir, progress=progress)[0],
               "br": trained.br_model(prof, split, runs_dir, progress=progress)[0]}
     feats = scoring.extract_split_features(
