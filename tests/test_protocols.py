@@ -183,9 +183,10 @@ def test_caviar_lr_query(caviar: ReidDataset) -> None:
     # the fixture's first camera (images 1-10) is the low-resolution one
     assert {r.camid for r in split.query} == {0} and {r.camid for r in split.gallery} == {1}
     assert len(split.gallery) == 25 and ids(split.gallery) == ids(split.query)
-    for g in split.gallery:      # single-shot: the highest-resolution image of camera b
-        best = max(r.pixel_count for r in caviar.images if r.pid == g.pid and r.camid == 1)
-        assert g.pixel_count == best
+    # single-shot: one image of camera b per identity, drawn at random per trial (RFD: not the best one)
+    picks = {t: [r.path for r in caviar_protocol(caviar, trial=t, seed=0, partition_trial=0).gallery] for t in (0, 1)}
+    assert picks[0] != picks[1]
+    assert split.cross_camera
     # identities seen by one camera are dropped
     single = {pid for pid in ids(caviar.images)
               if {r.camid for r in caviar.images if r.pid == pid} == {0}}
@@ -206,18 +207,23 @@ def test_caviar_splits_and_seeding(caviar: ReidDataset) -> None:
     assert caviar_protocol(caviar, trial=4, seed=0) == splits[4]
     assert lr_query_protocol(caviar, trial=4) == splits[4]          # dispatch
     assert build_protocol("lr_query", caviar, trial=4) == splits[4]
-    fixed = build_protocol("multi_res_gallery", caviar, trial=4, partition_trial=0)
+    fixed = build_protocol("lr_query", caviar, trial=4, partition_trial=0)
     assert fixed.train == splits[0].train and fixed.query == splits[0].query
 
 
 def test_caviar_multi_res_gallery(caviar: ReidDataset) -> None:
+    """RFD Sec. 4.4: one gallery image per identity drawn from all its images; every other image
+    of the test identities is a query (HR, near-camera ones too); no same-camera exclusion."""
     lr = caviar_protocol(caviar, trial=0, seed=0, multi_res=False)
     mr = caviar_protocol(caviar, trial=0, seed=0, multi_res=True)
     assert mr == multi_res_gallery_protocol(caviar, trial=0, seed=0)
-    assert mr.protocol == "multi_res_gallery" and mr.query == lr.query
-    assert len(mr.gallery) == 25 and ids(mr.gallery) == ids(lr.gallery)
-    assert {r.camid for r in mr.gallery} == {1}
-    assert [r.path for r in mr.gallery] != [r.path for r in lr.gallery]
+    assert mr.protocol == "multi_res_gallery" and mr.train == lr.train
+    assert len(mr.gallery) == 25 and ids(mr.gallery) == ids(lr.gallery) == ids(mr.query)
+    test_images = {r.path for r in caviar.images if r.pid in ids(lr.query)}
+    assert {r.path for r in mr.query} | {r.path for r in mr.gallery} == test_images
+    assert not {r.path for r in mr.query} & {r.path for r in mr.gallery}
+    assert {r.camid for r in mr.query} == {0, 1}                    # near-camera (HR) queries too
+    assert not mr.cross_camera and lr.cross_camera
     assert len({r.pixel_count for r in mr.gallery}) > 1
 
 

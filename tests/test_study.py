@@ -97,7 +97,9 @@ def test_paired_comparison_hand_computed():
     cmp = stats.paired_comparison(_per_trial([1.0, 2.0, 3.0, 2.0]), "RFD", "B-F", "R1")
     assert cmp.n == 4 and cmp.mean_diff == pytest.approx(2.0)
     assert cmp.std_diff == pytest.approx(np.std([1, 2, 3, 2], ddof=1))
-    assert 1.0 <= cmp.ci_low <= 2.0 <= cmp.ci_high <= 3.0
+    # Student-t interval: mean +- t(0.975, 3) * sd / sqrt(4), computed by hand
+    half = 3.182446305284263 * np.std([1, 2, 3, 2], ddof=1) / 2
+    assert (cmp.ci_low, cmp.ci_high) == pytest.approx((2.0 - half, 2.0 + half))
     assert cmp.significant and cmp.p_value < 0.05
     assert "reproduced" in stats.verdict(cmp, "RFD helps")
 
@@ -144,7 +146,8 @@ def test_trials_of_one_unit_are_averaged_not_replicates():
     assert cmp.mean_diff == pytest.approx(2.0) and cmp.std_diff == pytest.approx(1.0)
     from scipy import stats as sps
     assert cmp.p_value == pytest.approx(sps.ttest_1samp([2.0, 3.0, 1.0], 0.0).pvalue)
-    assert "n=3 independently trained models, 2 query/gallery draws averaged in each" in cmp.sentence()
+    assert "n=3 trained models, 2 query/gallery draws averaged in each" in cmp.sentence()
+    assert "n=3 training seeds" in stats.paired_comparison(three, "RFD", "B-F", "R1", unit="training seed").sentence()
 
 
 def test_summarise_mean_and_std_per_method_in_order():

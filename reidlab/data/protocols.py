@@ -4,9 +4,11 @@
   down-sampled by a factor drawn from {2, 3, 4} per image (RFD Sec. 3.1), the gallery is HR.
 * :func:`multi_res_gallery_protocol` (RFD Tables 4-5): as above, and every gallery image is
   down-sampled too, by a factor drawn from {1, 2, 3, 4}.
-* :func:`caviar_protocol`: CAVIAR4REID (RFD Sec. 4.1 / 3.5): identities seen by one
-  camera dropped, 25/25 random identity splits, queries from one camera and a single-shot
-  gallery from the other, real (not synthetic) resolutions.
+* :func:`caviar_protocol`: CAVIAR4REID (RFD Sec. 4.1 / 3.5 / 4.4): identities seen by one
+  camera dropped, 25/25 random identity splits, real (not synthetic) resolutions. Single
+  resolution: queries from the far camera, a single-shot gallery drawn at random from the
+  near one. Multi-resolution: one gallery image per identity drawn from *all* its images,
+  every other image a query (so near-camera, HR queries too), no same-camera exclusion.
 
 Fixed-split datasets (Market-1501, DukeMTMC-reID, MSMT17, CUHK03 new protocol,
 SynthPeople ``market``) keep their query/gallery split; trials differ by the factor draw.
@@ -20,9 +22,8 @@ every protocol is evaluated in the plain ``market`` mode.
 
 Natively multi-resolution data (GRID, CAVIAR4REID, SynthPeople ``caviar``) are not
 down-sampled: the query camera is the one whose images have the lower median pixel count
-(over all two-camera identities); the ``lr_query`` gallery holds the highest-resolution
-image of each test identity from the other camera, the ``multi_res_gallery`` one a randomly
-chosen image. With more than two cameras per dataset (GRID), "camera a" of an identity is
+(over all two-camera identities); the gallery holds a randomly drawn image of each test
+identity from the other camera (CAVIAR's ``multi_res_gallery``: from either camera). With more than two cameras per dataset (GRID), "camera a" of an identity is
 the lower camera index among its images and "camera b" the other.
 
 Training sets: on synthetic MLR data every training image appears at x1 (``res_label``
@@ -253,22 +254,27 @@ def _split_ids(name: str, root: str, paired: tuple[int, ...], n_test: int | None
 def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
                     factors: tuple[int, ...], pseudo_bins: int, pseudo_strategy: str,
                     n_test: int | None, partition_trial: int | None,
-                    drop_singles: bool, lr_copies: int = 1) -> ProtocolSplit:
+                    drop_singles: bool, lr_copies: int = 1, all_camera_queries: bool = False) -> ProtocolSplit:
+    """``all_camera_queries``: the gallery image of each test identity is drawn from all its
+    images and every other image is a query (RFD's multi-resolution CAVIAR setting), ranked
+    without the same-camera exclusion."""
     name, native = dataset.name, dataset.multi_resolution
     ids = _group(dataset)
     split_trial = trial if partition_trial is None else partition_trial
     train_ids, test_ids = _split_ids(name, dataset.root, ids.paired, n_test, seed, split_trial)
     qv = _query_view(ids, native)
-    query = [r for pid in test_ids for r in ids.views[pid][qv]]
     pick_rng = _rng(seed, trial, f"{name}:gallery-pick")
-    gallery = []
+    query, gallery = [], []
     for pid in test_ids:
-        candidates = ids.views[pid][1 - qv]
-        pick = int(pick_rng.integers(len(candidates)))   # drawn for every id: stable stream
-        if native and protocol == "lr_query":
-            gallery.append(max(candidates, key=lambda r: r.pixel_count))
-        else:
+        if all_camera_queries:
+            candidates = (*ids.views[pid][0], *ids.views[pid][1])
+            pick = int(pick_rng.integers(len(candidates)))
             gallery.append(candidates[pick])
+            query += [r for i, r in enumerate(candidates) if i != pick]
+        else:
+            candidates = ids.views[pid][1 - qv]
+            gallery.append(candidates[int(pick_rng.integers(len(candidates)))])
+            query += ids.views[pid][qv]
     if not drop_singles:
         # Native data: every unpaired image; camera-based sets: those of camera b (PRID).
         gallery += [r for r in ids.singles if native or r.camid == 1]
@@ -279,7 +285,7 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
             train, query, gallery, pseudo_bins, pseudo_strategy)
         return ProtocolSplit(protocol=protocol, dataset=name, trial=trial, train=train_l,
                              query=query_l, gallery=gallery_l, n_res_classes=pseudo_bins,
-                             res_bin_edges=edges)
+                             res_bin_edges=edges, cross_camera=not all_camera_queries)
     query_d = _draw(query, factors, seed, trial, f"{name}:query")
     if protocol == "multi_res_gallery":
         gallery_d = _draw(gallery, (1, *factors), seed, trial, f"{name}:gallery")
@@ -296,10 +302,12 @@ def caviar_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
                     pseudo_strategy: str = "equal-width", n_test: int | None = None,
                     partition_trial: int | None = None) -> ProtocolSplit:
     """CAVIAR4REID protocol: two-camera identities only (50 of 72 on the real set), a
-    random half (25) for testing per trial, queries from the lower-resolution camera and
-    a single-shot gallery from the other: its highest-resolution image per identity, or
-    with ``multi_res`` a random one. Training images carry pseudo-resolution labels
-    (RFD Sec. 3.5).
+    random half (25) for testing per identity split (``partition_trial``, default ``trial``).
+    Single resolution: queries from the lower-resolution (far) camera, a single-shot gallery
+    image per identity drawn at random from the other camera (per ``trial``). ``multi_res``
+    (RFD Sec. 4.4): the gallery image is drawn from all the identity's images ("from all the
+    resolutions"), every other image is a query, HR ones included, and a query may match a
+    gallery image of its own camera. Training images carry pseudo-resolution labels (Sec. 3.5).
     """
     if dataset.name not in CAVIAR_NAMES:
         raise ValueError(f"caviar_protocol needs a CAVIAR4REID-layout dataset "
@@ -310,7 +318,8 @@ def caviar_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
     protocol = "multi_res_gallery" if multi_res else "lr_query"
     native = dataclasses.replace(dataset, multi_resolution=True)
     return _identity_split(protocol, native, trial, seed, (2, 3, 4), pseudo_bins,
-                           pseudo_strategy, n_test, partition_trial, drop_singles=True)
+                           pseudo_strategy, n_test, partition_trial, drop_singles=True,
+                           all_camera_queries=multi_res)
 
 
 def _run(protocol: str, dataset: ReidDataset, trial: int, seed: int, factors: Sequence[int],

@@ -155,6 +155,9 @@ class ProtocolSplit:
 
     ``train`` records carry ``res_label`` (B-R's target) and ``factor``; B-F uses
     them with ``pid``. ``query`` and ``gallery`` records carry the factors to apply.
+    ``cross_camera``: evaluation ignores gallery images of the query's identity *and camera*
+    (Market-1501's rule, the default); ``False``: every gallery image counts (RFD's
+    multi-resolution CAVIAR setting, where a query and its one gallery image may share a camera).
     """
 
     protocol: str
@@ -165,3 +168,4 @@ class ProtocolSplit:
     gallery: tuple[ImageRecord, ...]
     n_res_classes: int
     res_bin_edges: tuple[float, ...] = field(default=())
+    cross_camera: bool = True

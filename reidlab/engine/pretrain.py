@@ -178,7 +178,7 @@ def pretrain_records(cfg: PretrainConfig, data_root: str | os.PathLike[str], *, 
 def pretrain_spec(cfg: PretrainConfig, arch: str, name: str, *, height: int, width: int,
                   hr_size: tuple[int, int]) -> RunSpec:
     """The identity of a pre-training run (population, network, input size, schedule)."""
-    population = {k: v for k, v in to_dict(cfg).items() if k not in ("schedule", "hrnet_schedule")}
+    population = {k: v for k, v in to_dict(cfg).items() if k not in ("schedule", "hrnet_schedule", "hrnet")}
     return RunSpec.of("pretrain", arch=arch, backbone=name, height=height, width=width,
                       hr_size=list(hr_size), population=population, train=to_dict(pretrain_schedule_of(cfg, arch)),
                       targets=["identity", *PRETRAIN_ATTRIBUTES])

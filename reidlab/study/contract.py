@@ -179,6 +179,13 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     **{f"rfd_gain_r1_{p}{suffix}": ("07_controls", f"rfd_gain_r1_{p}{suffix}", 1.0)
        for p in ("lr_query", "multi_res_gallery") for suffix in ("", "_ci_low", "_ci_high")},
     **{f"rfd_gain_units_{p}": ("07_controls", f"rfd_gain_units_{p}", 1.0) for p in ("lr_query", "multi_res_gallery")},
+    # the same on the CAVIAR-like set over retrained identity splits (notebook 04, Table 5): Single-Reso
+    # (lr_query) and Multi-Reso (multi_res_gallery), and the pseudo-label bins chosen on validation
+    **{f"rfd_gain_r1_caviar_{p}{suffix}": ("04_ablations", f"rfd_gain_r1_caviar_{p}{suffix}", 1.0)
+       for p in ("lr_query", "multi_res_gallery") for suffix in ("", "_ci_low", "_ci_high")},
+    **{f"rfd_gain_units_caviar_{p}": ("04_ablations", f"rfd_gain_units_caviar_{p}", 1.0)
+       for p in ("lr_query", "multi_res_gallery")},
+    "pseudo_bins_chosen": ("04_ablations", "pseudo_bins_chosen", 1.0),
     # each control's rank-1 change against B-F alone (reidlab/study/controls.py)
     **{f"control_gain_r1_{p}_{c}": ("07_controls", f"control_gain_r1_{p}_{c}", 1.0)
        for p in ("lr_query", "multi_res_gallery")
@@ -188,7 +195,7 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
 
 
 #: Headline numbers that are not percentages keep more decimals (lambda values such as 0.05).
-HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2}
+HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2, "pseudo_bins_chosen": 0}
 
 
 def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None = None) -> dict[str, float | None]:

@@ -24,11 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study import scoring
+from reidlab.config import Profile, override
+from reidlab.data.records import ImageRecord, ProtocolSplit, ReidDataset
+from reidlab.study import scoring, stats
 
 __all__ = ["RESOLUTION_ORACLE", "CAMERA_ORACLE", "BF_COSINE", "BF_EUCLIDEAN", "RFD", "baseline_for", "one_hot", "with_oracles", "shuffled_resolution_labels",
-           "Control", "controls", "control_rows", "control_gains", "controls_paragraph"]
+           "Control", "controls", "control_rows", "control_gains", "control_comparisons", "second_bf_profile",
+           "controls_paragraph"]
 
 RESOLUTION_ORACLE, CAMERA_ORACLE = "resolution_oracle", "camera_oracle"
 BF_COSINE, BF_EUCLIDEAN, RFD = "B-F (cosine)", "B-F (Euclidean)", "B-F+RFD"
@@ -119,11 +121,44 @@ def control_rows(feats: scoring.SplitFeatures, rows: Sequence[Control], *, lam: 
     return out
 
 
+def second_bf_profile(prof: Profile, ds: ReidDataset, unit: int, units: int) -> Profile:
+    """The profile of unit ``unit``'s "second B-F": on fixed-split data with several training
+    seeds, the next unit's B-F (seed of unit ``(unit + 1) % units``, trained anyway); otherwise
+    a B-F of the next training seed on the same training set."""
+    from reidlab.study.trials import unit_profile
+
+    if ds.fixed_split and units > 1:
+        return unit_profile(prof, ds, (unit + 1) % units)
+    base = unit_profile(prof, ds, unit)
+    return override(base, bf={"seed": base.bf.seed + max(1, units)})
+
+
 def control_gains(per_trial: pd.DataFrame, baseline: str = BF_COSINE, metric: str = "R1") -> pd.DataFrame:
-    """Per protocol and control: the mean change of ``metric`` against ``baseline`` (B-F alone)."""
-    wide = per_trial.pivot_table(index=["protocol", "trial"], columns="method", values=metric)
-    gains = wide.sub(wide[baseline], axis=0).groupby(level="protocol").mean()
+    """Per protocol and control: the change of ``metric`` against ``baseline`` (B-F alone),
+    averaged inside each unit (``unit`` column; else each trial is one) and then over units."""
+    frame = per_trial if "unit" in per_trial.columns else per_trial.assign(unit=per_trial["trial"])
+    wide = frame.pivot_table(index=["protocol", "unit", "trial"], columns="method", values=metric)
+    gains = wide.sub(wide[baseline], axis=0).groupby(level=["protocol", "unit"]).mean().groupby(level="protocol").mean()
     return gains.drop(columns=[baseline]).T
+
+
+def control_comparisons(per_trial: pd.DataFrame, baseline: str = BF_COSINE, metric: str = "R1") -> pd.DataFrame:
+    """Every control against ``baseline`` per protocol, over independent units
+    (:func:`reidlab.study.stats.paired_comparison`): mean change, 95% interval, units, verdict."""
+    rows = []
+    for protocol, d in per_trial.groupby("protocol", sort=False):
+        for method in d["method"].drop_duplicates():
+            if method == baseline:
+                continue
+            cmp = stats.paired_comparison(d, method, baseline, metric)
+            rows.append({"protocol": protocol, "control": method, f"{metric} change": round(cmp.mean_diff, 2),
+                         "95% interval": (f"[{cmp.ci_low:+.1f}, {cmp.ci_high:+.1f}]" if cmp.testable
+                                          else "not testable"),
+                         "units": cmp.n,
+                         "reading": ("above zero" if cmp.significant and cmp.mean_diff > 0 else
+                                     "below zero" if cmp.significant else
+                                     "no change detected" if cmp.testable else "not testable")})
+    return pd.DataFrame(rows)
 
 
 def controls_paragraph(gains: pd.DataFrame, *, rfd: str = RFD, tolerance: float = 0.5) -> str:
@@ -151,7 +186,7 @@ def controls_paragraph(gains: pd.DataFrame, *, rfd: str = RFD, tolerance: float 
                     np.sign(col[name]) == np.sign(rfd_gain) and abs(col[name]) > tolerance:
                 similar.append(f"{name} ({fmt(col[name])})")
         if abs(rfd_gain) <= tolerance:
-            text += "; RFD's change is within the noise of one model's draws"
+            text += f"; RFD's change is within {tolerance:g} points (no change)"
         elif similar:
             text += ("; controls without resolution supervision change it about as much: " + ", ".join(similar)
                      + ", so the change need not come from resolution filtering")

@@ -18,7 +18,7 @@ from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
 __all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
-           "check_pretrained", "start_label", "trained_iterations"]
+           "check_pretrained", "start_label", "ps_start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
 PRODUCER_NOTEBOOK = {
@@ -136,6 +136,9 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     prof = with_start_weights(prof, "bf", runs_root, train_if_missing=train_if_missing, progress=progress)
     train_split, validation = training_split(prof, split)
     if train_on == "hr":
+        # as many iterations as the MLR B-F (a length in epochs would halve them on half the images)
+        prof = override(prof, bf={"iterations": trained_iterations(prof, split, "bf"), "epochs": 0,
+                                  "iterations_per_id": 0})
         train_split = hr_only(train_split)
     validator = None if validation is None else RankValidator(
         validation, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
@@ -198,6 +201,8 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
         load_student, load_teacher, student_spec, teacher_spec, train_student, train_teacher,
     )
 
+    if uses_pretraining(prof) and not prof.pretrain.hrnet:
+        prof = override(prof, model={"pretrained": None})   # the profile pre-trains only the ResNet
     prof = with_pretraining(prof, runs_root, arch="hrnet", train_if_missing=train_if_missing, progress=progress)
     split, _ = training_split(prof, split)   # the same training identities as B-F and B-R
     t_spec = teacher_spec(prof, split)
@@ -236,6 +241,14 @@ def start_label(prof: Profile) -> str:
     if pretrained == SYNTHETIC_PRETRAINING:
         return "SynthPeople pre-training (ImageNet stand-in)"
     return "ImageNet" if pretrained == "imagenet" else f"weights file {Path(pretrained).name}"
+
+
+def ps_start_label(prof: Profile) -> str:
+    """How PS-HRNet's HRNet starts (:func:`start_label`, or random weights where the profile
+    pre-trains only the ResNet)."""
+    if uses_pretraining(prof) and not prof.pretrain.hrnet:
+        return "from scratch (random weights)"
+    return start_label(prof)
 
 
 def trained_iterations(prof: Profile, split: ProtocolSplit, task: str) -> int:

@@ -93,7 +93,8 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         if only and name not in only:
             continue
         print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
-        timings[name] = run_notebook(name, params, results / "notebooks", cell_timeout=cell_timeout)
+        timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
+                                     cell_timeout=cell_timeout)
         print(f"[reidlab] {name} done in {timings[name]:.0f} s", flush=True)
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
     info["code"] = {k: v for k, v in version.items() if k != "changed"}
@@ -111,6 +112,18 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             print(f"[reidlab] removed {path}: no notebook writes it any more", flush=True)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
+
+
+def chosen_settings(notebook: str, results: Path) -> dict[str, Any]:
+    """Settings an earlier notebook chose on validation identities that ``notebook`` must use:
+    05 (Fig. 5 on the CAVIAR-like set) takes the pseudo-label bins 04 chose for Table 5."""
+    from reidlab.study.contract import read_result
+
+    source = results / "04_ablations.json"
+    if notebook != "05_per_split_plot" or not source.is_file():
+        return {}
+    chosen = read_result(source).parameters.get("pseudo_bins (chosen)")
+    return {} if chosen is None else {"pseudo_bins": int(chosen)}
 
 
 def remove_unwritten(results: Path, since: float) -> list[Path]:

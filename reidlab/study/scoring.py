@@ -8,6 +8,7 @@ evaluation that shrinks must say so.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,7 +23,7 @@ from reidlab.metrics import evaluate_rank, fused_distance
 
 __all__ = ["METRICS", "SplitFeatures", "extract_split_features", "rank_metrics", "score",
            "summarise", "mean_pm_std", "chance_rank1", "sanity_table", "query_counts", "query_summary",
-           "describe_queries", "RankValidator"]
+           "describe_queries", "RankValidator", "subset_queries"]
 
 METRICS: tuple[str, ...] = ("R1", "R5", "R10", "mAP")
 
@@ -36,7 +37,13 @@ class SplitFeatures:
     gallery: Mapping[str, torch.Tensor]
 
     def ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Identities and cameras as the ranking sees them: with ``split.cross_camera`` false
+        every query is on camera 0 and every gallery image on camera 1, so no gallery image
+        is discarded as a same-camera match."""
         q, g = self.split.query, self.split.gallery
+        if not self.split.cross_camera:
+            return (np.array([r.pid for r in q]), np.array([r.pid for r in g]),
+                    np.zeros(len(q), dtype=int), np.ones(len(g), dtype=int))
         return (np.array([r.pid for r in q]), np.array([r.pid for r in g]),
                 np.array([r.camid for r in q]), np.array([r.camid for r in g]))
 
@@ -61,6 +68,16 @@ def extract_split_features(split: ProtocolSplit, models: Mapping[str, torch.nn.M
         if with_gallery:
             gallery_feats[name] = extract_features(model, split.gallery, **kw)
     return SplitFeatures(split=split, query=query, gallery=gallery_feats)
+
+
+def subset_queries(feats: SplitFeatures, keep: Sequence[bool]) -> SplitFeatures:
+    """``feats`` with only the queries where ``keep`` is true (gallery unchanged)."""
+    keep = list(map(bool, keep))
+    if len(keep) != len(feats.split.query):
+        raise ValueError(f"keep has {len(keep)} entries for {len(feats.split.query)} queries")
+    index = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long)
+    split = dataclasses.replace(feats.split, query=tuple(r for r, k in zip(feats.split.query, keep) if k))
+    return SplitFeatures(split=split, query={k: v[index] for k, v in feats.query.items()}, gallery=feats.gallery)
 
 
 def query_counts(feats: SplitFeatures) -> dict[str, int]:
@@ -98,22 +115,28 @@ def score(feats: SplitFeatures, *, feature_model: str = "bf", resolution_model: 
 
 def summarise(per_trial: pd.DataFrame, by: Sequence[str] = ("method",),
               metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """Mean and standard deviation over trials, one row per group, in first-seen order."""
+    """Mean and standard deviation, one row per group, in first-seen order. With a ``unit``
+    column (independently trained models, :mod:`reidlab.study.trials`) trials are averaged
+    inside their unit first, so the std is between units; ``trials`` and ``units`` count them."""
     order = per_trial[list(by)].drop_duplicates()
-    agg = per_trial.groupby(list(by), sort=False)[list(metrics)].agg(["mean", "std"])
+    frame = per_trial if "unit" in per_trial.columns else per_trial.assign(unit=range(len(per_trial)))
+    per_unit = frame.groupby([*by, "unit"], sort=False)[list(metrics)].mean().reset_index()
+    agg = per_unit.groupby(list(by), sort=False)[list(metrics)].agg(["mean", "std"])
     agg.columns = [f"{m} {s}" for m, s in agg.columns]
     agg = agg.reset_index()
     agg["trials"] = per_trial.groupby(list(by), sort=False).size().values
+    agg["units"] = per_unit.groupby(list(by), sort=False).size().values
     return order.merge(agg, on=list(by), how="left")
 
 
 def mean_pm_std(summary: pd.DataFrame, metrics: Sequence[str] = METRICS, keep: Sequence[str] = ("method",)
                 ) -> pd.DataFrame:
-    """Paper-style view: one ``"mean ± std"`` string column per metric."""
+    """Paper-style view: one ``"mean ± std"`` string column per metric (the mean alone where
+    there is no spread to show: a single unit)."""
     out = summary[list(keep)].copy()
     for m in metrics:
-        mean, std = summary[f"{m} mean"], summary[f"{m} std"].fillna(0.0)
-        out[m] = [f"{a:.1f} ± {b:.1f}" for a, b in zip(mean, std)]
+        mean, std = summary[f"{m} mean"], summary[f"{m} std"]
+        out[m] = [f"{a:.1f}" if pd.isna(b) else f"{a:.1f} ± {b:.1f}" for a, b in zip(mean, std)]
     return out
 
 

@@ -1,5 +1,8 @@
-"""Statistics of paired comparisons over independent units: mean difference, bootstrap interval,
-t-test, verdicts ("not testable" with too few units or no variance)."""
+"""Statistics of paired comparisons over independent units: mean difference, Student-t interval,
+t-test, verdicts ("not testable" with too few units or no variance).
+
+With the few units a CPU study can afford (3 seeds, 5 splits) a bootstrap interval would be
+far too narrow (3 units have 10 distinct resamples); the t interval is the honest one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "verdict", "CLAIM_COLUMNS", "claim_row", "claim_verdict"]
+__all__ = ["MIN_UNITS", "PairedComparison", "paired_comparison", "gain_metrics", "verdict", "CLAIM_COLUMNS", "claim_row", "claim_verdict"]
 
 
 #: Fewest independent units (separately trained models or identity splits) a test needs.
@@ -36,16 +39,15 @@ class PairedComparison:
     ci_high: float
     p_value: float
     draws: int = 1          # trials (query/gallery draws) averaged inside each unit
-    unit: str = "trained model"
+    unit: str = "trained model"   # what one unit is: "training seed", "retrained identity split"
 
     @property
     def testable(self) -> bool:
         return self.n >= MIN_UNITS and self.std_diff > 0
 
     def replication(self) -> str:
-        """``"n=3 independently trained models (10 draws each)"``."""
-        units = f"{self.unit}{'' if self.n == 1 else 's'}"
-        text = f"n={self.n} independently {units}" if self.n != 1 else f"n=1 {units}"
+        """``"n=3 training seeds, 4 query/gallery draws averaged in each"``."""
+        text = f"n={self.n} {self.unit}{'' if self.n == 1 else 's'}"
         return text + (f", {self.draws} query/gallery draws averaged in each" if self.draws > 1 else "")
 
     def sentence(self, label: str | None = None) -> str:
@@ -57,7 +59,7 @@ class PairedComparison:
                     f"({self.replication()}; not testable: {why})")
         p = "n/a" if np.isnan(self.p_value) else f"{self.p_value:.3g}"
         return (f"{label} changes {self.metric} by {self.mean_diff:+.1f} ± {self.std_diff:.1f} points "
-                f"(95% bootstrap CI [{self.ci_low:+.1f}, {self.ci_high:+.1f}], paired t-test p={p}, "
+                f"(95% t interval [{self.ci_low:+.1f}, {self.ci_high:+.1f}], paired t-test p={p}, "
                 f"{self.replication()})")
 
     @property
@@ -67,10 +69,15 @@ class PairedComparison:
 
 def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1", *,
                       method_col: str = "method", trial_col: str = "trial", unit_col: str = "unit",
-                      n_boot: int = 10_000, seed: int = 0) -> PairedComparison:
-    """Paired difference ``a - b`` of ``metric`` over independent units: mean, std, bootstrap CI,
-    t-test. Trials are paired inside a unit and averaged there (``unit_col``; a frame without
-    it counts every trial as its own unit)."""
+                      unit: str | None = None) -> PairedComparison:
+    """Paired difference ``a - b`` of ``metric`` over independent units: mean, std, 95% Student-t
+    interval, one-sample t-test. Trials are paired inside a unit and averaged there
+    (``unit_col``; a frame without it counts every trial as its own unit). ``unit`` names what
+    a unit is, for the sentences (default: the frame's ``unit_kind`` column, as
+    :func:`reidlab.study.trials.run_trials` writes it, else "trained model")."""
+    if unit is None:
+        kinds = per_trial["unit_kind"].dropna().unique() if "unit_kind" in per_trial.columns else []
+        unit = kinds[0] if len(kinds) == 1 else "trained model"
     frame = per_trial if unit_col in per_trial.columns else per_trial.assign(**{unit_col: per_trial[trial_col]})
     wide = frame.pivot_table(index=[unit_col, trial_col], columns=method_col, values=metric)
     for m in (a, b):
@@ -84,18 +91,26 @@ def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1
     lo = hi = p = float("nan")
     std = float(diff.std(ddof=1)) if n > 1 else 0.0
     if n >= MIN_UNITS and std > 0:
-        rng = np.random.default_rng(seed)
-        boots = diff[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-        lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
+        half = float(stats.t.ppf(0.975, n - 1)) * std / np.sqrt(n)
+        lo, hi = float(diff.mean()) - half, float(diff.mean()) + half
         p = float(stats.ttest_1samp(diff, 0.0).pvalue)
     return PairedComparison(a=a, b=b, metric=metric, n=n, mean_diff=float(diff.mean()) if n else float("nan"),
-                            std_diff=std, ci_low=lo, ci_high=hi, p_value=p, draws=draws)
+                            std_diff=std, ci_low=lo, ci_high=hi, p_value=p, draws=draws, unit=unit)
+
+
+def gain_metrics(cmp: PairedComparison, name: str) -> dict[str, float]:
+    """A result's metrics for one gain: ``rfd_gain_r1_<name>`` (mean over units),
+    ``rfd_gain_units_<name>`` and, when testable, the interval bounds ``..._ci_low``/``_ci_high``."""
+    out = {f"rfd_gain_r1_{name}": cmp.mean_diff, f"rfd_gain_units_{name}": float(cmp.n)}
+    if cmp.testable:
+        out.update({f"rfd_gain_r1_{name}_ci_low": cmp.ci_low, f"rfd_gain_r1_{name}_ci_high": cmp.ci_high})
+    return out
 
 
 def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolerance: float = 1.0) -> str:
     """One honest line: does the paper's ``claim`` hold here?
 
-    ``kind="improvement"``: ``a`` beats ``b`` (bootstrap CI above 0). ``kind="comparable"``:
+    ``kind="improvement"``: ``a`` beats ``b`` (95% interval above 0). ``kind="comparable"``:
     ``a`` is within ``tolerance`` points of ``b`` (the CI lies inside +-tolerance). With fewer
     than :data:`MIN_UNITS` independent units, or none differing, the verdict is "not testable".
     """

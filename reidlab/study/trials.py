@@ -1,9 +1,11 @@
 """RFD's evaluation over trials: B-F alone and B-F + RFD (Eq. 8) on each protocol split.
 
-Fixed-split datasets (Market-like) train once and vary the random factor draw per
-trial. Random-split datasets (VIPeR, CAVIAR...) either retrain per identity split
-(``retrain_per_split=True``, the paper's protocol) or train on trial 0's identity
-partition and vary the query/gallery draw over it (the CPU profiles' shortcut).
+The unit of replication is an independently trained model: on fixed-split datasets
+(Market-like) a training seed (``EvalConfig.seeds``), on random-split datasets (VIPeR,
+CAVIAR...) an identity split with its own B-F and B-R (``EvalConfig.splits``; RFD: 10).
+The ``trials`` (factor draws and single-shot gallery picks) are spread over the units
+round-robin (trial ``t`` belongs to unit ``t % units``), so each unit's metrics are the
+mean over its trials, and statistics (:mod:`reidlab.study.stats`) count units, never trials.
 """
 from __future__ import annotations
 
@@ -16,18 +18,45 @@ import pandas as pd
 import torch
 from reidlab.progress import tqdm
 
-from reidlab.config import Profile, protocol_kwargs
+from reidlab.config import Profile, override, protocol_kwargs
 from reidlab.data import build_protocol
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import methods, scoring
 from reidlab.study import models as trained
 
+#: ``extra_models`` factories: (the unit's profile, the unit's training split, the unit) -> model
+ModelFactory = Callable[[Profile, ProtocolSplit, int], torch.nn.Module]
 
-def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, retrain_per_split: bool) -> ProtocolSplit:
-    """Trial ``trial`` of ``protocol``; identity partition of trial 0 unless retraining per split."""
+
+def replication_units(prof: Profile, ds: ReidDataset) -> int:
+    """Independently trained units: training seeds on fixed-split data, retrained identity
+    splits on random-split data."""
+    return prof.eval.seeds if ds.fixed_split else prof.eval.splits
+
+
+def unit_kind(ds: ReidDataset) -> str:
+    """What one unit of replication is on ``ds`` (for the verdicts' sentences)."""
+    return "training seed" if ds.fixed_split else "retrained identity split"
+
+
+def unit_profile(prof: Profile, ds: ReidDataset, unit: int) -> Profile:
+    """The profile unit ``unit`` trains with: on fixed-split data the training seeds of B-F,
+    B-R and PS-HRNet's teacher and student shifted by ``unit`` (unit 0 is ``prof`` itself);
+    on random-split data ``prof`` (the unit is the identity split, see :func:`make_split`)."""
+    if not ds.fixed_split or unit == 0:
+        return prof
+    return override(prof, bf={"seed": prof.bf.seed + unit}, br={"seed": prof.br.seed + unit},
+                    ps={"teacher": {"seed": prof.ps.teacher.seed + unit},
+                        "student": {"seed": prof.ps.student.seed + unit}})
+
+
+def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, units: int | None = None
+               ) -> ProtocolSplit:
+    """Trial ``trial`` of ``protocol``: on random-split data its draws over the identity split
+    of its unit (``trial % units``, default :func:`replication_units`)."""
     kwargs = protocol_kwargs(prof)
-    if not ds.fixed_split and not retrain_per_split:
-        kwargs["partition_trial"] = 0
+    if not ds.fixed_split:
+        kwargs["partition_trial"] = trial % (units or replication_units(prof, ds))
     return build_protocol(protocol, ds, trial=trial, **kwargs)
 
 
@@ -42,37 +71,36 @@ class TrialResults:
 
 def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, runs_dir: str | Path,
                lam: float, reading: str, train_if_missing: bool = True, include_baseline: str = "if-exists",
-               retrain_per_split: bool = False, fixed_models: Mapping[str, torch.nn.Module] | None = None,
-               extra_models: Mapping[str, Callable[[ProtocolSplit], torch.nn.Module]] | None = None,
+               units: int | None = None, fixed_models: Mapping[str, torch.nn.Module] | None = None,
+               extra_models: Mapping[str, ModelFactory] | None = None,
                sizes: Mapping[str, tuple[int, int]] | None = None,
                with_rfd: bool = True, progress: bool = True) -> TrialResults:
     """Evaluate ``methods.BASELINE`` (no attention), ``methods.BF`` and ``methods.BF_RFD`` on ``trials`` splits.
 
-    ``fixed_models`` ({"bf": ..., "br": ...}) replaces the trained run of that name by a given model.
-    ``include_baseline``: "yes" trains it when missing, "if-exists" uses it only when a finished
-    checkpoint exists, "no" skips it. ``with_rfd=False`` skips B-R and the "+RFD" rows. ``extra_models`` maps a row name to a function returning a
-    feature extractor for a split (e.g. PS-HRNet); each also gets a "+RFD" row. ``sizes`` gives a model its own
+    ``units``: independently trained units (default :func:`replication_units`, at most
+    ``trials``); each trains its own models (:func:`unit_profile`) and evaluates its share of
+    the trials. ``fixed_models`` ({"bf": ..., "br": ...}) replaces the trained run of that name
+    by a given model (then there is one unit). ``include_baseline``: "yes" trains it when
+    missing, "if-exists" uses it only when a finished checkpoint exists, "no" skips it.
+    ``with_rfd=False`` skips B-R and the "+RFD" rows. ``extra_models`` maps a row name to a
+    :data:`ModelFactory` (e.g. PS-HRNet); each also gets a "+RFD" row. ``sizes`` gives a model its own
     input size (height, width), e.g. PS-HRNet's; the others use the profile's.
     """
     cache = Path(runs_dir) / "features"
     fixed = dict(fixed_models or {})
-    splits = [make_split(prof, ds, protocol, t, retrain_per_split=retrain_per_split) for t in range(trials)]
-    # trials that train on the same records share one set of models (and one extraction)
-    groups: dict[str, list[int]] = {}
-    for t, split in enumerate(splits):
-        groups.setdefault(_train_key(split), []).append(t)
+    n_units = 1 if fixed else min(trials, units or replication_units(prof, ds))
+    splits = [make_split(prof, ds, protocol, t, units=n_units) for t in range(trials)]
     runs: dict[str, str] = {}
     per_trial_feats: dict[int, scoring.SplitFeatures] = {}
-    for trials_of_group in tqdm(groups.values(), desc=f"{protocol}: models", disable=not progress or len(groups) == 1):
-        train_split = splits[trials_of_group[0]]
-        models = _models_for(prof, train_split, runs_dir, runs, fixed=fixed, with_rfd=with_rfd,
-                             include_baseline=include_baseline, train_if_missing=train_if_missing,
-                             extra_models=extra_models, progress=progress)
-        group_splits = [splits[t] for t in trials_of_group]
-        for t, feats in zip(trials_of_group, _extract_once(prof, group_splits, models, cache, progress, sizes)):
+    for unit in tqdm(range(n_units), desc=f"{protocol}: units", disable=not progress or n_units == 1):
+        trials_of_unit = [t for t in range(trials) if t % n_units == unit]
+        train_split = splits[trials_of_unit[0]]
+        models = _models_for(unit_profile(prof, ds, unit), train_split, runs_dir, runs, unit=unit, fixed=fixed,
+                             with_rfd=with_rfd, include_baseline=include_baseline,
+                             train_if_missing=train_if_missing, extra_models=extra_models, progress=progress)
+        group_splits = [splits[t] for t in trials_of_unit]
+        for t, feats in zip(trials_of_unit, _extract_once(prof, group_splits, models, cache, progress, sizes)):
             per_trial_feats[t] = feats
-    # the unit of replication: trials training on the same records share the same trained models
-    unit_of = {t: u for u, trials_of_group in enumerate(groups.values()) for t in trials_of_group}
     rows, feats_all = [], []
     for trial in range(trials):
         feats = per_trial_feats[trial]
@@ -89,40 +117,37 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
             if with_rfd:
                 rows.append({"trial": trial, "method": methods.with_rfd(name), **score(name, lam)})
     per_trial = pd.DataFrame(rows)
-    per_trial.insert(1, "unit", per_trial["trial"].map(unit_of))
+    per_trial.insert(1, "unit", per_trial["trial"] % n_units)
+    per_trial["unit_kind"] = unit_kind(ds) if not fixed else "trained model"
     return TrialResults(per_trial=per_trial, features=feats_all, runs=runs)
 
 
-def _train_key(split: ProtocolSplit) -> tuple:
-    """Trials with equal keys train on the same records (and share models)."""
-    return tuple((r.path, r.pid, r.camid, r.factor, r.res_label) for r in split.train)
-
-
-def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[str, str], *, fixed, with_rfd,
-                include_baseline, train_if_missing, extra_models, progress) -> dict[str, torch.nn.Module]:
-    """B-F, B-R, the optional attention-free baseline and extra models for one training set."""
+def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[str, str], *, unit: int, fixed,
+                with_rfd, include_baseline, train_if_missing, extra_models, progress) -> dict[str, torch.nn.Module]:
+    """B-F, B-R, the optional attention-free baseline and extra models of one unit."""
     models: dict[str, torch.nn.Module] = {}
+    key = lambda name: f"{name} (unit {unit})"  # noqa: E731
     if "bf" in fixed:
-        models["bf"], runs["B-F"] = fixed["bf"], "given"
+        models["bf"], runs[key("B-F")] = fixed["bf"], "given"
     else:
         models["bf"], out = trained.bf_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
                                                progress=progress)
-        runs["B-F"] = str(out)
+        runs[key("B-F")] = str(out)
     if with_rfd and "br" in fixed:
-        models["br"], runs["B-R"] = fixed["br"], "given"
+        models["br"], runs[key("B-R")] = fixed["br"], "given"
     elif with_rfd:
         models["br"], out = trained.br_model(prof, train_split, runs_dir, train_if_missing=train_if_missing,
                                                progress=progress)
-        runs["B-R"] = str(out)
+        runs[key("B-R")] = str(out)
     if include_baseline != "no":
         try:
             models["base"], out = trained.bf_model(prof, train_split, runs_dir, attention=False, progress=progress,
                                                      train_if_missing=train_if_missing and include_baseline == "yes")
-            runs["baseline"] = str(out)
+            runs[key("baseline")] = str(out)
         except FileNotFoundError:
             pass
     for name, factory in (extra_models or {}).items():
-        models[name] = factory(train_split)
+        models[name] = factory(prof, train_split, unit)
     return models
 
 
@@ -168,31 +193,45 @@ def lambda_sweep(features: list[scoring.SplitFeatures], lams, readings=("similar
 
 def validation_lambda_sweep(prof: Profile, ds: ReidDataset, protocol: str, lams, *, runs_dir: str | Path,
                             readings=("similarity", "distance"), progress: bool = True) -> pd.DataFrame:
-    """Eq. 8 for every lambda on the validation identities (carved from trial 0's training set,
-    ``prof.data.val_ids``), with trial 0's B-F and B-R: where lambda is chosen, never on test
-    trials. On synthetic data with ``protocol="multi_res_gallery"`` the validation gallery is
-    drawn at factors {1} + ``factors`` like the test gallery."""
+    """Eq. 8 for every lambda on the validation identities (``prof.data.val_ids``, carved from
+    each unit's training set) with that unit's B-F and B-R, one row per (unit, reading,
+    lambda): where lambda is chosen, never on test trials. On synthetic data with
+    ``protocol="multi_res_gallery"`` the validation gallery is drawn at factors {1} +
+    ``factors`` like the test gallery."""
+    frames = []
+    for unit, feats in enumerate(validation_features(prof, ds, protocol, runs_dir=runs_dir, progress=progress)):
+        frames.append(lambda_sweep([feats], lams, readings=readings, max_rank=prof.eval.max_rank)
+                      .drop(columns="trial").assign(unit=unit))
+    return pd.concat(frames, ignore_index=True)
+
+
+def validation_features(prof: Profile, ds: ReidDataset, protocol: str, *, runs_dir: str | Path,
+                        progress: bool = True) -> list[scoring.SplitFeatures]:
+    """B-F and B-R features of each unit's validation identities (its trained models)."""
     from reidlab.data.protocols import multi_resolution_validation
 
-    split = make_split(prof, ds, protocol, 0, retrain_per_split=prof.eval.retrain_per_split)
-    _, validation = trained.training_split(prof, split)
-    if validation is None:
-        raise ValueError(f"profile {prof.name!r} holds out no validation identities (data.val_ids = 0): "
-                         "lambda cannot be chosen on validation data; set val_ids > 0")
-    synthetic = any(r.factor > 1 for r in split.train)
-    if protocol == "multi_res_gallery" and synthetic:
-        validation = multi_resolution_validation(validation, prof.data.factors, seed=prof.data.seed)
-    models = {"bf": trained.bf_model(prof, split, runs_dir, progress=progress)[0],
-              "br": trained.br_model(prof, split, runs_dir, progress=progress)[0]}
-    feats = scoring.extract_split_features(
-        validation, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
-        flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=Path(runs_dir) / "features",
-        progress=progress, amp=prof.eval.amp)
-    return lambda_sweep([feats], lams, readings=readings, max_rank=prof.eval.max_rank)
+    out = []
+    for unit in range(replication_units(prof, ds)):
+        uprof = unit_profile(prof, ds, unit)
+        split = make_split(prof, ds, protocol, unit)
+        _, validation = trained.training_split(prof, split)
+        if validation is None:
+            raise ValueError(f"profile {prof.name!r} holds out no validation identities (data.val_ids = 0): "
+                             "lambda and pseudo-labels cannot be chosen on validation data; set val_ids > 0")
+        synthetic = any(r.factor > 1 for r in split.train)
+        if protocol == "multi_res_gallery" and synthetic:
+            validation = multi_resolution_validation(validation, prof.data.factors, seed=prof.data.seed)
+        models = {"bf": trained.bf_model(uprof, split, runs_dir, progress=progress)[0],
+                  "br": trained.br_model(uprof, split, runs_dir, progress=progress)[0]}
+        out.append(scoring.extract_split_features(
+            validation, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
+            flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=Path(runs_dir) / "features",
+            progress=progress, amp=prof.eval.amp))
+    return out
 
 
 def chosen_lambda(sweep: pd.DataFrame, reading: str, metric: str = "R1") -> float:
-    """The lambda with the best mean ``metric`` under ``reading`` (the smallest on ties)."""
+    """The lambda with the best mean ``metric`` (over units) under ``reading`` (the smallest on ties)."""
     mean = sweep[sweep.reading == reading].groupby("lam")[metric].mean()
     if mean.empty:
         raise ValueError(f"no {reading!r} rows in the sweep")
@@ -200,6 +239,6 @@ def chosen_lambda(sweep: pd.DataFrame, reading: str, metric: str = "R1") -> floa
 
 
 def wins(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1") -> int:
-    """Trials on which method ``a`` scores strictly higher than ``b``."""
-    wide = per_trial.pivot_table(index="trial", columns="method", values=metric)
+    """Units (each the mean over its trials) on which method ``a`` scores strictly higher than ``b``."""
+    wide = per_trial.pivot_table(index="unit", columns="method", values=metric, aggfunc="mean")
     return int((wide[a] > wide[b]).sum())
