@@ -119,3 +119,44 @@ def test_gains_and_paragraph() -> None:
     assert "On lr_query, RFD changes rank-1 by +2.0" in text
     assert "untrained B-R (+2.0)" in text and "need not come from resolution filtering" in text
     assert "only resolution-aware features" in text.split("On multi_res_gallery")[1]
+
+
+def test_gains_average_inside_units_first() -> None:
+    """A unit with many trials must not outweigh one with few: gains are the mean of unit means."""
+    rows = []
+    for unit, trials, gain in ((0, range(0, 3), 3.0), (1, range(3, 4), -1.0)):
+        for t in trials:
+            rows += [{"protocol": "lr_query", "unit": unit, "trial": t, "method": "B-F (cosine)", "R1": 50.0},
+                     {"protocol": "lr_query", "unit": unit, "trial": t, "method": "B-F+RFD", "R1": 50.0 + gain}]
+    gains = ctl.control_gains(pd.DataFrame(rows))
+    assert gains.loc["B-F+RFD", "lr_query"] == pytest.approx(1.0)      # (3 + -1) / 2, not (3+3+3-1) / 4
+    table = ctl.control_comparisons(pd.DataFrame(rows))
+    row = table.set_index("control").loc["B-F+RFD"]
+    assert row["units"] == 2 and row["95% interval"] == "not testable" and row["reading"] == "not testable"
+
+
+def test_control_comparisons_over_three_units() -> None:
+    rows = [{"protocol": p, "unit": u, "trial": u, "method": m, "R1": r}
+            for p in ("lr_query", "multi_res_gallery") for u, d in enumerate((2.0, 3.0, 4.0))
+            for m, r in (("B-F (cosine)", 40.0), ("B-F+RFD", 40.0 + d), ("B-F + camera oracle", 40.0))]
+    table = ctl.control_comparisons(pd.DataFrame(rows)).set_index(["protocol", "control"])
+    rfd = table.loc[("multi_res_gallery", "B-F+RFD")]
+    assert rfd["units"] == 3 and rfd["R1 change"] == pytest.approx(3.0) and rfd["reading"] == "above zero"
+    # no variance between units: not testable, whatever the mean
+    assert table.loc[("lr_query", "B-F + camera oracle"), "reading"] == "not testable"
+
+
+def test_second_bf_is_the_next_units_model_on_fixed_splits() -> None:
+    from reidlab.config import get_profile
+    from reidlab.data.records import ReidDataset
+    from reidlab.study.trials import unit_profile
+
+    prof = get_profile("smoke")
+    fixed = ReidDataset(name="synth-market", root="/x", images=(), train=(), query=(), gallery=(), fixed_split=True)
+    random_split = ReidDataset(name="viper", root="/x", images=(), train=(), query=(), gallery=(), fixed_split=False)
+    assert ctl.second_bf_profile(prof, fixed, 0, 3) == unit_profile(prof, fixed, 1)
+    assert ctl.second_bf_profile(prof, fixed, 2, 3) == unit_profile(prof, fixed, 0)       # wraps around
+    # one unit, or random splits (the unit is the split): another seed on the same training set
+    assert ctl.second_bf_profile(prof, fixed, 0, 1).bf.seed == prof.bf.seed + 1
+    other = ctl.second_bf_profile(prof, random_split, 2, 5)
+    assert other.bf.seed != prof.bf.seed and other.br == prof.br

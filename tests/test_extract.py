@@ -151,3 +151,18 @@ def test_cuda_extraction_restores_device(records) -> None:
     torch.testing.assert_close(feats, _manual(model, records, flip=True), atol=1e-4, rtol=1e-4)
     bf16 = _extract(model, records, device="cuda")      # auto: bf16 autocast
     torch.testing.assert_close(bf16, feats, atol=0.2, rtol=0.05)
+
+
+def test_bf16_cpu_extraction_runs_channels_last_on_a_copy(records, tmp_path: Path) -> None:
+    """bf16 on the CPU extracts with a channels-last copy (oneDNN's fast layout): the caller's
+    model keeps its layout and mode, the features match the plain layout's within bf16, and the
+    cache tells the two layouts apart."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten()).train()
+    fast = _extract(model, records, amp="bf16", flip=False)
+    assert all(p.is_contiguous() for p in model.parameters()) and model.training
+    ref = _extract(model, records, amp="off", flip=False)
+    torch.testing.assert_close(fast, ref, atol=0.05, rtol=0.05)
+    kw = dict(height=H, width=W, flip=False, interpolation="bicubic", amp_dtype=torch.bfloat16)
+    assert feature_cache_key(model, records, **kw, channels_last=True) != feature_cache_key(model, records, **kw)

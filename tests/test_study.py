@@ -300,3 +300,87 @@ def test_paper_effects_by_claim_and_dataset():
     assert published.paper_dataset_for("viper") is None
     with pytest.raises(KeyError, match="no published effect"):
         published.paper_effect(published.RFD_OVER_BF, "MLR-VIPeR")
+
+
+def test_summarise_spread_is_between_units_not_trials():
+    """Trials of one trained model are averaged inside it: the std is between unit means."""
+    per = _per_trial([1.0, 3.0, 5.0, 5.0]).assign(unit=[0, 0, 0, 0, 1, 1, 1, 1])  # unit 0: RFD 51, 53; unit 1: 55, 55
+    s = scoring.summarise(per).set_index("method")
+    assert s.loc["RFD", "R1 mean"] == pytest.approx(53.5)          # mean of unit means 52 and 55
+    assert s.loc["RFD", "R1 std"] == pytest.approx(np.std([52.0, 55.0], ddof=1))
+    assert s.loc["RFD", "units"] == 2 and s.loc["RFD", "trials"] == 4
+    one = scoring.summarise(per.assign(unit=0))
+    assert scoring.mean_pm_std(one).loc[1, "R1"] == "53.5"          # one unit: no spread to show
+
+
+def test_gain_metrics_name_units_and_bounds_only_when_testable():
+    three = _per_trial([1.0, 2.0, 4.0]).assign(unit=[0, 0, 1, 1, 2, 2])
+    m = stats.gain_metrics(stats.paired_comparison(three, "RFD", "B-F"), "caviar_lr_query")
+    assert m["rfd_gain_r1_caviar_lr_query"] == pytest.approx(7 / 3) and m["rfd_gain_units_caviar_lr_query"] == 3
+    assert m["rfd_gain_r1_caviar_lr_query_ci_low"] < 7 / 3 < m["rfd_gain_r1_caviar_lr_query_ci_high"]
+    two = stats.gain_metrics(stats.paired_comparison(three[three.unit < 2], "RFD", "B-F"), "x")
+    assert set(two) == {"rfd_gain_r1_x", "rfd_gain_units_x"}
+
+
+def test_unit_profile_shifts_every_training_seed_on_fixed_splits():
+    from reidlab.data.records import ReidDataset
+    from reidlab.study import trials
+
+    prof = get_profile("smoke")
+    fixed = ReidDataset(name="synth-market", root="/x", images=(), fixed_split=True)
+    p2 = trials.unit_profile(prof, fixed, 2)
+    assert (p2.bf.seed, p2.br.seed, p2.ps.teacher.seed, p2.ps.student.seed) == (
+        prof.bf.seed + 2, prof.br.seed + 2, prof.ps.teacher.seed + 2, prof.ps.student.seed + 2)
+    assert p2.data == prof.data and trials.unit_profile(prof, fixed, 0) == prof
+    assert trials.replication_units(prof, fixed) == prof.eval.seeds and trials.unit_kind(fixed) == "training seed"
+    split_ds = ReidDataset(name="viper", root="/x", images=(), fixed_split=False)
+    assert trials.unit_profile(prof, split_ds, 3) == prof            # there the unit is the identity split
+    assert trials.replication_units(prof, split_ds) == prof.eval.splits
+
+
+def test_ranking_without_same_camera_exclusion():
+    """RFD's multi-resolution CAVIAR setting: a query may match a gallery image of its own camera."""
+    import dataclasses
+
+    import torch
+
+    query = (ImageRecord("/q1.jpg", 1, 0, 8, 16, res_label=0),)
+    gallery = (ImageRecord("/g1.jpg", 1, 0, 8, 16, res_label=0), ImageRecord("/g2.jpg", 2, 1, 8, 16, res_label=0))
+    split = ProtocolSplit("multi_res_gallery", "toy", 0, (), query, gallery, 1)
+    feats = scoring.SplitFeatures(split, {"bf": torch.tensor([[1.0, 0.0]])},
+                                  {"bf": torch.tensor([[1.0, 0.0], [0.0, 1.0]])})
+    with pytest.raises(ValueError, match="no valid query"):     # Market's rule: the only true match is junk
+        scoring.score(feats, lam=0.0)
+    open_split = dataclasses.replace(feats, split=dataclasses.replace(split, cross_camera=False))
+    out = scoring.score(open_split, lam=0.0)
+    assert out["R1"] == 100.0 and out["queries"] == 1 and out["queries_total"] == 1
+
+
+def test_pseudo_setting_chosen_by_validation_rank1_then_map():
+    from reidlab.study import ablations, methods
+
+    rows = [{"strategy": "equal-width", "bins": b, "unit": u, "method": m, "R1": r1, "mAP": mAP, "val_ids": 5}
+            for b, r1, mAP in ((3, 100.0, 80.0), (5, 100.0, 85.0), (7, 90.0, 95.0)) for u in (0, 1)
+            for m in (methods.BF, methods.BF_RFD)]
+    val = pd.DataFrame(rows)
+    assert ablations.chosen_pseudo_setting(val) == ("equal-width", 5)     # R1 ties, mAP decides
+    tie = val.assign(mAP=80.0)
+    assert ablations.chosen_pseudo_setting(tie) == ("equal-width", 3)     # then the fewest bins
+    table = ablations.pseudo_table(val)
+    assert list(table["bins"]) == [3, 5, 7] and list(table["units"]) == [2, 2, 2]
+    assert "5 equal-width bins" in ablations.pseudo_conclusion(val, ("equal-width", 5))
+
+
+def test_multi_reso_explanation_follows_the_measured_breakdown():
+    from reidlab.study import ablations, methods
+
+    def frame(near, far, same, cross):
+        return pd.DataFrame([{"group": g, "method": methods.BF, "R1": r, "share": 50.0, "trial": 0}
+                             for g, r in (("near-camera queries", near), ("far-camera queries", far),
+                                          ("query and gallery image on one camera", same),
+                                          ("query and gallery image on two cameras", cross))])
+    per5 = pd.DataFrame([{"row": "Single-Reso", "R1": 40.0}, {"row": "Multi-Reso", "R1": 50.0}])
+    text = ablations.multi_reso_explanation(frame(60, 40, 70, 30), per5)
+    assert "(above it)" in text and "Its near-camera (HR) queries and its same-camera" in text
+    level = pd.DataFrame([{"row": "Single-Reso", "R1": 40.0}, {"row": "Multi-Reso", "R1": 40.2}])
+    assert "Neither is easier here" in ablations.multi_reso_explanation(frame(40, 40.5, 41, 40), level)
