@@ -46,6 +46,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/eval_speed.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/extract_speed.py
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

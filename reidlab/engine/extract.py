@@ -160,7 +160,7 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
     device = torch.device(device) if device is not None else _model_device(model)
     amp_dtype, _ = resolve_amp(amp, device)
     # oneDNN's bf16 convolutions (AMX on this project's CPU) run about 1.7x faster on channels-last
-    # tensors (benchmarks/model_speed.py): extract with a channels-last copy, the caller's model
+    # tensors (benchmarks/extract_speed.py): extract with a channels-last copy, the caller's model
     # keeps its layout (a validator must not change a training model's layout mid-run)
     channels_last = device.type == "cpu" and amp_dtype is not None
     cache_path = None

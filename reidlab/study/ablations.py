@@ -195,17 +195,19 @@ def chosen_lambda_conclusion(chosen: dict[str, float], validation: pd.DataFrame,
 
 
 def pseudo_validation(prof: Profile, ds, bin_counts: Sequence[int], strategies: Sequence[str], *,
-                      runs_dir, lam: float, reading: str) -> pd.DataFrame:
-    """B-F and B-F + RFD on every unit's validation identities (carved from its training set),
-    with B-R trained on each pseudo-label setting: one row per (strategy, bins, unit, method).
-    Where the pseudo-label settings are chosen (:func:`chosen_pseudo_setting`), never on test trials."""
+                      runs_dir, lam: float, reading: str, units: int | None = None) -> pd.DataFrame:
+    """B-F and B-F + RFD on the validation identities (carved from each unit's training set) of
+    the first ``units`` units (default all), with B-R trained on each pseudo-label setting: one
+    row per (strategy, bins, unit, method). Where the pseudo-label settings are chosen
+    (:func:`chosen_pseudo_setting`), never on test trials."""
     from reidlab.study.trials import validation_features
 
     rows = []
     for strategy in strategies:
         for bins in bin_counts:
             p = ablation_profile(prof, pseudo_bins=int(bins), pseudo_strategy=strategy)
-            for unit, feats in enumerate(validation_features(p, ds, "multi_res_gallery", runs_dir=runs_dir)):
+            for unit, feats in enumerate(validation_features(p, ds, "multi_res_gallery", runs_dir=runs_dir,
+                                                             units=units)):
                 for method, lam_ in ((methods.BF, 0.0), (methods.BF_RFD, lam)):
                     rows.append({"strategy": strategy, "bins": int(bins), "unit": unit, "method": method,
                              "val_ids": len({r.pid for r in feats.split.gallery}),

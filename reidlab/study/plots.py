@@ -252,7 +252,7 @@ def control_gains_plot(gains: pd.DataFrame, *, title: str = "Controls: rank-1 ch
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(gains) + 1.6))
     gains.iloc[::-1].plot.barh(ax=ax)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("rank-1 change against B-F alone (points, mean over trials)")
+    ax.set_xlabel("rank-1 change against B-F alone (points, mean over units)")
     ax.set_ylabel("")
     ax.set_title(title)
     ax.legend(fontsize=8)

@@ -206,12 +206,13 @@ def validation_lambda_sweep(prof: Profile, ds: ReidDataset, protocol: str, lams,
 
 
 def validation_features(prof: Profile, ds: ReidDataset, protocol: str, *, runs_dir: str | Path,
-                        progress: bool = True) -> list[scoring.SplitFeatures]:
-    """B-F and B-R features of each unit's validation identities (its trained models)."""
+                        units: int | None = None, progress: bool = True) -> list[scoring.SplitFeatures]:
+    """B-F and B-R features of the validation identities of the first ``units`` units (default
+    all, :func:`replication_units`), each with its own trained models."""
     from reidlab.data.protocols import multi_resolution_validation
 
     out = []
-    for unit in range(replication_units(prof, ds)):
+    for unit in range(min(units or replication_units(prof, ds), replication_units(prof, ds))):
         uprof = unit_profile(prof, ds, unit)
         split = make_split(prof, ds, protocol, unit)
         _, validation = trained.training_split(prof, split)
