@@ -107,19 +107,23 @@ def gain_metrics(cmp: PairedComparison, name: str) -> dict[str, float]:
     return out
 
 
-def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolerance: float = 1.0) -> str:
+def verdict(cmp: PairedComparison, claim: str, kind: str = "improvement", tolerance: float | None = None) -> str:
     """One honest line: does the paper's ``claim`` hold here?
 
     ``kind="improvement"``: ``a`` beats ``b`` (95% interval above 0). ``kind="comparable"``:
-    ``a`` is within ``tolerance`` points of ``b`` (the CI lies inside +-tolerance). With fewer
-    than :data:`MIN_UNITS` independent units, or none differing, the verdict is "not testable".
+    ``a`` is within ``tolerance`` points of ``b`` (the 95% interval lies inside +-tolerance);
+    the tolerance must be given: the paper's own effect size for the comparison, not an
+    arbitrary threshold. With fewer than :data:`MIN_UNITS` independent units, or none
+    differing, the verdict is "not testable".
     """
+    if kind == "comparable" and (tolerance is None or not tolerance > 0):
+        raise ValueError("a 'comparable' verdict needs tolerance > 0: the paper's own effect size (points)")
     if not cmp.testable:
         return f"{claim}: not testable. {cmp.sentence()}."
     if kind == "comparable":
         inside = -tolerance <= cmp.ci_low and cmp.ci_high <= tolerance
         status = ("reproduced" if inside else
-                  f"not reproduced (the 95% CI leaves +-{tolerance:g} points)")
+                  f"not reproduced (the 95% interval leaves +-{tolerance:g} points)")
         return f"{claim}: {status}. {cmp.sentence()}."
     if kind != "improvement":
         raise ValueError(f"kind={kind!r} is not valid; choose one of: improvement, comparable")
