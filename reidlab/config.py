@@ -243,7 +243,7 @@ def _quick() -> Profile:
     # set), of 600 iterations 37.3% (lr 2e-3: 27.3%; 240 fine-tuning iterations: +2.8 points).
     # Lengths in epochs of the training set (2 epochs: 80 iterations on Market-like's 1280 MLR training
     # images, 26 on one CAVIAR-like split's 400), so 3 seeds and 5 retrained CAVIAR splits fit the budget
-    # (3 epochs, 120 iterations: B-F about 2 points higher, 5 CPU minutes more over the study).
+    # (3 epochs, 120 iterations, would add about 4 CPU minutes: 7 Market-like B-Fs of ~70 s each).
     # channels-last tensors: 1.1x faster bf16 training here (ResNet-18, MGN, light B-R; extraction 1.7x).
     bf = TrainConfig(iterations=80, epochs=2, p=8, k=4, lr=1e-3, lr_decay_at=0.8, checkpoint_every=40, amp="bf16",
                      validate_every=30, channels_last=True)
@@ -266,10 +266,10 @@ def _quick() -> Profile:
             hrnet="hrnet_w18_small", vdsr_blocks=4, vdsr_channels=16, embed_dim=256,
             teacher=ps_train, student=ps_train,
         ),
-        # HRNet-W18-small pre-trains at 55 images/s here (ResNet-18: 107). In 100 iterations (97 s) its
+        # The ResNet pre-trains 500 iterations (600: 1 CPU minute more) to leave room for the replication.
+        # HRNet-W18-small pre-trains at 55 images/s here (ResNet-18: 107); in 100 iterations (97 s) its
         # identity accuracy stayed at 0% (150: the loss had barely moved), so the replicated study
-        # spends those CPU minutes on seeds and splits instead: PS-HRNet starts from random weights
-        # 500 iterations of the ResNet (600: 1 CPU minute more) leave room for the replication
+        # spends those CPU minutes on seeds and splits instead: PS-HRNet starts from random weights.
         pretrain=PretrainConfig(schedule=pretrain_schedule(iterations=500),
                                 hrnet=False, hrnet_schedule=pretrain_schedule(iterations=100, warmup_iterations=20)),
     )
