@@ -215,7 +215,7 @@ def pseudo_validation(prof: Profile, ds, bin_counts: Sequence[int], strategies: 
                                                              units=units)):
                 for method, lam_ in ((methods.BF, 0.0), (methods.BF_RFD, lam)):
                     rows.append({"strategy": strategy, "bins": int(bins), "unit": unit, "method": method,
-                             "val_ids": len({r.pid for r in feats.split.gallery}),
+                                 "val_ids": len({r.pid for r in feats.split.gallery}),
                                  **scoring.score(feats, lam=lam_, reading=reading, max_rank=prof.eval.max_rank)})
     return pd.DataFrame(rows)
 
