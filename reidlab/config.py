@@ -62,7 +62,8 @@ class DataConfig:
     hr_height: int = 128        # SynthPeople HR image size
     hr_width: int = 64
     seed: int = 0
-    interpolation: str = "bicubic"
+    interpolation: str = "bicubic"     # LR synthesis: down-sampling filter (RFD Sec. 4.3; Table 4's bicubic vs bilinear)
+    upsampling: str = "bilinear"       # ... and the up-sampling filter back to the stored size (RFD Sec. 3.1)
     factors: tuple[int, ...] = (2, 3, 4)
     pseudo_bins: int = 5
     pseudo_strategy: str = "equal-width"
@@ -344,6 +345,7 @@ def validate(cfg: Any) -> None:
     if isinstance(cfg, DataConfig):
         _choice("dataset", cfg.dataset, DATASETS)
         _choice("interpolation", cfg.interpolation, INTERPOLATIONS)
+        _choice("upsampling", cfg.upsampling, INTERPOLATIONS)
         _choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
         if isinstance(cfg.data_root, bool) or not isinstance(cfg.data_root, (str, os.PathLike)):
             raise TypeError(f"data_root must be a path (str or os.PathLike), got "

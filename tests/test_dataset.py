@@ -103,11 +103,15 @@ def test_item_is_degraded_and_transformed(records: list[ImageRecord]) -> None:
         image, label, index = ds[i]
         assert image.shape == (3, H, W) and image.dtype == torch.float32
         assert (label, index) == (record.pid, i)
-        expected = transform(degrade(load_image(record.path), record.factor, "bicubic"))
+        expected = transform(degrade(load_image(record.path), record.factor, "bicubic", "bilinear"))
         torch.testing.assert_close(image, expected, rtol=0, atol=0)
     assert not torch.equal(ds[3][0], transform(load_image(records[3].path)))
     bilinear = ReidImageDataset(records, transform, interpolation="bilinear")
     assert not torch.equal(bilinear[3][0], ds[3][0])
+    bicubic_up = ReidImageDataset(records, transform, upsampling="bicubic")
+    assert not torch.equal(bicubic_up[3][0], ds[3][0])
+    torch.testing.assert_close(bicubic_up[3][0], transform(degrade(load_image(records[3].path), records[3].factor,
+                                                                   "bicubic", "bicubic")), rtol=0, atol=0)
     assert ReidImageDataset(records, transform, labels=[0, 1, 2, 3])[2][1] == 2
 
 
@@ -164,6 +168,8 @@ def test_bad_keys_and_arguments(records: list[ImageRecord]) -> None:
         ReidImageDataset(records, None, labels=[0, 1])
     with pytest.raises(ValueError, match="interpolation='area'"):
         ReidImageDataset(records, None, interpolation="area")
+    with pytest.raises(ValueError, match="upsampling='area'"):
+        ReidImageDataset(records, None, upsampling="area")
 
 
 def test_unreadable_record_names_the_file(tmp_path: Path) -> None:

@@ -90,7 +90,8 @@ def test_two_gloo_ranks_match_single_process(tmp_path: Path) -> None:
 
     single = make_model()
     data = PlainDataset()
-    summary = fit(single, data, data.labels, ce_loss, CFG, tmp_path / "single", progress=False)
+    summary = fit(single, data, data.labels, ce_loss, CFG, tmp_path / "single", progress=False,
+                  device="cpu")                                   # as the gloo ranks, also where CUDA is
     for name, tensor in single.state_dict().items():
         torch.testing.assert_close(rank0["state"][name], tensor, atol=1e-5, rtol=1e-5)
     assert abs(rank0["loss"] - summary.final_metrics["loss"]) < 1e-5

@@ -84,7 +84,7 @@ def test_cache_hit_skips_the_model(records, tmp_path: Path) -> None:
     first = _extract(model, records, cache_dir=cache)
     calls = model.calls
     key = feature_cache_key(model, records, height=H, width=W, flip=True,
-                            interpolation="bicubic")
+                            interpolation="bicubic", upsampling="bilinear")
     assert (cache / f"{key}.pt").is_file()
     assert list(cache.iterdir()) == [cache / f"{key}.pt"]        # no temp files left over
     second = _extract(model, records, cache_dir=cache)
@@ -96,11 +96,12 @@ def test_cache_hit_skips_the_model(records, tmp_path: Path) -> None:
 
 def test_cache_key_changes_with_weights_records_and_flip(records, tmp_path: Path) -> None:
     model = CountingNet()
-    kw = {"height": H, "width": W, "flip": True, "interpolation": "bicubic"}
+    kw = {"height": H, "width": W, "flip": True, "interpolation": "bicubic", "upsampling": "bilinear"}
     key = feature_cache_key(model, records, **kw)
     assert key == feature_cache_key(CountingNet(), records, **kw)   # same weights, same key
     assert key != feature_cache_key(model, records, **{**kw, "flip": False})
     assert key != feature_cache_key(model, records, **{**kw, "interpolation": "bilinear"})
+    assert key != feature_cache_key(model, records, **{**kw, "upsampling": "bicubic"})
     assert key != feature_cache_key(model, records, **{**kw, "height": H + 1})
     assert key != feature_cache_key(model, records[:-1], **kw)
     moved = (dataclasses.replace(records[0], factor=4),) + records[1:]
@@ -164,5 +165,6 @@ def test_bf16_cpu_extraction_runs_channels_last_on_a_copy(records, tmp_path: Pat
     assert all(p.is_contiguous() for p in model.parameters()) and model.training
     ref = _extract(model, records, amp="off", flip=False)
     torch.testing.assert_close(fast, ref, atol=0.05, rtol=0.05)
-    kw = dict(height=H, width=W, flip=False, interpolation="bicubic", amp_dtype=torch.bfloat16)
+    kw = dict(height=H, width=W, flip=False, interpolation="bicubic", upsampling="bilinear",
+              amp_dtype=torch.bfloat16)
     assert feature_cache_key(model, records, **kw, channels_last=True) != feature_cache_key(model, records, **kw)

@@ -50,6 +50,26 @@ def test_bilinear_differs_from_bicubic(noise_image: Image.Image) -> None:
     assert np.abs(a - b).mean() > 1.0
 
 
+def test_down_and_up_filters_are_separate(noise_image: Image.Image) -> None:
+    """RFD Sec. 3.1: down-sample (bicubic by default), up-sample bilinearly (the default)."""
+    width, height = noise_image.size
+    small = noise_image.resize((width // 3, height // 3), Image.Resampling.BICUBIC)
+    paper = small.resize((width, height), Image.Resampling.BILINEAR)
+    assert np.array_equal(np.asarray(degrade(noise_image, 3)), np.asarray(paper))
+    assert np.array_equal(np.asarray(degrade(noise_image, 3, "bicubic", "bilinear")), np.asarray(paper))
+    both_bicubic = small.resize((width, height), Image.Resampling.BICUBIC)
+    assert np.array_equal(np.asarray(degrade(noise_image, 3, upsampling="bicubic")), np.asarray(both_bicubic))
+    assert not np.array_equal(np.asarray(both_bicubic), np.asarray(paper))
+
+
+def test_degradation_kwargs_reads_the_data_config() -> None:
+    from reidlab.config import DataConfig
+    from reidlab.data import degradation_kwargs
+
+    assert degradation_kwargs(DataConfig()) == {"interpolation": "bicubic", "upsampling": "bilinear"}
+    assert degradation_kwargs(DataConfig(upsampling="bicubic"))["upsampling"] == "bicubic"
+
+
 def test_degrade_tiny_image_does_not_vanish() -> None:
     img = Image.new("RGB", (3, 5), (10, 20, 30))
     assert degrade(img, 4).size == (3, 5)
@@ -64,6 +84,8 @@ def test_degrade_rejects_bad_factor(noise_image: Image.Image, factor: object) ->
 def test_degrade_rejects_bad_interpolation_and_input(noise_image: Image.Image) -> None:
     with pytest.raises(ValueError, match=r"interpolation='nearest'.*bicubic, bilinear"):
         degrade(noise_image, 2, "nearest")
+    with pytest.raises(ValueError, match=r"upsampling='nearest'.*bicubic, bilinear"):
+        degrade(noise_image, 2, upsampling="nearest")
     with pytest.raises(TypeError, match="PIL.Image.Image"):
         degrade(np.zeros((4, 4, 3)), 2)  # type: ignore[arg-type]
 

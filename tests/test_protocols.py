@@ -1,6 +1,7 @@
 """Protocols (counts, cameras, seeding) and pseudo-resolution labels (RFD Sec. 3.5)."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -225,6 +226,12 @@ def test_caviar_multi_res_gallery(caviar: ReidDataset) -> None:
     assert {r.camid for r in mr.query} == {0, 1}                    # near-camera (HR) queries too
     assert not mr.cross_camera and lr.cross_camera
     assert len({r.pixel_count for r in mr.gallery}) > 1
+    # both settings record the far camera the single-resolution queries come from
+    assert lr.query_view == mr.query_view == 0 and all(lr.in_query_view(r) for r in lr.query)
+    far = {r.path for r in mr.query if mr.in_query_view(r)}
+    assert far == {r.path for r in mr.query if r.camid == 0} and 0 < len(far) < len(mr.query)
+    with pytest.raises(ValueError, match="no query view"):
+        dataclasses.replace(mr, query_view=None).in_query_view(mr.query[0])
 
 
 def test_caviar_pseudo_strategy(caviar: ReidDataset) -> None:

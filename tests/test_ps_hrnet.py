@@ -360,7 +360,7 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     assert config["data"]["n_train"] == 12                      # the factor-1 records only
     assert config["objective"] == "simple"
     assert (config["model"]["height"], config["model"]["width"]) == (SIZE, SIZE)
-    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    before = {k: v.detach().cpu().clone() for k, v in teacher.state_dict().items()}   # trained on CUDA when there is one
 
     student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
                                        progress=False)
@@ -375,7 +375,7 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     # the teacher is frozen: eval mode, no grads, weights and BN statistics untouched
     assert not teacher.training
     assert all(not p.requires_grad and p.grad is None for p in teacher.parameters())
-    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert all(torch.equal(before[k], v.cpu()) for k, v in teacher.state_dict().items())
     # the student did train
     assert any(p.grad is not None for p in student.vdsr.parameters())
 
@@ -383,7 +383,7 @@ def test_teacher_then_student_training(tmp_path: Path) -> None:
     again, summary = train_teacher(profile, split, tmp_path / "teacher", progress=False)
     assert summary == t_summary
     loaded = load_teacher(tmp_path / "teacher")
-    assert all(torch.equal(before[k], v) for k, v in loaded.state_dict().items())
+    assert all(torch.equal(before[k], v.cpu()) for k, v in loaded.state_dict().items())
     loaded_student = load_student(tmp_path / "student")
     x = torch.randn(2, 3, SIZE, SIZE)
     student.eval()
@@ -474,7 +474,7 @@ def test_authors_recipe_trains_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     assert config["train"]["iterations"] == 4 and config["train"]["warmup_iterations"] == 2
     assert config["train"]["nesterov"] is True and config["train"]["pad_crop"] == 2
 
-    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    before = {k: v.detach().cpu().clone() for k, v in teacher.state_dict().items()}   # trained on CUDA when there is one
     student, s_summary = train_student(profile, split, teacher, tmp_path / "student",
                                        progress=False)
     assert s_summary.iterations == 4 and calls["student"] == 4
@@ -489,7 +489,7 @@ def test_authors_recipe_trains_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     assert (s_config["model"]["height"], s_config["model"]["width"]) == (AUTHORS_H, AUTHORS_W)
     assert s_config["loss"] == {"ce_weight": 1.15, "image_l1_weight": 0.5, "distill_l1_weight": 0.5}
     assert student.vdsr.head[0].bias is None and student.vdsr.init == "authors"
-    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert all(torch.equal(before[k], v.cpu()) for k, v in teacher.state_dict().items())
     assert teacher_spec(profile, split).matches(config)
     assert student_spec(profile, split, teacher).matches(s_config)
 

@@ -389,7 +389,7 @@ import textwrap  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from reidlab.config import EvalConfig, check_lam, get_profile  # noqa: E402
+from reidlab.config import check_lam, get_profile  # noqa: E402
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint  # noqa: E402
 from reidlab.engine.extract import extract_features  # noqa: E402
 from reidlab.engine.runs import (  # noqa: E402
@@ -468,6 +468,7 @@ def test_ad_hoc_runs_never_write_the_committed_results(monkeypatch: pytest.Monke
 # closest valid one.
 
 def test_unknown_notebook_parameter_is_refused_with_a_suggestion() -> None:
+    pytest.importorskip("papermill")      # reads the notebook's declared parameters
     namespace = {"In": [], "Out": {}, "_": None, "lam": 0.1, "profile": "smoke", "lamda": 0.5}
     with pytest.raises(ValueError, match="no parameter 'lamda' \\(did you mean 'lam'\\?\\)"):
         refuse_unknown_parameters("03_rfd_eval", namespace)
@@ -670,6 +671,7 @@ def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None
 
 
 def test_setup_cell_can_be_rerun_in_jupyterlab() -> None:
+    pytest.importorskip("papermill")      # reads the notebook's declared parameters
     namespace = {"lam": 0.1, "profile": "smoke"}
     refuse_unknown_parameters("03_rfd_eval", namespace)
     namespace.update(prof=object(), ds=object())                      # the notebook's own names

@@ -35,12 +35,16 @@ def test_build_profile_maps_flat_parameters_to_sections():
     prof = build_profile("smoke", task="br", iterations=3, backbone="resnet34", lam=0.5, dataset="synth-caviar")
     assert prof.br.iterations == 3 and prof.bf.iterations == get_profile("smoke").bf.iterations
     assert prof.model.backbone == "resnet34" and prof.eval.lam == 0.5 and prof.data.dataset == "synth-caviar"
+    default = build_profile("smoke", task="bf")
+    assert (default.data.interpolation, default.data.upsampling) == ("bicubic", "bilinear")   # RFD Sec. 3.1
+    assert build_profile("smoke", task="bf", upsampling="bicubic").data.upsampling == "bicubic"
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"dataset": "imagenet"}, "dataset='imagenet' is not valid; choose one of: synth-market"),
     ({"trials": -1}, "trials must be a positive integer"),
     ({"rfd_reading": "both"}, "rfd_reading='both' is not valid"),
+    ({"upsampling": "nearest"}, "upsampling='nearest' is not valid; choose one of: bicubic, bilinear"),
     ({"colour": 1}, "unknown parameter 'colour'"),
 ])
 def test_build_profile_rejects_bad_values_with_the_valid_choices(kwargs, match):
@@ -281,6 +285,9 @@ def test_claim_verdicts_are_framed_by_the_papers_effect():
     near = stats.paired_comparison(_per_trial([1.0, 2.0, 1.5, 0.8, 1.9]), "RFD", "B-F", "R1")
     assert near.ci_low <= 1.4 <= near.ci_high
     assert stats.claim_verdict(near, 1.4).startswith("consistent with the paper")
+    wide = stats.paired_comparison(_per_trial([6.0, -5.0, 3.0, -2.0]), "RFD", "B-F", "R1")
+    assert wide.ci_low < 0 < 1.4 < wide.ci_high
+    assert stats.claim_verdict(wide, 1.4).startswith("inconclusive: our interval contains both zero")
     worse = stats.paired_comparison(_per_trial([-2.0, -3.0, -2.5, -1.5]), "RFD", "B-F", "R1")
     assert stats.claim_verdict(worse, 1.4).startswith("opposite sign")
     none = stats.paired_comparison(_per_trial([0.5, -0.5, 0.1, -0.2]), "RFD", "B-F", "R1")

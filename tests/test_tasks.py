@@ -79,6 +79,7 @@ def test_train_br_classifies_balanced_resolutions(profile: Profile, split: Proto
     model, summary = train_br(profile, split, tmp_path, progress=False)
     assert isinstance(model, ResolutionNet if network == "light" else MGN)
     assert model.num_classes == split.n_res_classes
+    model = model.cpu()                                           # trained on CUDA where there is one
     assert model(torch.zeros(2, 3, 64, 32)).shape == (2, model.out_dim)     # eval: B-R's feature for Eq. 7
     assert len(model.classify(torch.zeros(2, 3, 64, 32))) == (1 if network == "light" else 8)
     config = json.loads((tmp_path / "config.json").read_text())

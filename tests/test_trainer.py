@@ -132,7 +132,7 @@ def test_fit_writes_run_files(tmp_path: Path) -> None:
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["iteration"] == 10 and state["spec"]["train"]["iterations"] == 10
     assert json.loads((tmp_path / "summary.json").read_text())["spec"]["train"]["seed"] == 3
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights(tmp_path / "model.pt").items())
+    assert all(torch.equal(v, model.state_dict()[k].cpu()) for k, v in weights(tmp_path / "model.pt").items())
 
 
 def test_same_seed_same_weights_and_finished_run_is_reused(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_same_seed_same_weights_and_finished_run_is_reused(tmp_path: Path) -> No
     model, again = train(tmp_path / "a", make_cfg(checkpoint_every=5))
     assert again == first
     assert (tmp_path / "a" / "model.pt").stat().st_mtime_ns == stamp
-    assert all(torch.equal(v, model.state_dict()[k])
+    assert all(torch.equal(v, model.state_dict()[k].cpu())
                for k, v in weights(tmp_path / "a" / "model.pt").items())
     train(tmp_path / "c", make_cfg(seed=4))
     assert not torch.equal(weights(tmp_path / "c" / "model.pt")["fc.weight"],

@@ -7,7 +7,7 @@ from reidlab.data.dataset import (
 )
 from reidlab.data.fingerprint import file_digest, records_fingerprint
 from reidlab.data.images import ImageReadError, verify_images
-from reidlab.data.mlr import assign_factors, degrade, materialise_degraded
+from reidlab.data.mlr import assign_factors, degradation_kwargs, degrade, materialise_degraded
 from reidlab.data.prepare import prepare_dataset
 from reidlab.data.protocols import (
     PROTOCOL_NAMES, build_protocol, caviar_protocol, lr_query_protocol,
@@ -25,7 +25,7 @@ __all__ = [
     "make_synth_dataset", "synth_dataset_dirname", "load_dataset", "DATASET_NAMES",
     "SkippedImagesWarning", "SKIP_KINDS", "MIN_WIDTH", "MIN_HEIGHT", "verify_images",
     "file_digest", "records_fingerprint",
-    "degrade", "assign_factors", "materialise_degraded",
+    "degrade", "degradation_kwargs", "assign_factors", "materialise_degraded",
     "pseudo_resolution_labels", "apply_bins",
     "lr_query_protocol", "multi_res_gallery_protocol", "caviar_protocol", "build_protocol",
     "relabel", "PROTOCOL_NAMES",

@@ -115,10 +115,12 @@ class _RecordImages(Dataset):
     """Shared loading: stored image (cached) -> degraded by the record's factor."""
 
     def __init__(self, records: Sequence[ImageRecord], transform: Transform | None,
-                 labels: Sequence[int] | None, interpolation: str, cache_images: bool) -> None:
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"interpolation={interpolation!r} is not valid; choose one of: "
-                             f"{', '.join(INTERPOLATIONS)}")
+                 labels: Sequence[int] | None, interpolation: str, upsampling: str,
+                 cache_images: bool) -> None:
+        for name, value in (("interpolation", interpolation), ("upsampling", upsampling)):
+            if value not in INTERPOLATIONS:
+                raise ValueError(f"{name}={value!r} is not valid; choose one of: "
+                                 f"{', '.join(INTERPOLATIONS)}")
         self.records: tuple[ImageRecord, ...] = tuple(records)
         if labels is None:
             labels = [r.pid for r in self.records]
@@ -127,6 +129,7 @@ class _RecordImages(Dataset):
         self.labels: tuple[int, ...] = tuple(int(x) for x in labels)
         self.transform = transform
         self.interpolation = interpolation
+        self.upsampling = upsampling
         self.cache_images = cache_images
         self._cache: dict[str, np.ndarray] = {}
 
@@ -147,7 +150,8 @@ class _RecordImages(Dataset):
 
     def degraded_image(self, index: int) -> Image.Image:
         """The stored image degraded by the record's ``factor`` (RFD Sec. 3.1)."""
-        return degrade(self.stored_image(index), self.records[index].factor, self.interpolation)
+        return degrade(self.stored_image(index), self.records[index].factor, self.interpolation,
+                       self.upsampling)
 
 
 class ReidImageDataset(_RecordImages):
@@ -159,8 +163,8 @@ class ReidImageDataset(_RecordImages):
 
     def __init__(self, records: Sequence[ImageRecord], transform: Transform | None,
                  labels: Sequence[int] | None = None, interpolation: str = "bicubic",
-                 cache_images: bool = True) -> None:
-        super().__init__(records, transform, labels, interpolation, cache_images)
+                 cache_images: bool = True, upsampling: str = "bilinear") -> None:
+        super().__init__(records, transform, labels, interpolation, upsampling, cache_images)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, int, int]:
         index, seed = _parse_key(key, len(self))
@@ -183,15 +187,15 @@ class PairedLRHRDataset(_RecordImages):
 
     def __init__(self, records: Sequence[ImageRecord], transform: Transform | None,
                  labels: Sequence[int] | None = None, interpolation: str = "bicubic",
-                 cache_images: bool = True) -> None:
-        super().__init__(records, transform, labels, interpolation, cache_images)
+                 cache_images: bool = True, upsampling: str = "bilinear") -> None:
+        super().__init__(records, transform, labels, interpolation, upsampling, cache_images)
 
     def __getitem__(self, key: int | tuple[int, int]) -> tuple[Any, Any, int, int]:
         index, seed = _parse_key(key, len(self))
         if seed is None:
             seed = int(torch.randint(0, 2**62, ()).item())
         hr = self.stored_image(index)
-        lr = degrade(hr, self.records[index].factor, self.interpolation)
+        lr = degrade(hr, self.records[index].factor, self.interpolation, self.upsampling)
         if lr.size != hr.size:      # the shared draws would then differ (crop, erasing)
             raise ValueError(f"{self.records[index].path}: the degraded image is {lr.size}, the "
                              f"stored one {hr.size}; a pair needs one size to share its "

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from reidlab.data.filecache import cached_facts
 from reidlab.data.records import ImageRecord
 
-__all__ = ["DIGEST_FACT", "content_hash", "file_digest", "file_digests", "records_fingerprint"]
+__all__ = ["DIGEST_FACT", "RECORD_FIELDS", "content_hash", "file_digest", "file_digests", "records_fingerprint"]
 
 #: Name of the content digest in the file-facts cache.
 DIGEST_FACT = "blake2b-128"
@@ -56,18 +56,27 @@ def file_digest(path: str | os.PathLike[str], *,
     return file_digests([path], cache_dir=cache_dir)[0]
 
 
-def records_fingerprint(records: Iterable[ImageRecord], *,
+#: The record fields :func:`records_fingerprint` covers by default: all that a model can learn from.
+RECORD_FIELDS: tuple[str, ...] = ("path", "pid", "camid", "factor", "res_label")
+
+
+def records_fingerprint(records: Iterable[ImageRecord], *, fields: Sequence[str] = RECORD_FIELDS,
                         cache_dir: str | os.PathLike[str] | None = None,
                         progress: bool = False) -> str:
-    """Digest (hex, 32 characters) of records *and the content of their files*.
+    """Digest (hex, 32 characters) of records *and the content of their files*: the one home of
+    every identity built from records (trained runs, PS-HRNet runs, cached features).
 
-    Covers, in order, each record's path, ``pid``, ``camid``, ``factor``, ``res_label`` and
+    Covers, in order, each record's ``fields`` (default :data:`RECORD_FIELDS`; a run that
+    never reads a field leaves it out, so changing it does not retrain) and its
     :func:`file_digest`. Order matters (a different order is a different list).
     """
     records = tuple(records)
+    unknown = [f for f in fields if f not in RECORD_FIELDS]
+    if unknown:
+        raise ValueError(f"fields {unknown} are not record fields; choose from: {', '.join(RECORD_FIELDS)}")
     digests = file_digests([r.path for r in records], cache_dir=cache_dir, progress=progress)
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"records-v1 {len(records)}\n".encode())
+    h.update(f"records-v2 {len(records)} {','.join(fields)}\n".encode())
     for r, digest in zip(records, digests):
-        h.update(f"{r.path}\t{r.pid}\t{r.camid}\t{r.factor}\t{r.res_label}\t{digest}\n".encode())
+        h.update(("\t".join(str(getattr(r, f)) for f in fields) + f"\t{digest}\n").encode())
     return h.hexdigest()

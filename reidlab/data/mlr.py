@@ -2,7 +2,9 @@
 
 An LR image is the HR image down-sampled by a factor ``r`` in {2, 3, 4} and up-sampled
 back to its original size, so that every image keeps the same size and the network sees
-the loss of detail, not a change of shape. Factors are drawn per image from a generator
+the loss of detail, not a change of shape. The two filters are separate settings: RFD
+down-samples bicubically (Sec. 4.3; Table 4 compares bicubic with bilinear) and up-samples
+bilinearly (Sec. 3.1), which are the defaults here. Factors are drawn per image from a generator
 seeded by ``(seed, trial, salt)``: the draw is a pure function of those, not of the number
 of workers or of the order in which images are loaded.
 """
@@ -19,7 +21,7 @@ from PIL import Image
 from reidlab.data.images import load_image
 from reidlab.data.records import ImageRecord
 
-__all__ = ["INTERPOLATIONS", "degrade", "assign_factors", "stable_hash", "materialise_degraded"]
+__all__ = ["INTERPOLATIONS", "degrade", "degradation_kwargs", "assign_factors", "stable_hash", "materialise_degraded"]
 
 #: Resampling filters accepted by :func:`degrade`.
 INTERPOLATIONS: dict[str, Image.Resampling] = {
@@ -34,15 +36,17 @@ def _check_factor(factor: object) -> int:
     return int(factor)
 
 
-def _check_interpolation(interpolation: str) -> Image.Resampling:
+def _check_interpolation(interpolation: str, name: str = "interpolation") -> Image.Resampling:
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation={interpolation!r} is not valid; choose one of: "
+        raise ValueError(f"{name}={interpolation!r} is not valid; choose one of: "
                          f"{', '.join(INTERPOLATIONS)}")
     return INTERPOLATIONS[interpolation]
 
 
-def degrade(img: Image.Image, factor: int, interpolation: str = "bicubic") -> Image.Image:
-    """Down-sample ``img`` by ``factor`` and up-sample it back to its size (RFD Sec. 3.1).
+def degrade(img: Image.Image, factor: int, interpolation: str = "bicubic",
+            upsampling: str = "bilinear") -> Image.Image:
+    """Down-sample ``img`` by ``factor`` with ``interpolation`` and up-sample it back to its
+    size with ``upsampling`` (RFD Sec. 3.1: bicubic down, bilinear up).
 
     The intermediate size is ``(max(1, w // factor), max(1, h // factor))``, matching
     :attr:`ImageRecord.pixel_count`. ``factor == 1`` returns ``img`` itself, unchanged.
@@ -50,12 +54,20 @@ def degrade(img: Image.Image, factor: int, interpolation: str = "bicubic") -> Im
     if not isinstance(img, Image.Image):
         raise TypeError(f"degrade expects a PIL.Image.Image, got {type(img).__name__}")
     factor = _check_factor(factor)
-    resample = _check_interpolation(interpolation)
+    down = _check_interpolation(interpolation)
+    up = _check_interpolation(upsampling, "upsampling")
     if factor == 1:
         return img
     width, height = img.size
-    small = img.resize((max(1, width // factor), max(1, height // factor)), resample)
-    return small.resize((width, height), resample)
+    small = img.resize((max(1, width // factor), max(1, height // factor)), down)
+    return small.resize((width, height), up)
+
+
+def degradation_kwargs(data: object) -> dict[str, str]:
+    """The degradation settings of a :class:`~reidlab.config.DataConfig` as keyword arguments
+    (``interpolation``: the down-sampling filter, ``upsampling``), for every function that
+    loads degraded images (datasets, extraction, plots)."""
+    return {"interpolation": getattr(data, "interpolation"), "upsampling": getattr(data, "upsampling")}
 
 
 def stable_hash(text: str) -> int:
@@ -95,7 +107,7 @@ def _relative_path(path: Path, root: Path | None, common: Path) -> Path:
 
 
 def materialise_degraded(records: Sequence[ImageRecord], out_root: str | os.PathLike[str],
-                         interpolation: str = "bicubic", *,
+                         interpolation: str = "bicubic", *, upsampling: str = "bilinear",
                          root: str | os.PathLike[str] | None = None,
                          by_factor: bool = False, jpeg_quality: int = 95) -> list[Path]:
     """Write each record degraded by its ``factor`` under ``out_root``, for inspection.
@@ -109,6 +121,7 @@ def materialise_degraded(records: Sequence[ImageRecord], out_root: str | os.Path
     Returns the written paths, one per record, in order.
     """
     _check_interpolation(interpolation)
+    _check_interpolation(upsampling, "upsampling")
     if not records:
         return []
     out = Path(out_root)
@@ -125,7 +138,7 @@ def materialise_degraded(records: Sequence[ImageRecord], out_root: str | os.Path
             raise ValueError(f"{path} appears with factors {previous} and {record.factor}; "
                              "pass by_factor=True to write one folder per factor")
         if previous is None:
-            image = degrade(load_image(path), record.factor, interpolation)
+            image = degrade(load_image(path), record.factor, interpolation, upsampling)
             target.parent.mkdir(parents=True, exist_ok=True)
             options = {"quality": jpeg_quality} if target.suffix.lower() in (".jpg", ".jpeg") else {}
             image.save(target, **options)

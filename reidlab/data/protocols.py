@@ -23,8 +23,10 @@ every protocol is evaluated in the plain ``market`` mode.
 Natively multi-resolution data (GRID, CAVIAR4REID, SynthPeople ``caviar``) are not
 down-sampled: the query camera is the one whose images have the lower median pixel count
 (over all two-camera identities); the gallery holds a randomly drawn image of each test
-identity from the other camera (CAVIAR's ``multi_res_gallery``: from either camera). With more than two cameras per dataset (GRID), "camera a" of an identity is
-the lower camera index among its images and "camera b" the other.
+identity from the other camera (CAVIAR's ``multi_res_gallery``: from either camera). With more
+than two cameras per dataset (GRID), "camera a" of an identity is the lower camera index among its
+images and "camera b" the other. Identity splits record which view the queries come from
+(``ProtocolSplit.query_view``).
 
 Training sets: on synthetic MLR data every training image appears at x1 (``res_label``
 0) and once per factor (``res_label = FACTOR_TO_RES_CLASS[factor]``), ``n_res_classes=4``.
@@ -285,7 +287,7 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
             train, query, gallery, pseudo_bins, pseudo_strategy)
         return ProtocolSplit(protocol=protocol, dataset=name, trial=trial, train=train_l,
                              query=query_l, gallery=gallery_l, n_res_classes=pseudo_bins,
-                             res_bin_edges=edges, cross_camera=not all_camera_queries)
+                             res_bin_edges=edges, cross_camera=not all_camera_queries, query_view=qv)
     query_d = _draw(query, factors, seed, trial, f"{name}:query")
     if protocol == "multi_res_gallery":
         gallery_d = _draw(gallery, (1, *factors), seed, trial, f"{name}:gallery")
@@ -293,7 +295,7 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
         gallery_d = _at(gallery, 1)
     return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
                          train=_mlr_train(train, factors, lr_copies, seed, name), query=query_d, gallery=gallery_d,
-                         n_res_classes=N_SYNTHETIC_RES_CLASSES)
+                         n_res_classes=N_SYNTHETIC_RES_CLASSES, query_view=qv)
 
 
 # -------------------------------------------------------------------------- public API

@@ -158,6 +158,9 @@ class ProtocolSplit:
     ``cross_camera``: evaluation ignores gallery images of the query's identity *and camera*
     (Market-1501's rule, the default); ``False``: every gallery image counts (RFD's
     multi-resolution CAVIAR setting, where a query and its one gallery image may share a camera).
+    ``query_view``: on identity-split protocols, the view the single-resolution queries come from
+    for every test identity (0: the identity's lowest camera index, 1: its other cameras; on
+    natively multi-resolution data the lower-resolution, far one); ``None`` on fixed splits.
     """
 
     protocol: str
@@ -169,3 +172,13 @@ class ProtocolSplit:
     n_res_classes: int
     res_bin_edges: tuple[float, ...] = field(default=())
     cross_camera: bool = True
+    query_view: int | None = None
+
+    def in_query_view(self, record: ImageRecord) -> bool:
+        """Whether ``record`` (a test image of this split) is in :attr:`query_view` of its identity:
+        the single-resolution setting's query side (e.g. CAVIAR's far camera)."""
+        if self.query_view is None:
+            raise ValueError(f"{self.dataset} {self.protocol}: this split has no query view "
+                             "(only identity-split protocols such as CAVIAR's record one)")
+        lowest = min(r.camid for r in (*self.query, *self.gallery) if r.pid == record.pid)
+        return (record.camid != lowest) == bool(self.query_view)

@@ -10,7 +10,8 @@ With a ``cache_dir`` the result is stored as ``<cache_dir>/<key>.pt`` (written a
 and reloaded with ``torch.load(weights_only=True)`` on the next call with the same key: a
 hash of the model's weights and buffers, the records' ``(path, factor)`` and the content of
 each image file (:func:`~reidlab.data.fingerprint.file_digest`), the input size,
-``flip``, the interpolation, the autocast precision actually used and the memory layout.
+``flip``, the down- and up-sampling filters, the autocast precision actually used and the memory
+layout.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from reidlab.progress import tqdm
 
-from reidlab.data.fingerprint import file_digest
+from reidlab.data.fingerprint import records_fingerprint
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
 from reidlab.engine.trainer import resolve_amp
@@ -61,17 +62,18 @@ def _hash_state(digest: "hashlib._Hash", model: nn.Module) -> None:
 
 
 def feature_cache_key(model: nn.Module, records: Sequence[ImageRecord], *, height: int,
-                      width: int, flip: bool, interpolation: str,
+                      width: int, flip: bool, interpolation: str, upsampling: str,
                       amp_dtype: torch.dtype | None = None, channels_last: bool = False) -> str:
     """Hex SHA-256 identifying one extraction (see the module docstring for what it covers)."""
     digest = hashlib.sha256()
     header = {"version": _CACHE_VERSION, "model": type(model).__qualname__, "height": height,
               "width": width, "flip": bool(flip), "interpolation": interpolation,
+              "upsampling": upsampling,
               "amp": str(amp_dtype), "n": len(records), "channels_last": bool(channels_last)}
     digest.update(json.dumps(header, sort_keys=True).encode())
     _hash_state(digest, model)
-    for record in records:  # the file's content, not only its name: changed data re-extracts
-        digest.update(f"{record.path}\0{record.factor}\0{file_digest(record.path)}\n".encode())
+    # the files' content, not only their names: changed data re-extract
+    digest.update(records_fingerprint(records, fields=("path", "factor")).encode())
     return digest.hexdigest()
 
 
@@ -90,17 +92,6 @@ def _eval_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
             module.training = training
         if original != device:
             model.to(original)
-
-
-_SWEPT: set[str] = set()
-
-
-def _sweep_once(folder: Path) -> None:
-    """Remove temporaries of killed extractions from the cache folder (once per process)."""
-    key = str(folder.resolve())
-    if key not in _SWEPT:
-        remove_stale_temporaries(folder)
-        _SWEPT.add(key)
 
 
 def _load_cached(path: Path, n: int) -> torch.Tensor | None:
@@ -127,7 +118,7 @@ def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height: int, width: int,
                      batch_size: int = 128, flip: bool = True, interpolation: str = "bicubic",
-                     device: str | torch.device | None = None,
+                     upsampling: str = "bilinear", device: str | torch.device | None = None,
                      cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
                      num_workers: int = 0, amp: str = "auto") -> torch.Tensor:
     """Features of ``records`` with ``model``: (N, D) float32 on the CPU, in record order.
@@ -140,7 +131,8 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         height, width: network input size.
         batch_size: images per forward pass.
         flip: add the features of the horizontally flipped image.
-        interpolation: resampling filter of the degradation ("bicubic" | "bilinear").
+        interpolation: down-sampling filter of the degradation ("bicubic" | "bilinear").
+        upsampling: its up-sampling filter (RFD Sec. 3.1: "bilinear").
         device: where to run; ``None``: the model's device.
         cache_dir: folder of cached results (``<key>.pt``); ``None`` disables caching.
         progress: show a tqdm bar.
@@ -166,14 +158,15 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
     cache_path = None
     if cache_dir is not None:
         key = feature_cache_key(model, records, height=height, width=width, flip=flip,
-                                interpolation=interpolation, amp_dtype=amp_dtype, channels_last=channels_last)
+                                interpolation=interpolation, upsampling=upsampling, amp_dtype=amp_dtype,
+                                channels_last=channels_last)
         cache_path = Path(cache_dir) / f"{key}.pt"
-        _sweep_once(Path(cache_dir))
         cached = _load_cached(cache_path, len(records))
         if cached is not None:
             return cached
+        remove_stale_temporaries(cache_path.parent)   # left by killed extractions; this one writes anew
     dataset = ReidImageDataset(records, build_transforms(height, width, train=False),
-                               interpolation=interpolation)
+                               interpolation=interpolation, upsampling=upsampling)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     net = copy.deepcopy(model).to(memory_format=torch.channels_last) if channels_last else model

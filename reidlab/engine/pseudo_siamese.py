@@ -102,6 +102,7 @@ from reidlab.config import (
     to_dict,
 )
 from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
+from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, unwrap_model
@@ -204,12 +205,9 @@ def student_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
 
 def _records_digest(records: Sequence[ImageRecord]) -> str:
     """Digest of the training records *and their images' content* (a replaced image retrains)."""
-    from reidlab.data.fingerprint import file_digest
+    from reidlab.data.fingerprint import records_fingerprint
 
-    h = hashlib.sha256()
-    for r in records:
-        h.update(f"{r.path}|{r.pid}|{r.factor}|{file_digest(r.path)}\n".encode())
-    return h.hexdigest()[:16]
+    return records_fingerprint(records, fields=("path", "pid", "factor"))[:16]
 
 
 # ------------------------------------------------------------------------------ models
@@ -303,7 +301,7 @@ def _spec(task: str, profile: Profile, split: ProtocolSplit, cfg: TrainConfig,
                              "pretrained_weights": weights_identity(profile.model.pretrained),
                              "height": height, "width": width}
     data: dict[str, Any] = {"dataset": split.dataset, "interpolation": profile.data.interpolation,
-                            "n_train": len(records), "train_sha": _records_digest(records)}
+                            "upsampling": profile.data.upsampling, "n_train": len(records), "train_sha": _records_digest(records)}
     if task == "student":
         model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels,
                      vdsr_bias=ps.vdsr_bias, vdsr_init=ps.vdsr_init)
@@ -375,7 +373,7 @@ def _train_teacher(profile: Profile, cfg: TrainConfig, spec: RunSpec,
     dataset = ReidImageDataset(
         records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
                                   pad_crop=cfg.pad_crop),
-        labels=labels, interpolation=profile.data.interpolation)
+        labels=labels, **degradation_kwargs(profile.data))
     seed_everything(cfg.seed)
     model = build_teacher(num_classes, profile.ps,
                           None if finished else profile.model.pretrained)
@@ -454,7 +452,7 @@ def _train_student(profile: Profile, cfg: TrainConfig, spec: RunSpec, teacher: H
     dataset = PairedLRHRDataset(
         records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
                                   pad_crop=cfg.pad_crop),
-        labels=labels, interpolation=profile.data.interpolation)
+        labels=labels, **degradation_kwargs(profile.data))
     run_device = torch.device(device) if device is not None else default_device()
     seed_everything(cfg.seed)
     model = build_student(num_classes, ps, None if finished else profile.model.pretrained,

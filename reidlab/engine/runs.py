@@ -188,14 +188,11 @@ def split_identity(split: Any, *, with_res_labels: bool = True) -> dict[str, Any
     Image contents are hashed (cached by size and mtime), so replacing an image under the
     same name retrains, and unchanged data does not.
     """
-    from reidlab.data.fingerprint import file_digest
+    from reidlab.data.fingerprint import RECORD_FIELDS, records_fingerprint
 
-    digest = hashlib.sha256()
-    for r in split.train:
-        label = r.res_label if with_res_labels else ""
-        digest.update(f"{r.path}|{r.pid}|{r.camid}|{r.factor}|{label}|{file_digest(r.path)}\n".encode())
+    fields = RECORD_FIELDS if with_res_labels else tuple(f for f in RECORD_FIELDS if f != "res_label")
     out = {"dataset": split.dataset, "n_train": len(split.train),
-           "train_sha256": digest.hexdigest()[:16]}
+           "train_sha256": records_fingerprint(split.train, fields=fields)[:16]}
     if with_res_labels:
         out["n_res_classes"] = split.n_res_classes
     return out

@@ -28,6 +28,7 @@ from torch import nn
 
 from reidlab.config import Profile, TrainConfig, override, resolve_schedule, to_dict
 from reidlab.data.dataset import ReidImageDataset, build_transforms
+from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, read_json
@@ -226,7 +227,7 @@ def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: Protocol
             split.train,
             build_transforms(profile.model.height, profile.model.width, train=True,
                              random_erasing=cfg.random_erasing, pad_crop=cfg.pad_crop),
-            labels=labels, interpolation=profile.data.interpolation)
+            labels=labels, **degradation_kwargs(profile.data))
         hook = None
         if validator is not None and cfg.validate_every > 0:
             hook = PeriodicValidation(out / VALIDATION_FILE, model, validator, cfg.validate_every,

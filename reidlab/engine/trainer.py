@@ -52,7 +52,6 @@ from reidlab.engine.runs import (
     CHECKPOINT_FILE,
     METRICS_FILE,
     MODEL_FILE,
-    RESULT_NEUTRAL_FIELDS,
     SUMMARY_FILE,
     ConfigMismatchError,
     RunSpec,

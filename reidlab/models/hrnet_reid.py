@@ -157,6 +157,10 @@ def create_hrnet_backbone(name: str = "hrnet_w32", pretrained: Pretrained = None
             _download_hrnet(name, download_timeout)
     weights_file = hrnet_weights_file(name, pretrained)                 # fails fast
     model = timm.create_model(name, pretrained=False, num_classes=0, head=head)
+    if head == "incre" and not hasattr(model, "downsamp_modules"):
+        # timm 1.0.29 builds the "incre" head without this attribute, yet its forward_features
+        # reads it (AttributeError; seen on a GPU machine's image); 1.0.31 sets it to None
+        model.downsamp_modules = None
     if weights_file is not None:
         load_backbone_weights(model, weights_file)
     return model

@@ -253,17 +253,16 @@ def caviar_query_breakdown(features: Sequence[scoring.SplitFeatures], *, lam: fl
                            max_rank: int = 50) -> pd.DataFrame:
     """Multi-resolution CAVIAR results by kind of query: from the far (lower-resolution) camera,
     the only queries of the single-resolution setting, or from the near camera; and whether the
-    query shares its camera with its identity's gallery image. One row per (trial, group, method)."""
+    query shares its camera with its identity's gallery image. One row per (trial, group, method).
+    The far camera is the one the protocol drew the single-resolution queries from
+    (:meth:`~reidlab.data.records.ProtocolSplit.in_query_view`)."""
     rows = []
     for trial, feats in enumerate(features):
         q, g = feats.split.query, feats.split.gallery
-        pixels: dict[int, list[int]] = {}
-        for r in q:
-            pixels.setdefault(r.camid, []).append(r.pixel_count)
-        far = min(pixels, key=lambda cam: sorted(pixels[cam])[len(pixels[cam]) // 2])
+        far = [feats.split.in_query_view(r) for r in q]
         gallery_cam = {r.pid: r.camid for r in g}
-        groups = {"far-camera queries": [r.camid == far for r in q],
-                  "near-camera queries": [r.camid != far for r in q],
+        groups = {"far-camera queries": far,
+                  "near-camera queries": [not f for f in far],
                   "query and gallery image on one camera": [gallery_cam.get(r.pid) == r.camid for r in q],
                   "query and gallery image on two cameras": [gallery_cam.get(r.pid) != r.camid for r in q]}
         for group, keep in groups.items():

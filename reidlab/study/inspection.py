@@ -23,9 +23,10 @@ def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
 
 @torch.inference_mode()
 def predict_resolution(model: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic",
-                       batch_size: int = 128) -> np.ndarray:
+                       upsampling: str = "bilinear", batch_size: int = 128) -> np.ndarray:
     """B-R's predicted resolution class per image: mean softmax over MGN's classifier heads."""
-    ds = ReidImageDataset(records, build_transforms(height, width, train=False), interpolation=interpolation)
+    ds = ReidImageDataset(records, build_transforms(height, width, train=False), interpolation=interpolation,
+                          upsampling=upsampling)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
     was_training = model.training
     model.eval()
@@ -58,11 +59,12 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.n
 
 
 @torch.inference_mode()
-def restore_examples(student: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic"):
+def restore_examples(student: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic",
+                     upsampling: str = "bilinear"):
     """(LR input, VDSR-CA output, HR original) images, de-normalised to [0, 1] HxWx3 arrays."""
     tf = build_transforms(height, width, train=False)
-    lr_ds = ReidImageDataset(records, tf, interpolation=interpolation)
-    hr_ds = ReidImageDataset([dataclasses.replace(r, factor=1) for r in records], tf, interpolation=interpolation)
+    lr_ds = ReidImageDataset(records, tf, interpolation=interpolation, upsampling=upsampling)
+    hr_ds = ReidImageDataset([dataclasses.replace(r, factor=1) for r in records], tf)
     lr = torch.stack([lr_ds[i][0] for i in range(len(records))])
     hr = torch.stack([hr_ds[i][0] for i in range(len(records))])
     was_training = student.training
@@ -108,9 +110,10 @@ class ResolutionValidator:
     images, for :class:`~reidlab.engine.trainer.PeriodicValidation`."""
 
     def __init__(self, records, true, *, height: int, width: int, interpolation: str = "bicubic",
-                 batch_size: int = 128) -> None:
+                 upsampling: str = "bilinear", batch_size: int = 128) -> None:
         self.records, self.true = list(records), np.asarray(true)
-        self.kw = dict(height=height, width=width, interpolation=interpolation, batch_size=batch_size)
+        self.kw = dict(height=height, width=width, interpolation=interpolation, upsampling=upsampling,
+                       batch_size=batch_size)
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         pred = predict_resolution(model, self.records, **self.kw)

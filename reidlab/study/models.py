@@ -14,6 +14,7 @@ from typing import Any, Callable
 import torch
 
 from reidlab.config import Profile, override
+from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
@@ -142,7 +143,7 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
         train_split = hr_only(train_split)
     validator = None if validation is None else RankValidator(
         validation, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
-        interpolation=prof.data.interpolation, amp=prof.eval.amp)
+        **degradation_kwargs(prof.data), amp=prof.eval.amp)
     spec = bf_spec(prof, train_split)
     out = run_dir(prof, spec, runs_root)
     model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_bf,
@@ -164,7 +165,7 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
         native = not any(r.factor > 1 for r in split.train)
         records, true, _ = held_out_resolution_labels(validation, native, prof.data.factors)
         validator = ResolutionValidator(records, true, height=prof.model.height, width=prof.model.width,
-                                        interpolation=prof.data.interpolation, batch_size=prof.eval.batch_size)
+                                        **degradation_kwargs(prof.data), batch_size=prof.eval.batch_size)
     spec = br_spec(prof, train_split)
     out = run_dir(prof, spec, runs_root)
     model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_br,

@@ -18,6 +18,7 @@ FLAT_PARAMETERS: dict[str, tuple[str, str]] = {
     "data_root": ("data", "data_root"),
     "seed": ("data", "seed"),
     "interpolation": ("data", "interpolation"),
+    "upsampling": ("data", "upsampling"),
     "pseudo_bins": ("data", "pseudo_bins"),
     "pseudo_strategy": ("data", "pseudo_strategy"),
     "n_ids": ("data", "n_ids"),

@@ -14,13 +14,16 @@ import seaborn as sns  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from reidlab.data import degrade, load_image  # noqa: E402
+from reidlab.data.mlr import INTERPOLATIONS  # noqa: E402
 from reidlab.data.records import ImageRecord  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 
 
-def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bool = False) -> Image.Image:
-    """The image as a model sees it: stored file degraded by ``record.factor``.
+def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bool = False,
+                 upsampling: str = "bilinear") -> Image.Image:
+    """The image as a model sees it: stored file degraded by ``record.factor`` (down-sampled
+    with ``interpolation``, up-sampled back with ``upsampling``).
 
     ``native=True`` returns the low-resolution image itself (down-sampled, not re-upsampled),
     to show how few pixels an LR query really has.
@@ -29,13 +32,14 @@ def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bo
     if record.factor > 1:
         if native:
             w, h = img.size
-            return img.resize((max(1, w // record.factor), max(1, h // record.factor)), Image.BICUBIC)
-        img = degrade(img, record.factor, interpolation=interpolation)
+            return img.resize((max(1, w // record.factor), max(1, h // record.factor)),
+                              INTERPOLATIONS[interpolation])
+        img = degrade(img, record.factor, interpolation=interpolation, upsampling=upsampling)
     return img
 
 
 def sample_grid(records: Sequence[ImageRecord], *, n_ids: int = 6, factors: Sequence[int] = (1, 2, 3, 4),
-                interpolation: str = "bicubic", seed: int = 0):
+                interpolation: str = "bicubic", upsampling: str = "bilinear", seed: int = 0):
     """One row per identity, one column per degradation factor (x1 = HR)."""
     by_pid: dict[int, ImageRecord] = {}
     for r in records:
@@ -50,13 +54,13 @@ def sample_grid(records: Sequence[ImageRecord], *, n_ids: int = 6, factors: Sequ
         for row, f in enumerate(factors):
             rec = ImageRecord(**{**by_pid[pid].__dict__, "factor": f})
             ax = axes[row, col]
-            ax.imshow(record_image(rec, interpolation))
+            ax.imshow(record_image(rec, interpolation, upsampling=upsampling))
             ax.set_xticks([]); ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel("HR" if f == 1 else f"x{f}")
             if row == 0:
                 ax.set_title(f"id {pid}", fontsize=9)
-    fig.suptitle(f"Sample identities at every resolution ({interpolation})")
+    fig.suptitle(f"Sample identities at every resolution ({interpolation} down, {upsampling} up)")
     fig.tight_layout()
     return fig
 

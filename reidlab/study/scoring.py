@@ -50,8 +50,8 @@ class SplitFeatures:
 
 def extract_split_features(split: ProtocolSplit, models: Mapping[str, torch.nn.Module], *, height: int,
                            width: int, batch_size: int = 128, flip: bool = True,
-                           interpolation: str = "bicubic", cache_dir: str | Path | None = None,
-                           progress: bool = True, sizes: Mapping[str, tuple[int, int]] | None = None,
+                           interpolation: str = "bicubic", upsampling: str = "bilinear",
+                           cache_dir: str | Path | None = None, progress: bool = True, sizes: Mapping[str, tuple[int, int]] | None = None,
                            gallery: bool = True, amp: str = "auto") -> SplitFeatures:
     """Extract query and gallery features of ``split`` with every model in ``models``.
 
@@ -63,7 +63,7 @@ def extract_split_features(split: ProtocolSplit, models: Mapping[str, torch.nn.M
     for name, model in models.items():
         h, w = (sizes or {}).get(name, (height, width))
         kw = dict(height=h, width=w, batch_size=batch_size, flip=flip, interpolation=interpolation,
-                  cache_dir=cache_dir, progress=progress, amp=amp)
+                  upsampling=upsampling, cache_dir=cache_dir, progress=progress, amp=amp)
         query[name] = extract_features(model, split.query, **kw)
         if with_gallery:
             gallery_feats[name] = extract_features(model, split.gallery, **kw)
@@ -173,10 +173,10 @@ class RankValidator:
     flip or cache, ranked by Euclidean distance like B-F alone."""
 
     def __init__(self, validation: ProtocolSplit, *, height: int, width: int, batch_size: int = 128,
-                 interpolation: str = "bicubic", amp: str = "auto") -> None:
+                 interpolation: str = "bicubic", upsampling: str = "bilinear", amp: str = "auto") -> None:
         self.validation = validation
         self.kw = dict(height=height, width=width, batch_size=batch_size, flip=False, interpolation=interpolation,
-                       progress=False, amp=amp)
+                       upsampling=upsampling, progress=False, amp=amp)
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         feats = extract_split_features(self.validation, {"m": model}, **self.kw)

@@ -156,7 +156,9 @@ def claim_verdict(cmp: PairedComparison, paper_effect: float) -> str:
 
     * fewer than :data:`MIN_UNITS` units or no variance: "not testable" (the point estimate is
       shown beside the paper's, nothing is claimed);
-    * the 95% interval contains the paper's effect: "consistent with the paper";
+    * the 95% interval contains both the paper's effect and zero: "inconclusive" (the data
+      cannot tell a reproduced effect from none);
+    * the 95% interval contains the paper's effect and excludes zero: "consistent with the paper";
     * otherwise whether the interval lies above or below the paper's effect, and whether it
       excludes zero (an effect of the opposite sign, none detected, or a smaller one).
     """
@@ -164,7 +166,9 @@ def claim_verdict(cmp: PairedComparison, paper_effect: float) -> str:
         return (f"not testable ({cmp.replication()}); point estimate {cmp.mean_diff:+.1f} "
                 f"against the paper's {paper_effect:+.1f}")
     if cmp.ci_low <= paper_effect <= cmp.ci_high:
-        return "consistent with the paper (its effect lies inside our interval)"
+        if cmp.ci_low <= 0 <= cmp.ci_high:
+            return "inconclusive: our interval contains both zero and the paper's effect"
+        return "consistent with the paper (its effect lies inside our interval, zero does not)"
     if cmp.ci_low > paper_effect:
         return "larger than the paper's effect"
     if cmp.ci_high < 0:

@@ -19,7 +19,7 @@ import torch
 from reidlab.progress import tqdm
 
 from reidlab.config import Profile, override, protocol_kwargs
-from reidlab.data import build_protocol
+from reidlab.data import build_protocol, degradation_kwargs
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import methods, scoring
 from reidlab.study import models as trained
@@ -167,7 +167,7 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
     union_split = dataclasses.replace(splits[0], query=tuple(union), gallery=())
     feats = scoring.extract_split_features(
         union_split, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
-        flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=cache, progress=progress,
+        flip=prof.eval.flip, **degradation_kwargs(prof.data), cache_dir=cache, progress=progress,
         gallery=False, amp=prof.eval.amp, sizes=sizes)
     out = []
     for split in splits:
@@ -226,7 +226,7 @@ def validation_features(prof: Profile, ds: ReidDataset, protocol: str, *, runs_d
                   "br": trained.br_model(uprof, split, runs_dir, progress=progress)[0]}
         out.append(scoring.extract_split_features(
             validation, models, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
-            flip=prof.eval.flip, interpolation=prof.data.interpolation, cache_dir=Path(runs_dir) / "features",
+            flip=prof.eval.flip, **degradation_kwargs(prof.data), cache_dir=Path(runs_dir) / "features",
             progress=progress, amp=prof.eval.amp))
     return out
 
