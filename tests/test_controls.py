@@ -144,6 +144,19 @@ def test_control_comparisons_over_three_units() -> None:
     assert rfd["units"] == 3 and rfd["R1 change"] == pytest.approx(3.0) and rfd["reading"] == "above zero"
     # no variance between units: not testable, whatever the mean
     assert table.loc[("lr_query", "B-F + camera oracle"), "reading"] == "not testable"
+    # the paragraph reads the intervals: RFD is told from zero, the constant control is not testable
+    per = pd.DataFrame(rows)
+    text = ctl.controls_paragraph(ctl.control_gains(per), comparisons=ctl.control_comparisons(per))
+    assert "Over 3 independent units, the 95% intervals tell from zero: B-F+RFD (+3.0, [" in text
+    noisy = [dict(r, R1=r["R1"] + (0.5 - r["unit"] % 2) * 4) if r["method"] == "B-F + camera oracle" else r
+             for r in rows]
+    text = ctl.controls_paragraph(ctl.control_gains(pd.DataFrame(noisy)),
+                                  comparisons=ctl.control_comparisons(pd.DataFrame(noisy)))
+    assert "they do not for B-F + camera oracle" in text
+    single = [r for r in rows if r["unit"] == 0]
+    text = ctl.controls_paragraph(ctl.control_gains(pd.DataFrame(single)),
+                                  comparisons=ctl.control_comparisons(pd.DataFrame(single)))
+    assert "no change is testable" in text
 
 
 def test_second_bf_is_the_next_units_model_on_fixed_splits() -> None:

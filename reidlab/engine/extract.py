@@ -72,7 +72,7 @@ def feature_cache_key(model: nn.Module, records: Sequence[ImageRecord], *, heigh
               "amp": str(amp_dtype), "n": len(records), "channels_last": bool(channels_last)}
     digest.update(json.dumps(header, sort_keys=True).encode())
     _hash_state(digest, model)
-    # the files' content, not only their names: changed data re-extract
+    # the files' content, not only their names: changed images are extracted anew
     digest.update(records_fingerprint(records, fields=("path", "factor")).encode())
     return digest.hexdigest()
 

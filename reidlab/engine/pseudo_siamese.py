@@ -301,7 +301,8 @@ def _spec(task: str, profile: Profile, split: ProtocolSplit, cfg: TrainConfig,
                              "pretrained_weights": weights_identity(profile.model.pretrained),
                              "height": height, "width": width}
     data: dict[str, Any] = {"dataset": split.dataset, "interpolation": profile.data.interpolation,
-                            "upsampling": profile.data.upsampling, "n_train": len(records), "train_sha": _records_digest(records)}
+                            "upsampling": profile.data.upsampling, "n_train": len(records),
+                            "train_sha": _records_digest(records)}
     if task == "student":
         model.update(vdsr_blocks=ps.vdsr_blocks, vdsr_channels=ps.vdsr_channels,
                      vdsr_bias=ps.vdsr_bias, vdsr_init=ps.vdsr_init)

@@ -161,11 +161,14 @@ def control_comparisons(per_trial: pd.DataFrame, baseline: str = BF_COSINE, metr
     return pd.DataFrame(rows)
 
 
-def controls_paragraph(gains: pd.DataFrame, *, rfd: str = RFD, tolerance: float = 0.5) -> str:
+def controls_paragraph(gains: pd.DataFrame, *, rfd: str = RFD, tolerance: float = 0.5,
+                       comparisons: pd.DataFrame | None = None) -> str:
     """A short computed reading of the controls: what they imply about the source of RFD's change.
 
     ``gains``: rows = controls, columns = protocols, values = mean R1 change against B-F alone.
-    ``tolerance``: changes within it count as "no change".
+    ``tolerance``: mean changes within it are described as "no change".
+    ``comparisons`` (:func:`control_comparisons`): each protocol's sentence then ends with which
+    changes the intervals over independent units tell from zero, and which they do not.
     """
     def fmt(v: float) -> str:
         return f"{v:+.1f}"
@@ -194,5 +197,24 @@ def controls_paragraph(gains: pd.DataFrame, *, rfd: str = RFD, tolerance: float 
             text += "; only resolution-aware features (B-R, the oracle) move it in RFD's direction"
         else:
             text += "; no control reproduces it"
+        if comparisons is not None:
+            text += _interval_reading(comparisons[comparisons["protocol"] == protocol])
         parts.append(text + ".")
     return " ".join(parts)
+
+
+def _interval_reading(rows: pd.DataFrame) -> str:
+    """Which controls' changes the paired intervals over units tell from zero (rows of
+    :func:`control_comparisons` for one protocol)."""
+    if rows.empty or (rows["reading"] == "not testable").all():
+        return "; over the independent units no change is testable (fewer than 3 units or no variance)"
+    units = int(rows["units"].max())
+    change = next(c for c in rows.columns if c.endswith(" change"))
+    records = rows.to_dict("records")
+    apart = [f"{r['control']} ({r[change]:+.1f}, {r['95% interval']})" for r in records
+             if r["reading"] in ("above zero", "below zero")]
+    within = [r["control"] for r in records if r["reading"] == "no change detected"]
+    text = f". Over {units} independent units, the 95% intervals tell from zero: " + (", ".join(apart) or "none")
+    if within:
+        text += "; they do not for " + ", ".join(within)
+    return text

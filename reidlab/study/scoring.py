@@ -51,8 +51,9 @@ class SplitFeatures:
 def extract_split_features(split: ProtocolSplit, models: Mapping[str, torch.nn.Module], *, height: int,
                            width: int, batch_size: int = 128, flip: bool = True,
                            interpolation: str = "bicubic", upsampling: str = "bilinear",
-                           cache_dir: str | Path | None = None, progress: bool = True, sizes: Mapping[str, tuple[int, int]] | None = None,
-                           gallery: bool = True, amp: str = "auto") -> SplitFeatures:
+                           cache_dir: str | Path | None = None, progress: bool = True,
+                           sizes: Mapping[str, tuple[int, int]] | None = None, gallery: bool = True,
+                           amp: str = "auto") -> SplitFeatures:
     """Extract query and gallery features of ``split`` with every model in ``models``.
 
     ``sizes`` optionally gives a per-model (height, width) input size; ``gallery=False``
