@@ -150,8 +150,9 @@ def test_cuda_extraction_restores_device(records) -> None:
     feats = _extract(model, records, device="cuda", amp="off")
     assert next(model.parameters()).device.type == "cpu"
     torch.testing.assert_close(feats, _manual(model, records, flip=True), atol=1e-4, rtol=1e-4)
-    bf16 = _extract(model, records, device="cuda")      # auto: bf16 autocast
+    bf16 = _extract(model, records, device="cuda")      # auto: bf16 autocast, on a channels-last copy
     torch.testing.assert_close(bf16, feats, atol=0.2, rtol=0.05)
+    assert next(model.parameters()).device.type == "cpu" and all(p.is_contiguous() for p in model.parameters())
 
 
 def test_bf16_cpu_extraction_runs_channels_last_on_a_copy(records, tmp_path: Path) -> None:

@@ -151,10 +151,11 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         raise ValueError("no records to extract features from")
     device = torch.device(device) if device is not None else _model_device(model)
     amp_dtype, _ = resolve_amp(amp, device)
-    # oneDNN's bf16 convolutions (AMX on this project's CPU) run about 1.7x faster on channels-last
-    # tensors (benchmarks/extract_speed.py): extract with a channels-last copy, the caller's model
-    # keeps its layout (a validator must not change a training model's layout mid-run)
-    channels_last = device.type == "cpu" and amp_dtype is not None
+    # reduced-precision convolutions run faster on channels-last tensors: oneDNN's bf16 (AMX on this
+    # project's CPU) about 1.7x (benchmarks/extract_speed.py), cuDNN's on an H100 1.24x (MGN-R50,
+    # benchmarks/gpu_throughput.py). Extract with a channels-last copy; the caller's model keeps its
+    # layout (a validator must not change a training model's layout mid-run)
+    channels_last = amp_dtype is not None
     cache_path = None
     if cache_dir is not None:
         key = feature_cache_key(model, records, height=height, width=width, flip=flip,

@@ -116,6 +116,6 @@ def confound_sentence(table: pd.DataFrame, dataset: str) -> str:
     high_share = float(high[bins[half:]].sum())
     return (f"{dataset}: camera and resolution are confounded: camera {int(low.camera)} has a median of "
             f"{low['median pixels']:.0f} pixels against {high['median pixels']:.0f} for camera {int(high.camera)}; "
-            f"{low_share:.0f}% of its images fall in the lower-resolution bins ({', '.join(bins[half:])}) against "
+            f"{low_share:.0f}% of its images fall in the lower-resolution bins ({', '.join(b.removesuffix(' %') for b in bins[half:])}) against "
             f"{high_share:.0f}% of camera {int(high.camera)}'s. A B-R trained on these pseudo-labels can partly "
             "recognise the camera instead of the resolution (as on CAVIAR4REID).")
