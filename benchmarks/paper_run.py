@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from reidlab.config import DATASETS, get_profile, override
-from reidlab.data import prepare_dataset
+from reidlab.data import degradation_kwargs, prepare_dataset
 from reidlab.engine.checkpoint import read_json
 from reidlab.engine.runs import SUMMARY_FILE
 from reidlab.study import models, scoring
@@ -73,8 +73,7 @@ def main() -> None:
     start = time.perf_counter()
     feats = scoring.extract_split_features(split, trained, height=prof.model.height, width=prof.model.width,
                                            batch_size=prof.eval.batch_size, flip=prof.eval.flip,
-                                           interpolation=prof.data.interpolation, upsampling=prof.data.upsampling,
-                                           progress=False, amp=prof.eval.amp)
+                                           **degradation_kwargs(prof.data), progress=False, amp=prof.eval.amp)
     extract_s = time.perf_counter() - start
     n_images = len(split.query) + len(split.gallery)
     bf = scoring.score(feats, lam=0.0, reading=prof.eval.rfd_reading)

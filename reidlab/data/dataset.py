@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from reidlab.data.images import ImageReadError, load_image
-from reidlab.data.mlr import INTERPOLATIONS, degrade
+from reidlab.data.mlr import check_interpolation, degrade
 from reidlab.data.records import ImageRecord
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "build_transforms", "load_image",
@@ -117,10 +117,8 @@ class _RecordImages(Dataset):
     def __init__(self, records: Sequence[ImageRecord], transform: Transform | None,
                  labels: Sequence[int] | None, interpolation: str, upsampling: str,
                  cache_images: bool) -> None:
-        for name, value in (("interpolation", interpolation), ("upsampling", upsampling)):
-            if value not in INTERPOLATIONS:
-                raise ValueError(f"{name}={value!r} is not valid; choose one of: "
-                                 f"{', '.join(INTERPOLATIONS)}")
+        check_interpolation(interpolation)
+        check_interpolation(upsampling, "upsampling")
         self.records: tuple[ImageRecord, ...] = tuple(records)
         if labels is None:
             labels = [r.pid for r in self.records]

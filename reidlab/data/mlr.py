@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -21,7 +22,11 @@ from PIL import Image
 from reidlab.data.images import load_image
 from reidlab.data.records import ImageRecord
 
-__all__ = ["INTERPOLATIONS", "degrade", "degradation_kwargs", "assign_factors", "stable_hash", "materialise_degraded"]
+if TYPE_CHECKING:
+    from reidlab.config import DataConfig
+
+__all__ = ["INTERPOLATIONS", "check_interpolation", "degrade", "degradation_kwargs", "assign_factors",
+           "stable_hash", "materialise_degraded"]
 
 #: Resampling filters accepted by :func:`degrade`.
 INTERPOLATIONS: dict[str, Image.Resampling] = {
@@ -36,7 +41,9 @@ def _check_factor(factor: object) -> int:
     return int(factor)
 
 
-def _check_interpolation(interpolation: str, name: str = "interpolation") -> Image.Resampling:
+def check_interpolation(interpolation: str, name: str = "interpolation") -> Image.Resampling:
+    """The PIL filter named ``interpolation``; a ``ValueError`` naming the parameter ``name`` and
+    the valid choices otherwise."""
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"{name}={interpolation!r} is not valid; choose one of: "
                          f"{', '.join(INTERPOLATIONS)}")
@@ -54,8 +61,8 @@ def degrade(img: Image.Image, factor: int, interpolation: str = "bicubic",
     if not isinstance(img, Image.Image):
         raise TypeError(f"degrade expects a PIL.Image.Image, got {type(img).__name__}")
     factor = _check_factor(factor)
-    down = _check_interpolation(interpolation)
-    up = _check_interpolation(upsampling, "upsampling")
+    down = check_interpolation(interpolation)
+    up = check_interpolation(upsampling, "upsampling")
     if factor == 1:
         return img
     width, height = img.size
@@ -63,11 +70,11 @@ def degrade(img: Image.Image, factor: int, interpolation: str = "bicubic",
     return small.resize((width, height), up)
 
 
-def degradation_kwargs(data: object) -> dict[str, str]:
+def degradation_kwargs(data: DataConfig) -> dict[str, str]:
     """The degradation settings of a :class:`~reidlab.config.DataConfig` as keyword arguments
     (``interpolation``: the down-sampling filter, ``upsampling``), for every function that
     loads degraded images (datasets, extraction, plots)."""
-    return {"interpolation": getattr(data, "interpolation"), "upsampling": getattr(data, "upsampling")}
+    return {"interpolation": data.interpolation, "upsampling": data.upsampling}
 
 
 def stable_hash(text: str) -> int:
@@ -120,8 +127,8 @@ def materialise_degraded(records: Sequence[ImageRecord], out_root: str | os.Path
 
     Returns the written paths, one per record, in order.
     """
-    _check_interpolation(interpolation)
-    _check_interpolation(upsampling, "upsampling")
+    check_interpolation(interpolation)
+    check_interpolation(upsampling, "upsampling")
     if not records:
         return []
     out = Path(out_root)

@@ -6,6 +6,7 @@ materialised on disk.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -174,11 +175,18 @@ class ProtocolSplit:
     cross_camera: bool = True
     query_view: int | None = None
 
+    @functools.cached_property
+    def _lowest_camera(self) -> dict[int, int]:
+        """Each test identity's lowest camera index (its view 0), over query and gallery."""
+        lowest: dict[int, int] = {}
+        for r in (*self.query, *self.gallery):
+            lowest[r.pid] = min(r.camid, lowest.get(r.pid, r.camid))
+        return lowest
+
     def in_query_view(self, record: ImageRecord) -> bool:
         """Whether ``record`` (a test image of this split) is in :attr:`query_view` of its identity:
         the single-resolution setting's query side (e.g. CAVIAR's far camera)."""
         if self.query_view is None:
             raise ValueError(f"{self.dataset} {self.protocol}: this split has no query view "
                              "(only identity-split protocols such as CAVIAR's record one)")
-        lowest = min(r.camid for r in (*self.query, *self.gallery) if r.pid == record.pid)
-        return (record.camid != lowest) == bool(self.query_view)
+        return (record.camid != self._lowest_camera[record.pid]) == bool(self.query_view)

@@ -14,7 +14,7 @@ import seaborn as sns  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from reidlab.data import degrade, load_image  # noqa: E402
-from reidlab.data.mlr import INTERPOLATIONS  # noqa: E402
+from reidlab.data.mlr import check_interpolation  # noqa: E402
 from reidlab.data.records import ImageRecord  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -33,7 +33,7 @@ def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bo
         if native:
             w, h = img.size
             return img.resize((max(1, w // record.factor), max(1, h // record.factor)),
-                              INTERPOLATIONS[interpolation])
+                              check_interpolation(interpolation))
         img = degrade(img, record.factor, interpolation=interpolation, upsampling=upsampling)
     return img
 
