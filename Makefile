@@ -1,8 +1,10 @@
 # reidlab: the two commands of the README.
 #   make reproduce   set up .venv if needed, run notebooks 00-07 with papermill, regenerate results/
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
+#   make check-results  run the study into runs/check-results/<profile>/ and compare its metrics.json and
+#                    claims with the committed results/ within the study's own uncertainty (exit 1 if not)
 # Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
-#          ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
+#          REFERENCE=results (check-results)  ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,6 +13,7 @@ DATASET ?=
 DATA_ROOT ?=
 PRETRAINED ?=
 SEED ?= 0
+REFERENCE ?= results
 CELL_TIMEOUT ?= 3600
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -19,7 +22,7 @@ export MPLBACKEND := Agg
 # headless notebook runs: plain-text progress bars (no widget state in executed notebooks)
 export REIDLAB_PLAIN_PROGRESS := 1
 
-.PHONY: reproduce test install notebooks-nbval benchmarks lab clean-build
+.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build
 
 install: $(VENV)/.installed
 
@@ -34,6 +37,10 @@ reproduce: install
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
 		--cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
 
+check-results: install
+	$(BIN)/python -m reidlab.study.pipeline check-results --profile $(PROFILE) --seed $(SEED) \
+		--reference $(REFERENCE) --cell-timeout $(CELL_TIMEOUT)
+
 notebooks-nbval: install
 	$(BIN)/python -m reidlab.study.pipeline prepare-nbval --out build/nbval
 
@@ -46,6 +53,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/eval_speed.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/time_shares.py
 	$(BIN)/python benchmarks/extract_speed.py
 
 lab: install

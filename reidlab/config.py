@@ -103,8 +103,8 @@ class TrainConfig:
     k: int = 4                      # images per identity
     margin: float = 1.2             # triplet margin alpha (Eq. 2)
     label_smoothing: float = 0.0
-    amp: str = "auto"               # "auto" | "off" | "bf16" | "fp16"
-    channels_last: bool = False
+    amp: str = "auto"               # "auto" (by the hardware: engine/precision.py) | "off" | "bf16" | "fp16"
+    channels_last: bool | str = "auto"  # True | False | "auto" (channels-last where bf16 runs or on CUDA)
     compile: bool = False
     checkpoint_every: int = 100
     log_every: int = 1
@@ -131,7 +131,7 @@ class EvalConfig:
     lam: float = 0.1
     rfd_reading: str = "similarity"
     max_rank: int = 50
-    amp: str = "auto"               # feature extraction: "auto" (bf16 on CUDA), "off", "bf16"
+    amp: str = "auto"               # feature extraction: "auto" (bf16 on CUDA and native-bf16 CPUs), "off", "bf16"
     # The units of replication (study/trials.py): every unit trains its own B-F and B-R, and the
     # trials (query/gallery draws) are spread over the units round-robin, averaged inside each.
     seeds: int = 1                  # fixed-split datasets (Market-like): training seeds per model
@@ -173,8 +173,7 @@ def pretrain_schedule(**changes: Any) -> TrainConfig:
     """The pre-training stand-in's optimisation (Adam, cross entropy with label smoothing,
     16 identities x 4 images, linear warm-up, lr / 10 for the last fifth), with ``changes``."""
     base = TrainConfig(iterations=600, lr=1e-3, lr_decay_at=0.8, warmup_iterations=50, p=16, k=4,
-                       label_smoothing=0.1, amp="bf16", checkpoint_every=100, random_erasing=False,
-                       channels_last=True)
+                       label_smoothing=0.1, checkpoint_every=100, random_erasing=False)
     return dataclasses.replace(base, **changes)
 
 
@@ -195,6 +194,8 @@ class PretrainConfig:
     schedule: TrainConfig = field(default_factory=pretrain_schedule)          # the ResNet (MGN's backbone)
     hrnet_schedule: TrainConfig = field(default_factory=pretrain_schedule)    # PS-HRNet's HRNet
     hrnet: bool = True              # pre-train PS-HRNet's HRNet too (False: it starts from random weights)
+    height: int = 0                 # pre-training input size (0: the network's own fine-tuning size); a
+    width: int = 0                  # lower one is cheaper, as ImageNet's 224x224 serves re-id at 384x128
 
 
 #: ``ModelConfig.pretrained`` value naming the pre-training stand-in (resolved by the study to
@@ -217,7 +218,7 @@ class Profile:
 def _smoke() -> Profile:
     train = TrainConfig(iterations=6, p=4, k=2, checkpoint_every=3, lr=3e-4, validate_every=3)
     ps_train = ps_hrnet_schedule(iterations=4, p=4, k=2, checkpoint_every=2)
-    pretrain_smoke = pretrain_schedule(iterations=3, warmup_iterations=1, p=4, k=2, amp="auto")
+    pretrain_smoke = pretrain_schedule(iterations=3, warmup_iterations=1, p=4, k=2)
     return Profile(
         name="smoke",
         data=DataConfig(n_ids=16, images_per_id=4, n_cameras=2, hr_height=64, hr_width=32, val_ids=2),
@@ -236,7 +237,9 @@ def _smoke() -> Profile:
 
 
 def _quick() -> Profile:
-    # bf16 autocast is 1.2-1.4x faster on this CPU (AVX512-BF16; benchmarks/model_speed.py).
+    # Precision and layout are the machine's, not the profile's (engine/precision.py): bf16 where the
+    # CPU has native bf16 (1.2-1.4x fp32 on an AMX Xeon), fp32 elsewhere (bf16 is 11-25x *slower* on an
+    # AVX2-only AMD EPYC); channels-last everywhere (1.09-1.27x in fp32 there; benchmarks/model_speed.py).
     # Every network starts from the pre-training stand-in for ImageNet (SynthPeople identities and
     # attributes; engine/pretrain.py). Measured on trial 0 (B-F, 120 iterations): from scratch at
     # lr 2e-3, rank-1 LR->HR 10.8%; fine-tuned at 1e-3 from 300 iterations of identity-only
@@ -245,9 +248,8 @@ def _quick() -> Profile:
     # Lengths in epochs of the training set (2 epochs: 80 iterations on Market-like's 1280 MLR training
     # images, 26 on one CAVIAR-like split's 400), so 3 seeds and 5 retrained CAVIAR splits fit the budget
     # (3 epochs, 120 iterations, would add about 4 CPU minutes: 7 Market-like B-Fs of ~70 s each).
-    # channels-last tensors: 1.1x faster bf16 training here (ResNet-18, MGN, light B-R; extraction 1.7x).
-    bf = TrainConfig(iterations=80, epochs=2, p=8, k=4, lr=1e-3, lr_decay_at=0.8, checkpoint_every=40, amp="bf16",
-                     validate_every=30, channels_last=True)
+    bf = TrainConfig(iterations=80, epochs=2, p=8, k=4, lr=1e-3, lr_decay_at=0.8, checkpoint_every=40,
+                     validate_every=30)
     ps_train = ps_hrnet_schedule(iterations=80, p=8, k=4, checkpoint_every=40)
     return Profile(
         name="quick",
@@ -260,18 +262,20 @@ def _quick() -> Profile:
         # (60 at 1e-3; margin 0.3 or no erasing: 59%, 61%); light B-R 97% (160 at 1e-3), 98% (3e-3)
         # (3 epochs: 120 iterations on Market-like, 99% on the validation identities; 4 epochs: 100%)
         br=dataclasses.replace(bf, iterations=120, epochs=3, p=4, k=8, lr=3e-3, validate_every=40),
-        # no flip and bf16 extraction keep 10-trial evaluations within the CPU budget; replication:
+        # no flip keeps 10-trial evaluations within the CPU budget; replication:
         # 3 training seeds on Market-like, 5 retrained CAVIAR-like identity splits (2 draws each)
-        eval=EvalConfig(trials=10, batch_size=128, flip=False, amp="bf16", seeds=3, splits=5),
+        eval=EvalConfig(trials=10, batch_size=128, flip=False, seeds=3, splits=5),
         ps=PSHRNetConfig(
             hrnet="hrnet_w18_small", vdsr_blocks=4, vdsr_channels=16, embed_dim=256,
             teacher=ps_train, student=ps_train,
         ),
-        # The ResNet pre-trains 500 iterations (600: 1 CPU minute more) to leave room for the replication.
+        # The ResNet pre-trains 500 iterations (600: 1 CPU minute more) to leave room for the replication,
+        # at 64x32, half the fine-tuning size (2.0x faster: 89 against 44 images/s in fp32 on the AVX2
+        # EPYC), as ImageNet's 224x224 pre-training serves re-id networks at other sizes.
         # HRNet-W18-small pre-trains at 55 images/s here (ResNet-18: 107); in 100 iterations (97 s) its
         # identity accuracy stayed at 0% (150: the loss had barely moved), so the replicated study
         # spends those CPU minutes on seeds and splits instead: PS-HRNet starts from random weights.
-        pretrain=PretrainConfig(schedule=pretrain_schedule(iterations=500),
+        pretrain=PretrainConfig(schedule=pretrain_schedule(iterations=500), height=64, width=32,
                                 hrnet=False, hrnet_schedule=pretrain_schedule(iterations=100, warmup_iterations=20)),
     )
 
@@ -281,12 +285,12 @@ def _paper() -> Profile:
     # training ids -> 375,500; derived from the training set by resolve_schedule), 8 x 4 batches for
     # B-F and (number of resolutions) x 16 for B-R, ImageNet start.
     bf = TrainConfig(iterations=375_500, iterations_per_id=500, p=8, k=4, lr=2e-4, checkpoint_every=5000,
-                     channels_last=True, num_workers=8)
+                     num_workers=8)
     # PS-HRNet (authors' notebook): SGD + Nesterov, 5 warm-up epochs at a constant 3e-4, then 0.0085
     # divided by 10 at epochs 30 and 60, 71 epochs, batch 6 x 4, flip + pad 10 + random crop.
     ps_train = ps_hrnet_schedule(iterations=71 * 540, epochs=71, warmup_epochs=5, warmup_lr=3e-4,
                                  lr_milestones=(30 / 71, 60 / 71), nesterov=True, pad_crop=10,
-                                 random_erasing=False, channels_last=True, num_workers=8,
+                                 random_erasing=False, num_workers=8,
                                  checkpoint_every=2000)
     return Profile(
         name="paper",
@@ -334,6 +338,7 @@ def override(cfg: Any, **changes: Any) -> Any:
 
 
 AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
+CHANNELS_LAST_MODES: tuple[bool | str, ...] = (True, False, "auto")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
@@ -381,6 +386,8 @@ def validate(cfg: Any) -> None:
         _non_negative_int("num_workers", cfg.num_workers)
         _non_negative_int("seed", cfg.seed)
         _choice("amp", cfg.amp, AMP_MODES)
+        if not (isinstance(cfg.channels_last, bool) or cfg.channels_last == "auto"):
+            raise ValueError(f"channels_last={cfg.channels_last!r} is not valid; choose one of: True, False, auto")
         _choice("optimizer", cfg.optimizer, OPTIMIZERS)
         _finite_positive("lr", cfg.lr)
         for name in ("weight_decay", "margin"):
@@ -413,6 +420,8 @@ def validate(cfg: Any) -> None:
     elif isinstance(cfg, PretrainConfig):
         for name in ("n_ids", "images_per_id", "n_cameras"):
             _positive(name, getattr(cfg, name))
+        for name in ("height", "width"):
+            _non_negative_int(name, getattr(cfg, name))
         _non_negative_int("seed", cfg.seed)
         validate(cfg.schedule)
         validate(cfg.hrnet_schedule)

@@ -1,7 +1,9 @@
 """extract_features: batching, flip augmentation, eval mode, and the on-disk feature cache."""
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,10 @@ from reidlab.engine.extract import extract_features, feature_cache_key
 H, W = 16, 8
 
 
+_TAGS = itertools.count()
+_CALLS: collections.Counter = collections.Counter()
+
+
 class CountingNet(nn.Module):
     """Not flip-invariant, with BN and dropout so that train mode would change the output."""
 
@@ -24,10 +30,15 @@ class CountingNet(nn.Module):
         self.bn = nn.BatchNorm2d(3)
         self.drop = nn.Dropout(0.5)
         self.fc = nn.Linear(3 * H * W, dim)
-        self.calls = 0
+        self.tag = next(_TAGS)   # copied with the model: extraction runs on a channels-last copy
+
+    @property
+    def calls(self) -> int:
+        """Forward passes of this model and of its copies."""
+        return _CALLS[self.tag]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
+        _CALLS[self.tag] += 1
         return self.fc(self.drop(self.bn(x)).flatten(1))
 
 
@@ -81,13 +92,13 @@ def test_modes_are_restored(records) -> None:
 def test_cache_hit_skips_the_model(records, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     model = CountingNet()
-    first = _extract(model, records, cache_dir=cache)
+    first = _extract(model, records, cache_dir=cache, amp="off")   # fp32 on any CPU: the key below
     calls = model.calls
     key = feature_cache_key(model, records, height=H, width=W, flip=True,
-                            interpolation="bicubic", upsampling="bilinear")
+                            interpolation="bicubic", upsampling="bilinear", channels_last=True)
     assert (cache / f"{key}.pt").is_file()
     assert list(cache.iterdir()) == [cache / f"{key}.pt"]        # no temp files left over
-    second = _extract(model, records, cache_dir=cache)
+    second = _extract(model, records, cache_dir=cache, amp="off")
     assert model.calls == calls                                   # no forward pass
     torch.testing.assert_close(first, second)
     loaded = torch.load(cache / f"{key}.pt", weights_only=True)

@@ -260,10 +260,9 @@ def test_optimizers_and_amp_resolution() -> None:
     sgd = build_optimizer(params, make_cfg(optimizer="sgd"))
     assert isinstance(sgd, torch.optim.SGD)
     assert sgd.defaults["momentum"] == 0.9 and not sgd.defaults["nesterov"]
-    cpu = torch.device("cpu")
-    assert resolve_amp("auto", cpu) == (None, False)
+    cpu = torch.device("cpu")   # "auto" on the CPU depends on the processor: tests/test_precision.py
+    assert resolve_amp("off", cpu) == (None, False)
     assert resolve_amp("fp16", cpu) == (None, False)
-    assert resolve_amp("bf16", cpu) == (torch.bfloat16, False)
     assert resolve_amp("off", torch.device("cuda")) == (None, False)
     assert resolve_amp("fp16", torch.device("cuda")) == (torch.float16, True)
 

@@ -31,8 +31,9 @@ from reidlab.progress import tqdm
 from reidlab.data.fingerprint import records_fingerprint
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
-from reidlab.engine.trainer import resolve_amp
+from reidlab.engine.precision import resolve_amp, resolve_channels_last
 from reidlab.paths import remove_stale_temporaries
+from reidlab.stages import stage
 
 __all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
 
@@ -116,6 +117,7 @@ def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return out
 
 
+@stage("extraction")
 def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height: int, width: int,
                      batch_size: int = 128, flip: bool = True, interpolation: str = "bicubic",
                      upsampling: str = "bilinear", device: str | torch.device | None = None,
@@ -137,8 +139,8 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         cache_dir: folder of cached results (``<key>.pt``); ``None`` disables caching.
         progress: show a tqdm bar.
         num_workers: DataLoader worker processes.
-        amp: "auto" (bf16 autocast on CUDA, off on the CPU), "off", "bf16" or "fp16"
-            (see :func:`reidlab.engine.trainer.resolve_amp`).
+        amp: "auto" (bf16 autocast on CUDA and on CPUs with native bf16, fp32 on others),
+            "off", "bf16" or "fp16" (see :func:`reidlab.engine.precision.resolve_amp`).
     """
     from reidlab.data.dataset import ReidImageDataset, build_transforms
 
@@ -151,11 +153,11 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         raise ValueError("no records to extract features from")
     device = torch.device(device) if device is not None else _model_device(model)
     amp_dtype, _ = resolve_amp(amp, device)
-    # reduced-precision convolutions run faster on channels-last tensors: oneDNN's bf16 (AMX on this
-    # project's CPU) about 1.7x (benchmarks/extract_speed.py), cuDNN's on an H100 1.24x (MGN-R50,
-    # benchmarks/gpu_throughput.py). Extract with a channels-last copy; the caller's model keeps its
-    # layout (a validator must not change a training model's layout mid-run)
-    channels_last = amp_dtype is not None
+    # reduced-precision convolutions run faster on channels-last tensors: oneDNN's bf16 (AMX) about
+    # 1.7x (benchmarks/extract_speed.py), cuDNN's on an H100 1.24x (MGN-R50, benchmarks/gpu_throughput.py);
+    # fp32 extraction too (engine/precision.py). Extract with a channels-last copy; the caller's
+    # model keeps its layout (a validator must not change a training model's layout mid-run)
+    channels_last = resolve_channels_last("auto", amp_dtype, device)
     cache_path = None
     if cache_dir is not None:
         key = feature_cache_key(model, records, height=height, width=width, flip=flip,

@@ -37,6 +37,7 @@ from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save, model_state
+from reidlab.engine.precision import resolve_precision
 from reidlab.engine.runs import RunSpec, locked
 from reidlab.engine.trainer import TrainSummary, fit, seed_everything
 from reidlab.losses import top1_accuracy
@@ -185,8 +186,9 @@ def pretrain_spec(cfg: PretrainConfig, arch: str, name: str, *, height: int, wid
 
 
 def pretrain_schedule_of(cfg: PretrainConfig, arch: str) -> TrainConfig:
-    """The schedule that pre-trains ``arch`` (``"resnet"`` or ``"hrnet"``)."""
-    return cfg.schedule if _check_arch(arch) == "resnet" else cfg.hrnet_schedule
+    """The schedule that pre-trains ``arch`` (``"resnet"`` or ``"hrnet"``), its precision and
+    layout made concrete for the training device (:func:`~reidlab.engine.precision.resolve_precision`)."""
+    return resolve_precision(cfg.schedule if _check_arch(arch) == "resnet" else cfg.hrnet_schedule)
 
 
 def is_pretrained(out: str | os.PathLike[str], spec: RunSpec) -> bool:

@@ -107,6 +107,7 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, unwrap_model
 from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
+from reidlab.engine.precision import resolve_precision
 from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
 from reidlab.engine.trainer import TrainSummary, fit, seed_everything
 from reidlab.losses.ps_hrnet import (
@@ -191,16 +192,16 @@ def teacher_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
     """``profile.ps.teacher`` made concrete on ``split``
     (:func:`~reidlab.config.resolve_schedule`: ``epochs`` -> iterations over
     :func:`teacher_records`, counted as in :func:`_epoch_images`)."""
-    return resolve_schedule(profile.ps.teacher, n_images=_epoch_images(teacher_records(split)),
-                            n_ids=len(_label_map(split)))
+    return resolve_precision(resolve_schedule(profile.ps.teacher, n_images=_epoch_images(teacher_records(split)),
+                                              n_ids=len(_label_map(split))))
 
 
 def student_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
     """``profile.ps.student`` made concrete on ``split`` (as :func:`teacher_schedule`, over
     :func:`student_records` with ``profile.ps.student_data``)."""
     records = student_records(split, profile.ps.student_data)
-    return resolve_schedule(profile.ps.student, n_images=_epoch_images(records),
-                            n_ids=len(_label_map(split)))
+    return resolve_precision(resolve_schedule(profile.ps.student, n_images=_epoch_images(records),
+                                              n_ids=len(_label_map(split))))
 
 
 def _records_digest(records: Sequence[ImageRecord]) -> str:

@@ -33,6 +33,7 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, read_json
 from reidlab.engine.distributed import barrier, default_device, init_distributed
+from reidlab.engine.precision import resolve_precision
 from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
 from reidlab.engine.runs import split_identity
 from reidlab.engine.trainer import (
@@ -89,14 +90,14 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
 def bf_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
     """B-F's schedule on ``split`` (lengths derived from the training set, RFD Sec. 4.1)."""
     labels = _identity_labels(split)
-    return resolve_schedule(profile.bf, n_images=len(labels), n_ids=max(labels) + 1)
+    return resolve_precision(resolve_schedule(profile.bf, n_images=len(labels), n_ids=max(labels) + 1))
 
 
 def br_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
     """B-R's schedule: every resolution class in each batch (P = their number)."""
     labels = _resolution_labels(split)
     cfg = dataclasses.replace(profile.br, p=len(set(labels)))
-    return resolve_schedule(cfg, n_images=len(labels), n_ids=split.n_res_classes)
+    return resolve_precision(resolve_schedule(cfg, n_images=len(labels), n_ids=split.n_res_classes))
 
 
 def bf_spec(profile: Profile, split: ProtocolSplit, *, attention: bool | None = None) -> RunSpec:

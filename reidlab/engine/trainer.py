@@ -57,7 +57,9 @@ from reidlab.engine.runs import (
     RunSpec,
     locked,
 )
+from reidlab.engine.precision import resolve_amp, resolve_precision
 from reidlab.paths import remove_stale_temporaries
+from reidlab.stages import stage
 from reidlab.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -183,24 +185,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer,
     def schedule(step: int) -> float:
         return lr_factor(step, cfg)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
-
-def resolve_amp(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """``(autocast dtype or None, use GradScaler)`` for ``cfg.amp`` on ``device``.
-
-    ``auto``: bf16 on CUDA (fp16 + GradScaler on GPUs without bf16), off elsewhere;
-    ``bf16``: bf16 everywhere; ``fp16``: fp16 with a GradScaler on CUDA (off on the CPU,
-    where fp16 training is not worth it); ``off``.
-    """
-    if amp == "off":
-        return None, False
-    if device.type == "cuda":
-        if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
-            return torch.float16, True
-        return torch.bfloat16, False
-    if amp == "bf16":
-        return torch.bfloat16, False
-    return None, False
 
 
 def move_to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
@@ -418,8 +402,9 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
     out = Path(out_dir)
     info = init_distributed(torch.device(device) if device is not None else None)
     device = torch.device(device) if device is not None else default_device(info)
+    cfg = resolve_precision(cfg, device)   # amp / channels_last "auto" -> what runs here
     spec = spec if spec is not None else RunSpec.of("fit", train=to_dict(cfg))
-    with locked(out, enabled=info.is_main):
+    with stage("pre-training" if spec.task == "pretrain" else "training"), locked(out, enabled=info.is_main):
         if info.is_main:
             remove_stale_temporaries(out)
         paths = {name: out / name for name in (CHECKPOINT_FILE, MODEL_FILE, METRICS_FILE, SUMMARY_FILE)}

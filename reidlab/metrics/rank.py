@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from reidlab.stages import stage
+
 __all__ = ["evaluate_rank", "evaluate_rank_reference", "match_ranks", "MatchRanks",
            "average_precision", "cmc_curve", "single_shot_draws", "MODES", "SINGLE_SHOT_AP"]
 
@@ -463,6 +465,7 @@ def match_ranks(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_cami
     return _match_ranks_binned(x, *ids)
 
 
+@stage("ranking")
 def evaluate_rank(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
                   g_camids: ArrayLike, max_rank: int = 50, mode: str = "market",
                   repeats: int = 10, seed: int = 0, return_ap: bool = False, *,

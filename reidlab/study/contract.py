@@ -161,6 +161,9 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "hr_only_bf_hr_to_hr_r1": ("01_train_bf", "hr_only_bf_hr_to_hr_r1", 1.0),
     "hr_only_bf_lr_to_hr_r1": ("01_train_bf", "hr_only_bf_lr_to_hr_r1", 1.0),
     "bf_val_r1": ("01_train_bf", "bf_val_r1", 1.0),
+    # standard deviation of B-F's LR->HR rank-1 between independent units (notebook 03): the spread
+    # `make check-results` derives its tolerances from (reidlab/study/check.py)
+    "bf_lr_to_hr_r1_unit_std": ("03_rfd_eval", "bf_r1_std", 1.0),
     "br_accuracy": ("02_train_br", "br_accuracy", 1.0),
     "br_chance": ("02_train_br", "br_chance", 1.0),
     "br_pseudo_accuracy": ("02_train_br", "br_pseudo_accuracy", 1.0),

@@ -44,6 +44,7 @@ def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str 
 
     name = prof.model.backbone if arch == "resnet" else prof.ps.hrnet
     height, width = (prof.model.height, prof.model.width) if arch == "resnet" else ps_input_size(prof)
+    height, width = prof.pretrain.height or height, prof.pretrain.width or width   # a lower size of its own
     hr_size = (prof.data.hr_width, prof.data.hr_height)
     spec = pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size)
     out = run_folder(runs_root, prof.name, PRETRAIN_FOLDER, spec)

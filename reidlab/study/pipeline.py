@@ -19,12 +19,14 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
+from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.contract import COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
 from reidlab.study.io import read_json, write_json
 from reidlab.study.params import declared_parameters
@@ -40,8 +42,9 @@ def _params_for(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeout: int = 3600,
-                 log_output: bool = True) -> float:
-    """Execute one notebook with papermill; the executed copy replaces ``out_dir/name.ipynb`` only on success."""
+                 log_output: bool = True, stage_log: Path | None = None) -> float:
+    """Execute one notebook with papermill; the executed copy replaces ``out_dir/name.ipynb`` only on success.
+    With ``stage_log``, the kernel appends its stage timings there (:mod:`reidlab.stages`)."""
     import papermill as pm
 
     src = repo_root() / "notebooks" / f"{name}.ipynb"
@@ -51,6 +54,11 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
     tmp = str(temporary_name(final, suffix=".tmp.ipynb"))
     start = time.perf_counter()
     os.environ[PLAIN_PROGRESS_ENV] = "1"   # the kernel inherits it: text bars, no widget state
+    if stage_log is not None:
+        stage_log.unlink(missing_ok=True)
+        os.environ[STAGE_LOG_ENV] = str(stage_log)
+    else:
+        os.environ.pop(STAGE_LOG_ENV, None)
     try:
         pm.execute_notebook(str(src), tmp, parameters=_params_for(src, params), kernel_name="python3",
                             progress_bar=False, log_output=log_output, execution_timeout=cell_timeout,
@@ -83,26 +91,39 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             f"uncommitted changes ({', '.join(version['changed'][:5])}{' ...' if len(version['changed']) > 5 else ''}): "
             "commit them first so the results name the code that produced them, or pass --allow-dirty "
             "(make reproduce ALLOW_DIRTY=1); run_info.json then says the tree was dirty")
+    precision = _precision(profile)
+    print(f"[reidlab] {precision['cpu_model']} ({', '.join(precision['cpu_flags']) or 'no flags read'}; "
+          f"native bf16: {'yes' if precision['native_bf16'] else 'no'}) on {precision['device']}: training in "
+          f"{precision['precision']}, channels-last {'on' if precision['channels_last'] else 'off'}, extraction in "
+          f"{precision['extraction_precision']}, {precision['torch_threads']} threads", flush=True)
     started_at = time.time()
     os.environ[REPRODUCE_ENV] = "1"   # the pipeline is the one writer of the committed results/
     for folder in (results, results / "tables", results / "figures"):
         remove_stale_temporaries(folder)
     timings: dict[str, float] = {}
+    stages: dict[str, dict[str, float]] = {}
     total_start = time.perf_counter()
-    for name in NOTEBOOKS:
-        if only and name not in only:
-            continue
-        print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
-        timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
-                                     cell_timeout=cell_timeout)
-        print(f"[reidlab] {name} done in {timings[name]:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="reidlab-stages-") as stage_dir:
+        for name in NOTEBOOKS:
+            if only and name not in only:
+                continue
+            print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
+            log = Path(stage_dir) / f"{name}.jsonl"
+            timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
+                                         cell_timeout=cell_timeout, stage_log=log)
+            stages[name] = stage_seconds(read_stage_log(log), timings[name])
+            print(f"[reidlab] {name} done in {timings[name]:.0f} s "
+                  f"({', '.join(f'{k} {v:.0f} s' for k, v in stages[name].items() if v >= 0.5)})", flush=True)
+        os.environ.pop(STAGE_LOG_ENV, None)
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
+    info["stage_seconds"] = stages
     info["code"] = {k: v for k, v in version.items() if k != "changed"}
     if only:
         previous = resolve(results_dir) / "run_info.json"
         if previous.exists():
             old = read_json(previous)
             info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
+            info["stage_seconds"] = {**old.get("stage_seconds", {}), **stages}
             info["wall_seconds"] = sum(info["notebook_seconds"].values())
     write_json(results / "run_info.json", info)
     write_json(results / "metrics.json", headline_metrics(results, info["wall_seconds"]))
@@ -112,6 +133,12 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             print(f"[reidlab] removed {path}: no notebook writes it any more", flush=True)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
+
+
+def stage_seconds(measured: dict[str, float], wall: float) -> dict[str, float]:
+    """A notebook's seconds per stage (:data:`reidlab.stages.STAGES`) and ``"other"``: the rest of
+    its wall time (kernel start, imports, data preparation, tables, plots)."""
+    return {**{k: round(v, 1) for k, v in measured.items()}, "other": round(max(wall - sum(measured.values()), 0.0), 1)}
 
 
 def chosen_settings(notebook: str, results: Path) -> dict[str, Any]:
@@ -178,8 +205,52 @@ def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None
                    f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch_threads": torch.get_num_threads(),
+        # the processor and what amp="auto" / channels_last="auto" gave on it (engine/precision.py)
+        "precision": _precision(profile),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def _precision(profile: str) -> dict[str, Any]:
+    """The processor, and the precision and layout the profile's training and extraction
+    settings give on it (``run_info.json``'s ``precision``)."""
+    from reidlab.config import get_profile
+    from reidlab.engine.precision import precision_report
+
+    prof = get_profile(profile)
+    training = precision_report(amp=prof.bf.amp, channels_last=prof.bf.channels_last)
+    extraction = precision_report(amp=prof.eval.amp)
+    return {**training, "extraction_precision": extraction["precision"],
+            "extraction_channels_last": extraction["channels_last"]}
+
+
+def check_results_command(profile: str, seed: int, reference: str, results_dir: str | None, *, run: bool = True,
+                          cell_timeout: int = 3600) -> int:
+    """``check-results``: run the study into ``results_dir`` (unless ``run`` is false), compare it with
+    ``reference`` (:func:`reidlab.study.check.check_results`), print the table, keep it as
+    ``check.md`` in ``results_dir``; 0 when everything agrees, 1 otherwise."""
+    from reidlab.study.check import check_results, format_checks
+
+    ref = resolve(reference, name="reference")
+    if not (ref / "metrics.json").is_file():
+        raise SystemExit(f"[reidlab] --reference {reference}: {ref / 'metrics.json'} does not exist "
+                         "(a results folder written by make reproduce holds it)")
+    out = resolve(results_dir or f"runs/check-results/{profile}", name="results_dir")
+    if out.resolve() == ref.resolve():
+        raise SystemExit(f"[reidlab] --results-dir and --reference are the same folder ({out}): "
+                         "this run must not overwrite what it is compared with")
+    if run:
+        reproduce(profile, seed, None, None, cell_timeout, results_dir=str(out))
+    checks = check_results(ref, out)
+    table = format_checks(checks)
+    (out / "check.md").write_text(f"# check-results: {out} against {ref}\n\n{table}\n")
+    print(table)
+    failed = [c.key for c in checks if c.failed]
+    if failed:
+        print(f"[reidlab] check-results: {len(failed)} disagree with {reference}: {', '.join(failed)}", flush=True)
+        return 1
+    print(f"[reidlab] check-results: all {len(checks)} agree with {reference}", flush=True)
+    return 0
 
 
 def smoke_parameters(build: Path) -> dict[str, Any]:
@@ -275,6 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--out", default="build/nbval")
     rec = sub.add_parser("record-nbval", help="record reference outputs of NBVAL_CHECK_OUTPUT cells")
     rec.add_argument("--out", default="build/nbval-record")
+    chk = sub.add_parser("check-results", help="run the study into a scratch folder and compare its metrics.json "
+                                               "(and claims' verdicts) with the committed ones, within the study's "
+                                               "own uncertainty (reidlab/study/check.py); exit 1 on disagreement")
+    chk.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    chk.add_argument("--seed", type=int, default=0)
+    chk.add_argument("--cell-timeout", type=int, default=3600)
+    chk.add_argument("--reference", default=COMMITTED_RESULTS, help="results folder to compare with (default: %(default)s)")
+    chk.add_argument("--results-dir", default=None,
+                     help="where this run's results go (default: runs/check-results/<profile>)")
+    chk.add_argument("--no-run", action="store_true", help="compare an existing --results-dir without running the study")
     rpt = sub.add_parser("report", help="regenerate results/README.md from results/")
     rpt.add_argument("--results-dir", default="results")
     args = parser.parse_args(argv)
@@ -286,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             print(p)
     elif args.command == "record-nbval":
         record_nbval(resolve(args.out))
+    elif args.command == "check-results":
+        return check_results_command(args.profile, args.seed, args.reference, args.results_dir,
+                                     run=not args.no_run, cell_timeout=args.cell_timeout)
     elif args.command == "report":
         print(write_report(resolve(args.results_dir)))
     return 0

@@ -18,6 +18,7 @@ from reidlab.data.synth.identities import _CAVIAR_MAX_PER_CAMERA, _MAX_IMAGES
 from reidlab.data.synth.cameras import CameraSpec, sample_camera, sample_view
 from reidlab.data.synth.drawing import render_image
 from reidlab.data.synth.layouts import _Job, _plan_caviar, _plan_market
+from reidlab.stages import stage
 
 # --------------------------------------------------------------------------- public entry points
 
@@ -153,6 +154,7 @@ def _render_jobs(jobs: Sequence[_Job], cameras: Sequence[CameraSpec], folder: Pa
         image.save(folder / job.relpath, format="JPEG", quality=job.jpeg_quality)
 
 
+@stage("data synthesis")
 def make_synth_dataset(root: str | os.PathLike[str], variant: str = "market", n_ids: int = 200,
                        images_per_id: int = 8, n_cameras: int = 4,
                        hr_size: tuple[int, int] = (64, 128), seed: int = 0,

@@ -1,0 +1,223 @@
+"""Do two runs of the study agree? ``metrics.json`` compared key by key within the study's own
+uncertainty, and the claims' verdicts compared one by one.
+
+Bit-identical numbers across processors and precisions (fp32 on an AVX2 CPU, bf16 on an AMX
+one, a GPU) are not to be had: the trained weights differ in their last bits and the
+differences grow through training. What must agree is what the study concludes, within the
+spread it reports itself. Each ``metrics.json`` key falls under one rule (:func:`rule_of`):
+
+``interval``
+    a gain reported with a 95% interval over independent units (``X`` beside ``X_ci_low`` and
+    ``X_ci_high``): the candidate's estimate must lie inside the reference's interval, and its
+    interval must stand where the reference's stands against zero (above, below, or across
+    it). The bounds themselves move with the estimate and are not compared separately.
+``spread``
+    a score of trained models (rank-1, mAP, accuracy, a control's gain): the candidate may
+    differ by at most :data:`SPREAD_MULTIPLIER` x *s*, where *s* is the between-unit standard
+    deviation the reference reports for B-F's rank-1 (``bf_lr_to_hr_r1_unit_std``: 3 training
+    seeds on Market-like, notebook 03), or, in references older than that key, the one implied
+    by the reference's RFD-gain interval (*s* = half-width x sqrt(n) / t(0.975, n-1)). Two runs
+    whose seeds differ in that way differ by sqrt(2) *s* in standard deviation, so 3 *s* is
+    about a two-sided 97% band.
+``absolute``
+    an image-restoration error (``vdsr_mae``, ``interp_mae``: percent of the intensity range,
+    one PS-HRNet unit, so no spread is reported): within :data:`MAE_TOLERANCE` points.
+``exact``
+    counts and chance levels, fixed by the data and the protocol: equal.
+``choice``
+    a setting chosen on validation identities (lambda, pseudo-label bins): an argmax over a
+    noisy curve, reported when it differs but never a failure by itself (its consequences are
+    judged by the keys above).
+``ignored``
+    ``reproduce_minutes`` (the machine's speed, not the study's result).
+
+Claims (the rows of 04's and 07's claims tables) must keep their verdict's kind: "consistent
+with the paper", "inconclusive", "not reproduced", ... A flipped verdict is a failure.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reidlab.study.io import read_json
+
+__all__ = ["SPREAD_MULTIPLIER", "MAE_TOLERANCE", "Check", "rule_of", "unit_spread", "compare_metrics",
+           "compare_claims", "check_results", "format_checks"]
+
+SPREAD_MULTIPLIER = 3.0
+MAE_TOLERANCE = 0.5
+SPREAD_KEY = "bf_lr_to_hr_r1_unit_std"
+_EXACT = ("_chance", "_units_")
+_CHOICES = ("lambda_chosen", "pseudo_bins_chosen")
+_ABSOLUTE = ("vdsr_mae", "interp_mae")
+_IGNORED = ("reproduce_minutes",)
+_CLAIM_NOTEBOOKS = ("04_ablations", "07_controls")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison: the key, its rule, both values, the allowed difference and the outcome."""
+
+    key: str
+    rule: str
+    reference: Any
+    candidate: Any
+    tolerance: str
+    ok: bool
+    note: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+
+def rule_of(key: str, reference: Mapping[str, Any]) -> str:
+    """The rule (see the module docstring) that ``key`` of a ``metrics.json`` is compared by."""
+    if key in _IGNORED:
+        return "ignored"
+    if key.endswith(("_ci_low", "_ci_high")) or key == SPREAD_KEY:
+        return "bound"
+    if key in _CHOICES:
+        return "choice"
+    if any(tag in key or key.endswith(tag.rstrip("_")) for tag in _EXACT):
+        return "exact"
+    if key in _ABSOLUTE:
+        return "absolute"
+    if f"{key}_ci_low" in reference and f"{key}_ci_high" in reference:
+        return "interval"
+    return "spread"
+
+
+def _t975(dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
+
+
+def unit_spread(reference: Mapping[str, Any]) -> tuple[float, str]:
+    """*s*, the between-unit standard deviation of a trained model's rank-1 that the reference
+    reports, and where it was read from."""
+    value = reference.get(SPREAD_KEY)
+    if _finite(value) and value > 0:
+        return float(value), f"{SPREAD_KEY} of the reference"
+    for name in ("lr_query", "multi_res_gallery"):
+        lo, hi = reference.get(f"rfd_gain_r1_{name}_ci_low"), reference.get(f"rfd_gain_r1_{name}_ci_high")
+        n = reference.get(f"rfd_gain_units_{name}")
+        if _finite(lo) and _finite(hi) and _finite(n) and n >= 2 and hi > lo:
+            return ((hi - lo) / 2 * math.sqrt(n) / _t975(int(n) - 1),
+                    f"the reference's rfd_gain_r1_{name} interval over {int(n)} units")
+    raise ValueError("the reference reports no between-unit spread: neither "
+                     f"{SPREAD_KEY} nor an rfd_gain_r1_* interval with its units")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _side(lo: Any, hi: Any) -> str:
+    if not (_finite(lo) and _finite(hi)):
+        return "not testable"
+    return "above zero" if lo > 0 else "below zero" if hi < 0 else "across zero"
+
+
+def compare_metrics(reference: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Check]:
+    """One :class:`Check` per key of ``reference`` (a key missing from ``candidate`` fails)."""
+    s, source = unit_spread(reference)
+    spread_tol = SPREAD_MULTIPLIER * s
+    checks: list[Check] = []
+    for key in sorted(reference):
+        ref, new = reference[key], candidate.get(key)
+        rule = rule_of(key, reference)
+        if rule == "bound":
+            continue
+        if key not in candidate:
+            checks.append(Check(key, rule, ref, None, "-", False, "missing from the candidate"))
+            continue
+        if rule == "ignored":
+            checks.append(Check(key, rule, ref, new, "-", True, "not a result of the study"))
+        elif ref is None or new is None:
+            checks.append(Check(key, rule, ref, new, "-", ref is None and new is None,
+                                "" if ref is None and new is None else "reported by only one run"))
+        elif rule == "exact":
+            checks.append(Check(key, rule, ref, new, "equal", ref == new))
+        elif rule == "choice":
+            checks.append(Check(key, rule, ref, new, "-", True,
+                                "" if ref == new else "chosen differently on validation (informative)"))
+        elif rule == "absolute":
+            checks.append(Check(key, rule, ref, new, f"+-{MAE_TOLERANCE:g}", abs(new - ref) <= MAE_TOLERANCE))
+        elif rule == "interval":
+            lo, hi = reference[f"{key}_ci_low"], reference[f"{key}_ci_high"]
+            inside = lo <= new <= hi
+            side_ref = _side(lo, hi)
+            side_new = _side(candidate.get(f"{key}_ci_low"), candidate.get(f"{key}_ci_high"))
+            same_side = side_ref == side_new
+            note = "" if inside and same_side else "; ".join(
+                part for part in (
+                    "" if inside else f"outside the reference's interval [{lo:.1f}, {hi:.1f}]",
+                    "" if same_side else f"interval {side_new}, the reference's {side_ref}") if part)
+            checks.append(Check(key, rule, ref, new, f"in [{lo:.1f}, {hi:.1f}], {side_ref}",
+                                inside and same_side, note))
+        else:
+            checks.append(Check(key, rule, ref, new, f"+-{spread_tol:.1f}", abs(new - ref) <= spread_tol,
+                                "" if abs(new - ref) <= spread_tol
+                                else f"differs by {new - ref:+.1f}, more than {SPREAD_MULTIPLIER:g} x {s:.2f} ({source})"))
+    return checks
+
+
+def _verdict_kind(verdict: str) -> str:
+    """``"not testable (3 units ...)"`` -> ``"not testable"``: the verdict without its numbers."""
+    return verdict.split(":")[0].split("(")[0].strip()
+
+
+def _claims(results: Path) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
+    for notebook in _CLAIM_NOTEBOOKS:
+        path = results / f"{notebook}.json"
+        if path.is_file():
+            for row in read_json(path).get("data", {}).get("claims", []):
+                out[(str(row.get("claim")), str(row.get("data (ours)")))] = str(row.get("verdict", ""))
+    return out
+
+
+def compare_claims(reference: Path, candidate: Path) -> list[Check]:
+    """One :class:`Check` per claim of the reference's claims tables: the verdict's kind must stay."""
+    ref, new = _claims(Path(reference)), _claims(Path(candidate))
+    checks = []
+    for key in sorted(ref):
+        name = f"claim: {key[0]} ({key[1]})"
+        if key not in new:
+            checks.append(Check(name, "verdict", _verdict_kind(ref[key]), None, "same verdict", False,
+                                "missing from the candidate"))
+            continue
+        a, b = _verdict_kind(ref[key]), _verdict_kind(new[key])
+        checks.append(Check(name, "verdict", a, b, "same verdict", a == b, "" if a == b else "verdict flipped"))
+    return checks
+
+
+def check_results(reference: str | os.PathLike[str], candidate: str | os.PathLike[str]) -> list[Check]:
+    """Compare two results folders (each with ``metrics.json``; claims from their 04/07 results)."""
+    reference, candidate = Path(reference), Path(candidate)
+    for folder in (reference, candidate):
+        if not (folder / "metrics.json").is_file():
+            raise FileNotFoundError(f"{folder / 'metrics.json'} does not exist: a results folder written by "
+                                    "`make reproduce` (or the pipeline's reproduce with --results-dir) holds it")
+    return (compare_metrics(read_json(reference / "metrics.json"), read_json(candidate / "metrics.json"))
+            + compare_claims(reference, candidate))
+
+
+def format_checks(checks: list[Check]) -> str:
+    """A Markdown table of the checks, failures first, and a closing count."""
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v)
+
+    rows = sorted(checks, key=lambda c: (c.ok, c.key))
+    lines = ["| key | rule | reference | this run | allowed | outcome |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c.key} | {c.rule} | {fmt(c.reference)} | {fmt(c.candidate)} | {c.tolerance} | "
+              f"{'ok' if c.ok else 'FAIL'}{': ' + c.note if c.note else ''} |" for c in rows]
+    failed = sum(c.failed for c in checks)
+    lines.append(f"\n{len(checks) - failed} agree, {failed} disagree")
+    return "\n".join(lines)
