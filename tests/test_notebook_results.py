@@ -180,3 +180,28 @@ def test_headline_metrics_json_has_every_key(smoke_build):
     for key in ("bf_hr_to_hr_r1", "bf_lr_to_hr_r1", "hr_only_bf_hr_to_hr_r1", "hr_only_bf_lr_to_hr_r1", "br_accuracy",
                 "br_chance", "br_pseudo_accuracy", "br_pseudo_chance", "ps_hrnet_lr_to_hr_r1", "vdsr_mae", "interp_mae"):
         assert metrics[key] is not None and 0 <= metrics[key] <= 100 and round(metrics[key], 1) == metrics[key], key
+
+
+def test_check_results_on_the_smoke_study(smoke_build: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    """`make check-results` on the smoke profile: the smoke study agrees with itself, and a
+    headline number moved outside the tolerance the study's own between-unit spread gives fails
+    the check, naming the key."""
+    import json
+    import shutil
+
+    from reidlab.study.check import SPREAD_MULTIPLIER, unit_spread
+    from reidlab.study.contract import headline_metrics
+    from reidlab.study.pipeline import check_results_command
+
+    reference, candidate = tmp_path / "reference", tmp_path / "candidate"
+    for folder in (reference, candidate):
+        shutil.copytree(smoke_build / "results", folder)
+        (folder / "metrics.json").write_text(json.dumps(headline_metrics(folder, 60.0)))
+    assert check_results_command("smoke", 0, str(reference), str(candidate), run=False) == 0
+    metrics = json.loads((candidate / "metrics.json").read_text())
+    spread, _ = unit_spread(metrics)
+    metrics["bf_hr_to_hr_r1"] += 1.01 * SPREAD_MULTIPLIER * spread
+    (candidate / "metrics.json").write_text(json.dumps(metrics))
+    assert check_results_command("smoke", 0, str(reference), str(candidate), run=False) == 1
+    assert "bf_hr_to_hr_r1" in capsys.readouterr().out.splitlines()[-1]
