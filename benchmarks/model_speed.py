@@ -72,7 +72,8 @@ def build_network(name: str, num_classes: int = 100) -> tuple[nn.Module, int, in
         from reidlab.models import build_mgn
         m = profile.model
         return (build_mgn(num_classes, m.backbone, attention=m.attention, reduction=m.reduction,
-                          feat_dim=m.feat_dim, global_branch=m.global_branch),
+                          feat_dim=m.feat_dim, global_branch=m.global_branch,
+                          input_size=(m.mgn_height, m.mgn_width) if m.mgn_height else None),
                 profile.bf.p * profile.bf.k, h, w)
     if name == "br":
         from reidlab.models import ResolutionNet

@@ -290,3 +290,25 @@ def test_pretrained_local_file_errors(tmp_path) -> None:
         build_mgn(5, "resnet18", pretrained=wrong)
     with pytest.raises(ValueError, match="pretrained='imagenet21k' is not valid"):
         build_mgn(5, "resnet18", pretrained="imagenet21k")
+
+
+def test_mgn_input_size_resizes_inside_the_network() -> None:
+    """``ModelConfig.mgn_height/mgn_width``: MGN computes at that size on any input size, its
+    weights unchanged (the same state dict keys), and the option is part of B-F's identity."""
+    from reidlab.config import get_profile, override
+    from reidlab.models import build_mgn
+
+    torch.manual_seed(0)
+    small = build_mgn(5, "resnet18", reduction=8, feat_dim=16, input_size=(32, 16)).eval()
+    plain = build_mgn(5, "resnet18", reduction=8, feat_dim=16).eval()
+    plain.load_state_dict(small.state_dict())
+    x = torch.rand(2, 3, 64, 32)
+    resized = torch.nn.functional.interpolate(x, size=(32, 16), mode="bilinear", align_corners=False,
+                                              antialias=True)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), plain(resized))
+        torch.testing.assert_close(small(resized), plain(resized))
+    with pytest.raises(ValueError, match="mgn_height and mgn_width are set together"):
+        override(get_profile("smoke"), model={"mgn_height": 32})
+    with pytest.raises(ValueError, match="input_size must be"):
+        build_mgn(5, "resnet18", input_size=(0, 16))

@@ -206,7 +206,10 @@ def _build_model(model_cfg: Mapping[str, Any], num_classes: int, pretrained: boo
                      attention=model_cfg["attention"],
                      pretrained=model_cfg["pretrained"] if pretrained else None,
                      reduction=model_cfg["reduction"], feat_dim=model_cfg["feat_dim"],
-                     dropout=model_cfg["dropout"], global_branch=model_cfg.get("global_branch", "mgn"))  # runs before the option: MGN's
+                     # runs written before these options load as built: MGN's global branch, no resize
+                     dropout=model_cfg["dropout"], global_branch=model_cfg.get("global_branch", "mgn"),
+                     input_size=(model_cfg["mgn_height"], model_cfg["mgn_width"])
+                     if model_cfg.get("mgn_height") else None)
 
 
 def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: ProtocolSplit,

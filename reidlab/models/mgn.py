@@ -173,12 +173,17 @@ class MGN(nn.Module):
             classifiers (training only; triplet features and descriptor are unaffected).
         global_branch: ``"rfd"`` (stride 1 + average pooling, RFD Sec. 3.2) or ``"mgn"``
             (stride 2 + max pooling, the original MGN); see :data:`GLOBAL_BRANCHES`.
+        input_size: ``(height, width)`` the network resizes its input to first (bilinear with
+            anti-aliasing; a cheaper network on the same images), or ``None``.
     """
 
     def __init__(self, resnet: ResNet, num_classes: int, *, attention: bool = True,
                  reduction: int = 16, feat_dim: int = 256, dropout: float = 0.5,
-                 global_branch: str = "rfd") -> None:
+                 global_branch: str = "rfd", input_size: tuple[int, int] | None = None) -> None:
         super().__init__()
+        if input_size is not None and (len(input_size) != 2 or min(input_size) <= 0):
+            raise ValueError(f"input_size must be (height, width) > 0 or None, got {input_size!r}")
+        self.input_size = tuple(input_size) if input_size is not None else None
         if global_branch not in GLOBAL_BRANCHES:
             raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
                              f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
@@ -235,7 +240,10 @@ class MGN(nn.Module):
         return self.num_features * self.feat_dim
 
     def shared(self, x: torch.Tensor) -> torch.Tensor:
-        """Shared trunk: stem, layer1 [+ CA], layer2 [+ CA], layer3[0]."""
+        """Shared trunk: stem, layer1 [+ CA], layer2 [+ CA], layer3[0] (after the resize to
+        ``input_size`` when set)."""
+        if self.input_size is not None and tuple(x.shape[-2:]) != self.input_size:
+            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
         x = self.att1(self.layer1(self.stem(x)))
         x = self.att2(self.layer2(x))
         return self.layer3_head(x)
@@ -328,7 +336,7 @@ def imagenet_state_dict(backbone: str, timeout: float = 10.0, *,
 def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = True,
               pretrained: Pretrained = None, reduction: int = 16, feat_dim: int = 256,
               dropout: float = 0.5, *, download_timeout: float = 10.0, download: bool = False,
-              global_branch: str = "rfd") -> MGN:
+              global_branch: str = "rfd", input_size: tuple[int, int] | None = None) -> MGN:
     """MGN on torchvision ``backbone`` with RFD channel attention (``attention=True``).
 
     Args:
@@ -345,6 +353,7 @@ def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = Tr
         download: let ``"imagenet"`` download missing weights (default ``False``: never).
         global_branch: ``"rfd"`` (default; stride 1 + average pooling, RFD Sec. 3.2) or
             ``"mgn"`` (stride 2 + max pooling).
+        input_size: ``(height, width)`` MGN resizes its input to (``None``: as given).
     """
     valid = resnet_backbones()
     if backbone not in valid:
@@ -360,7 +369,7 @@ def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = Tr
     if weights_file is not None:
         load_backbone_weights(resnet, weights_file, ignore_missing=("fc.",))
     return MGN(resnet, num_classes, attention=attention, reduction=reduction,
-               feat_dim=feat_dim, dropout=dropout, global_branch=global_branch)
+               feat_dim=feat_dim, dropout=dropout, global_branch=global_branch, input_size=input_size)
 
 
 def count_parameters(model: nn.Module, exclude_classifiers: bool = True) -> int:
