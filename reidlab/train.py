@@ -155,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reidlab.data.prepare import prepare_dataset
     from reidlab.data.protocols import build_protocol
     from reidlab.engine.distributed import barrier, cleanup_distributed, init_distributed
+    from reidlab.engine.precision import precision_report
     from reidlab.engine.runs import ConfigMismatchError, RunLockedError, run_folder
     from reidlab.engine.tasks import bf_spec, br_spec, train_bf, train_br
     from reidlab.paths import resolve
@@ -179,6 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = (resolve(args.out, name="--out") if args.out else
                run_folder("runs", profile.name, profile.data.dataset, spec))
         train = train_bf if args.task == "bf" else train_br
+        if info.is_main:
+            trained = spec.config["train"]
+            cpu = precision_report(device)
+            print(f"{parser.prog}: training {args.task} in {trained['amp'] if trained['amp'] != 'off' else 'fp32'}, "
+                  f"channels-last {'on' if trained['channels_last'] else 'off'} on {cpu['device']} "
+                  f"({cpu['cpu_model']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}) -> {out}",
+                  file=sys.stderr)
         _, summary = train(profile, split, out, resume=not args.no_resume,
                            progress=not args.no_progress, device=device)
         if info.is_main:

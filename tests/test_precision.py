@@ -264,3 +264,29 @@ def test_rules_cover_every_headline_key() -> None:
     assert rules["bf_lr_to_hr_r1"] == "spread" and rules["control_gain_r1_lr_query_camera_oracle"] == "spread"
     assert rules["vdsr_mae"] == "absolute"
     assert dataclasses.is_dataclass(check.Check)
+
+
+def test_run_info_names_the_cpu_precision_and_stage_times(cpu_without_bf16: CpuInfo,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from reidlab.study.pipeline import run_info, stage_seconds
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    info = run_info("quick", 0, None, None, {"01_train_bf": 100.0}, 100.0)
+    assert info["precision"]["cpu_model"] == AVX2.model and info["precision"]["native_bf16"] is False
+    assert info["precision"]["precision"] == "fp32" and info["precision"]["extraction_precision"] == "fp32"
+    assert info["precision"]["torch_threads"] == torch.get_num_threads()
+    assert stage_seconds({"training": 60.0, "extraction": 15.04}, 100.0) == {
+        "training": 60.0, "extraction": 15.0, "other": 25.0}
+
+
+def test_check_results_handles_a_gain_that_was_not_testable() -> None:
+    """Fewer than 3 units: no interval (null bounds); the estimate is checked by the spread and the
+    candidate must not turn testable."""
+    ref = {**REFERENCE, "rfd_gain_r1_lr_query_ci_low": None, "rfd_gain_r1_lr_query_ci_high": None,
+           "rfd_gain_units_lr_query": 2.0}
+    assert _failed_against(ref, {**ref, "rfd_gain_r1_lr_query": 3.0}) == []
+    assert _failed_against(ref, {**ref, "rfd_gain_r1_lr_query": 20.0}) == ["rfd_gain_r1_lr_query"]
+
+
+def _failed_against(reference: dict, candidate: dict) -> list[str]:
+    return [c.key for c in check.compare_metrics(reference, candidate) if c.failed]

@@ -15,8 +15,9 @@ spread it reports itself. Each ``metrics.json`` key falls under one rule (:func:
     a score of trained models (rank-1, mAP, accuracy, a control's gain): the candidate may
     differ by at most :data:`SPREAD_MULTIPLIER` x *s*, where *s* is the between-unit standard
     deviation the reference reports for B-F's rank-1 (``bf_lr_to_hr_r1_unit_std``: 3 training
-    seeds on Market-like, notebook 03), or, in references older than that key, the one implied
-    by the reference's RFD-gain interval (*s* = half-width x sqrt(n) / t(0.975, n-1)). Two runs
+    seeds on Market-like, notebook 03); in references older than that key, the same number from
+    notebook 03's summary table, else the one implied by the reference's RFD-gain interval
+    (*s* = half-width x sqrt(n) / t(0.975, n-1), the spread of a paired difference: smaller). Two runs
     whose seeds differ in that way differ by sqrt(2) *s* in standard deviation, so 3 *s* is
     about a two-sided 97% band.
 ``absolute``
@@ -124,12 +125,28 @@ def _side(lo: Any, hi: Any) -> str:
     return "above zero" if lo > 0 else "below zero" if hi < 0 else "across zero"
 
 
+def _spread_from_summary(results: Path) -> float | None:
+    """B-F's between-unit R1 standard deviation in notebook 03's summary (references written
+    before ``bf_lr_to_hr_r1_unit_std`` was a headline key)."""
+    from reidlab.study.methods import BF
+
+    path = results / "03_rfd_eval.json"
+    if not path.is_file():
+        return None
+    for row in read_json(path).get("data", {}).get("summary", []):
+        if row.get("method") == BF and _finite(row.get("R1 std")):
+            return float(row["R1 std"])
+    return None
+
+
 def compare_metrics(reference: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Check]:
     """One :class:`Check` per key of ``reference`` (a key missing from ``candidate`` fails)."""
     s, source = unit_spread(reference)
     spread_tol = SPREAD_MULTIPLIER * s
     checks: list[Check] = []
     for key in sorted(reference):
+        if key == SPREAD_KEY and key not in candidate:
+            continue   # read from the reference's 03 table, not a headline key of an older run
         ref, new = reference[key], candidate.get(key)
         rule = rule_of(key, reference)
         if rule == "bound":
@@ -149,6 +166,13 @@ def compare_metrics(reference: Mapping[str, Any], candidate: Mapping[str, Any]) 
                                 "" if ref == new else "chosen differently on validation (informative)"))
         elif rule == "absolute":
             checks.append(Check(key, rule, ref, new, f"+-{MAE_TOLERANCE:g}", abs(new - ref) <= MAE_TOLERANCE))
+        elif rule == "interval" and not (_finite(reference[f"{key}_ci_low"]) and _finite(reference[f"{key}_ci_high"])):
+            # the reference found it not testable (fewer than 3 units): a spread check, and the
+            # candidate must not claim an interval either
+            side_new = _side(candidate.get(f"{key}_ci_low"), candidate.get(f"{key}_ci_high"))
+            ok = abs(new - ref) <= spread_tol and side_new == "not testable"
+            checks.append(Check(key, "spread", ref, new, f"+-{spread_tol:.1f}, not testable", ok,
+                                "" if ok else f"differs by {new - ref:+.1f} or is testable ({side_new})"))
         elif rule == "interval":
             lo, hi = reference[f"{key}_ci_low"], reference[f"{key}_ci_high"]
             inside = lo <= new <= hi
@@ -205,7 +229,10 @@ def check_results(reference: str | os.PathLike[str], candidate: str | os.PathLik
         if not (folder / "metrics.json").is_file():
             raise FileNotFoundError(f"{folder / 'metrics.json'} does not exist: a results folder written by "
                                     "`make reproduce` (or the pipeline's reproduce with --results-dir) holds it")
-    return (compare_metrics(read_json(reference / "metrics.json"), read_json(candidate / "metrics.json"))
+    ref_metrics = read_json(reference / "metrics.json")
+    if not _finite(ref_metrics.get(SPREAD_KEY)) and (spread := _spread_from_summary(reference)) is not None:
+        ref_metrics = {**ref_metrics, SPREAD_KEY: spread}   # in the reference's 03 table (older metrics.json)
+    return (compare_metrics(ref_metrics, read_json(candidate / "metrics.json"))
             + compare_claims(reference, candidate))
 
 

@@ -12,6 +12,27 @@ from reidlab.study.contract import NOTEBOOKS, read_result
 from reidlab.study.io import atomic_write_text, read_json
 
 
+def _precision_line(p: dict) -> str:
+    """The processor and the precision it gave (``run_info.json``'s ``precision``)."""
+    return (f"- processor: {p.get('cpu_model')} (flags: {', '.join(p.get('cpu_flags', [])) or 'none read'}; "
+            f"native bf16: {'yes' if p.get('native_bf16') else 'no'}); training in {p.get('precision')}, "
+            f"channels-last {'on' if p.get('channels_last') else 'off'}, extraction in "
+            f"{p.get('extraction_precision')} (`amp={p.get('amp_setting')}`)")
+
+
+def _stages_line(stages: dict) -> str:
+    """Seconds per stage over all notebooks (``run_info.json``'s ``stage_seconds``)."""
+    totals: dict[str, float] = {}
+    for per in stages.values():
+        for name, seconds in per.items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    from reidlab.stages import STAGES
+
+    order = [*STAGES, "other"]
+    names = sorted(totals, key=lambda k: order.index(k) if k in order else len(order))
+    return "- time per stage: " + ", ".join(f"{k} {totals[k] / 60:.1f} min" for k in names)
+
+
 def write_report(results: Path) -> Path:
     results = Path(results)
     lines = ["# reidlab results", "",
@@ -27,6 +48,8 @@ def write_report(results: Path) -> Path:
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in info['notebook_seconds'].items())})",
                   f"- machine: {info['machine']}"
                   + (f", {info['torch_threads']} torch threads" if "torch_threads" in info else ""),
+                  *([_precision_line(info["precision"])] if isinstance(info.get("precision"), dict) else []),
+                  *([_stages_line(info["stage_seconds"])] if isinstance(info.get("stage_seconds"), dict) else []),
                   *([f"- code: commit `{info['code'].get('commit')}`, working tree {info['code'].get('tree')}"]
                     if isinstance(info.get("code"), dict) else []),
                   f"- versions: Python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
