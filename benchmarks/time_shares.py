@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from reidlab.stages import STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,7 +50,7 @@ def main() -> int:
     if not stages:
         print("\n(no stage_seconds: this run_info.json predates the stage timing)")
         return 0
-    order = ["data synthesis", "pre-training", "training", "extraction", "ranking", "other"]  # reidlab.stages
+    order = [*STAGES, "other"]
     names = sorted(dict.fromkeys(k for per in stages.values() for k in per),
                    key=lambda k: order.index(k) if k in order else len(order))
     totals = {k: sum(per.get(k, 0.0) for per in stages.values()) for k in names}

@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from reidlab.progress import tqdm
 
+from reidlab.config import AMP_MODES
 from reidlab.data.fingerprint import records_fingerprint
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
@@ -37,7 +38,6 @@ from reidlab.stages import stage
 
 __all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
 
-AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
 _CACHE_VERSION = "reidlab-extract-v2"
 
 
