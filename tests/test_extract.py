@@ -12,7 +12,7 @@ from torch import nn
 
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.records import ImageRecord
-from reidlab.engine.extract import extract_features, feature_cache_key
+from reidlab.engine.extract import extract_features, feature_cache_key, image_keys
 
 H, W = 16, 8
 
@@ -94,36 +94,87 @@ def test_cache_hit_skips_the_model(records, tmp_path: Path) -> None:
     model = CountingNet()
     first = _extract(model, records, cache_dir=cache, amp="off")   # fp32 on any CPU: the key below
     calls = model.calls
-    key = feature_cache_key(model, records, height=H, width=W, flip=True,
+    key = feature_cache_key(model, height=H, width=W, flip=True,
                             interpolation="bicubic", upsampling="bilinear", channels_last=True)
     assert (cache / f"{key}.pt").is_file()
     assert list(cache.iterdir()) == [cache / f"{key}.pt"]        # no temp files left over
     second = _extract(model, records, cache_dir=cache, amp="off")
     assert model.calls == calls                                   # no forward pass
     torch.testing.assert_close(first, second)
-    loaded = torch.load(cache / f"{key}.pt", weights_only=True)
-    torch.testing.assert_close(loaded, first)
+    store = torch.load(cache / f"{key}.pt", weights_only=True)
+    assert store["keys"] == image_keys(records)
+    torch.testing.assert_close(store["features"], first)
 
 
-def test_cache_key_changes_with_weights_records_and_flip(records, tmp_path: Path) -> None:
+def test_each_image_is_extracted_once_per_model(records, tmp_path: Path) -> None:
+    """Another selection of the same images (a new query/gallery draw, another protocol) reuses
+    the features already extracted: only images (content x factor) the store lacks are
+    forwarded, and every row equals a fresh extraction."""
+    cache = tmp_path / "cache"
+    model = CountingNet()
+    first = _extract(model, records[:3], cache_dir=cache, batch_size=1)
+    calls = model.calls
+    assert calls == 2 * 3                                         # 3 images, with flip
+    mixed = (records[4], records[1], records[1], records[0], records[6])
+    out = _extract(model, mixed, cache_dir=cache, batch_size=1)
+    assert model.calls - calls == 2 * 2                           # records 4 and 6 only
+    torch.testing.assert_close(out, _manual(model, mixed, flip=True))
+    torch.testing.assert_close(out[3], first[0])
+    calls = model.calls
+    refactored = (dataclasses.replace(records[0], factor=4),)     # same file, another degradation
+    _extract(model, refactored, cache_dir=cache, batch_size=1)
+    assert model.calls - calls == 2
+    copy = tmp_path / "copy.png"                                  # the same content elsewhere: a hit
+    copy.write_bytes(Path(records[2].path).read_bytes())
+    calls = model.calls
+    _extract(model, (dataclasses.replace(records[2], path=str(copy)),), cache_dir=cache)
+    assert model.calls == calls
+    assert len(list(cache.glob("*.pt"))) == 1
+
+
+def test_an_edited_image_is_extracted_anew(records, tmp_path: Path, write_image) -> None:
+    cache = tmp_path / "cache"
+    model = CountingNet()
+    before = _extract(model, records, cache_dir=cache)
+    write_image(Path(records[3].path), size=(records[3].width, records[3].height), seed=99)
+    calls = model.calls
+    after = _extract(model, records, cache_dir=cache, batch_size=7)
+    assert model.calls - calls == 2                               # one batch: the edited image, with flip
+    assert not torch.allclose(before[3], after[3])
+    torch.testing.assert_close(after, _manual(model, records, flip=True))
+
+
+def test_a_corrupt_store_is_rebuilt(records, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    model = CountingNet()
+    first = _extract(model, records, cache_dir=cache)
+    (store,) = cache.glob("*.pt")
+    store.write_bytes(b"not a torch file")
+    calls = model.calls
+    torch.testing.assert_close(_extract(model, records, cache_dir=cache), first)
+    assert model.calls > calls
+
+
+def test_cache_key_changes_with_weights_and_settings(records, tmp_path: Path) -> None:
     model = CountingNet()
     kw = {"height": H, "width": W, "flip": True, "interpolation": "bicubic", "upsampling": "bilinear"}
-    key = feature_cache_key(model, records, **kw)
-    assert key == feature_cache_key(CountingNet(), records, **kw)   # same weights, same key
-    assert key != feature_cache_key(model, records, **{**kw, "flip": False})
-    assert key != feature_cache_key(model, records, **{**kw, "interpolation": "bilinear"})
-    assert key != feature_cache_key(model, records, **{**kw, "upsampling": "bicubic"})
-    assert key != feature_cache_key(model, records, **{**kw, "height": H + 1})
-    assert key != feature_cache_key(model, records[:-1], **kw)
-    moved = (dataclasses.replace(records[0], factor=4),) + records[1:]
-    assert key != feature_cache_key(model, moved, **kw)
+    key = feature_cache_key(model, **kw)
+    assert key == feature_cache_key(CountingNet(), **kw)   # same weights, same key
+    assert key != feature_cache_key(model, **{**kw, "flip": False})
+    assert key != feature_cache_key(model, **{**kw, "interpolation": "bilinear"})
+    assert key != feature_cache_key(model, **{**kw, "upsampling": "bicubic"})
+    assert key != feature_cache_key(model, **{**kw, "height": H + 1})
+    assert key != feature_cache_key(model, **kw, amp_dtype=torch.bfloat16)
     other = CountingNet()
     with torch.no_grad():
         other.fc.weight[0, 0] += 1e-3
-    assert key != feature_cache_key(other, records, **kw)
+    assert key != feature_cache_key(other, **kw)
     other = CountingNet()
     other.bn.running_mean += 1                                    # buffers count too
-    assert key != feature_cache_key(other, records, **kw)
+    assert key != feature_cache_key(other, **kw)
+    keys = image_keys(records)
+    moved = (dataclasses.replace(records[0], factor=4),) + records[1:]
+    assert image_keys(moved)[0] != keys[0] and image_keys(moved)[1:] == keys[1:]
 
     # end to end: changed weights or flip recompute, with a different result
     cache = tmp_path / "cache"
@@ -179,4 +230,4 @@ def test_bf16_cpu_extraction_runs_channels_last_on_a_copy(records, tmp_path: Pat
     torch.testing.assert_close(fast, ref, atol=0.05, rtol=0.05)
     kw = dict(height=H, width=W, flip=False, interpolation="bicubic", upsampling="bilinear",
               amp_dtype=torch.bfloat16)
-    assert feature_cache_key(model, records, **kw, channels_last=True) != feature_cache_key(model, records, **kw)
+    assert feature_cache_key(model, **kw, channels_last=True) != feature_cache_key(model, **kw)

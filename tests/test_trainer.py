@@ -260,6 +260,17 @@ def test_optimizers_and_amp_resolution() -> None:
     sgd = build_optimizer(params, make_cfg(optimizer="sgd"))
     assert isinstance(sgd, torch.optim.SGD)
     assert sgd.defaults["momentum"] == 0.9 and not sgd.defaults["nesterov"]
+    assert adam.defaults["fused"] and sgd.defaults["fused"]       # fused kernels on the CPU
+    for name in ("adam", "sgd"):                                  # ... with the for-loop update's result
+        fused, plain = nn.Parameter(torch.arange(4.0)), nn.Parameter(torch.arange(4.0))
+        opts = [build_optimizer([fused], make_cfg(optimizer=name)),
+                getattr(torch.optim, {"adam": "Adam", "sgd": "SGD"}[name])(
+                    [plain], lr=1e-2, weight_decay=5e-4, **({"momentum": 0.9} if name == "sgd" else {}))]
+        for _ in range(3):
+            for p, opt in zip((fused, plain), opts):
+                p.grad = torch.tensor([0.5, -1.0, 2.0, 0.0])
+                opt.step()
+        torch.testing.assert_close(fused, plain)
     cpu = torch.device("cpu")   # "auto" on the CPU depends on the processor: tests/test_precision.py
     assert resolve_amp("off", cpu) == (None, False)
     assert resolve_amp("fp16", cpu) == (None, False)
@@ -290,3 +301,49 @@ def test_constant_warmup_and_milestones_follow_ps_hrnet():
     assert lrs == pytest.approx([3e-4, 3e-4, 0.0085, 0.0085, 0.00085, 0.00085, 0.000085, 0.000085])
     opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
     assert opt.defaults["nesterov"] is True
+
+
+def test_bn_recalibration_re_estimates_the_statistics_of_the_final_weights(tmp_path: Path) -> None:
+    """With ``bn_recalibration`` the saved running statistics are the plain average of the batch
+    statistics of the final weights over that many P x K training batches (drawn by a sampler
+    of their own): the same weights as without it, other BatchNorm buffers; deterministic and
+    resumable like any run."""
+    from reidlab.data.samplers import PKSampler
+
+    plain, _ = train(tmp_path / "plain")
+    cfg = make_cfg(bn_recalibration=3)
+    model, _ = train(tmp_path / "recal", cfg)
+    a, b = weights(tmp_path / "plain" / "model.pt"), weights(tmp_path / "recal" / "model.pt")
+    for name in a:
+        if name.startswith("bn.running") or name == "bn.num_batches_tracked":
+            continue
+        assert torch.equal(a[name], b[name]), name              # the training itself is unchanged
+    assert not torch.allclose(a["bn.running_mean"], b["bn.running_mean"])
+
+    data = ToyDataset()
+    sampler = PKSampler(data.labels, cfg.p, cfg.k, seed=cfg.seed + 1_000_003, num_batches=3)
+    means, variances = [], []
+    with torch.no_grad():
+        for keys in sampler:
+            x = torch.stack([data[key][0] for key in keys])
+            h = model.conv(x)
+            means.append(h.mean(dim=(0, 2, 3)))
+            variances.append(h.var(dim=(0, 2, 3), unbiased=True))
+    torch.testing.assert_close(b["bn.running_mean"], torch.stack(means).mean(0))
+    torch.testing.assert_close(b["bn.running_var"], torch.stack(variances).mean(0))
+    assert model.bn.momentum == 0.1                             # the layer's own momentum is restored
+
+    train(tmp_path / "again", cfg)
+    assert_same_weights(tmp_path / "recal" / "model.pt", tmp_path / "again" / "model.pt")
+
+    class Stop(Exception):
+        pass
+
+    def stop(iteration: int, metrics: Mapping[str, Any]) -> None:
+        if iteration == 9:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(tmp_path / "resumed", cfg, on_iteration=stop)
+    train(tmp_path / "resumed", cfg)
+    assert_same_weights(tmp_path / "recal" / "model.pt", tmp_path / "resumed" / "model.pt")

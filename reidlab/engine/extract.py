@@ -6,12 +6,15 @@ transform, and fed to the model in eval mode under :func:`torch.inference_mode`.
 ``flip`` the descriptor is the sum of the features of the image and of its horizontal
 mirror (the usual re-id test-time augmentation).
 
-With a ``cache_dir`` the result is stored as ``<cache_dir>/<key>.pt`` (written atomically)
-and reloaded with ``torch.load(weights_only=True)`` on the next call with the same key: a
-hash of the model's weights and buffers, the records' ``(path, factor)`` and the content of
-each image file (:func:`~reidlab.data.fingerprint.file_digest`), the input size,
-``flip``, the down- and up-sampling filters, the autocast precision actually used and the memory
-layout.
+With a ``cache_dir`` every image is extracted once per model: ``<cache_dir>/<key>.pt`` holds
+the features of every (image content, factor) that model has described so far, where
+``key`` (:func:`feature_cache_key`) hashes the model's weights and buffers, the input size,
+``flip``, the down- and up-sampling filters, the autocast precision actually used and the
+memory layout. A call extracts only the images its store lacks (an image is named by the
+digest of its file's content, :func:`~reidlab.data.fingerprint.file_digest`, so an edited
+file is extracted anew), adds them and rewrites the store atomically; the store is reloaded
+with ``torch.load(weights_only=True)``. Notebooks that score the same trained model on
+overlapping images (query/gallery draws, protocols, controls) share its features.
 """
 from __future__ import annotations
 
@@ -29,16 +32,16 @@ from torch.utils.data import DataLoader
 from reidlab.progress import tqdm
 
 from reidlab.config import AMP_MODES
-from reidlab.data.fingerprint import records_fingerprint
+from reidlab.data.fingerprint import file_digests
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save
 from reidlab.engine.precision import resolve_amp, resolve_channels_last
 from reidlab.paths import remove_stale_temporaries
 from reidlab.stages import stage
 
-__all__ = ["extract_features", "feature_cache_key", "AMP_MODES"]
+__all__ = ["extract_features", "feature_cache_key", "image_keys", "AMP_MODES"]
 
-_CACHE_VERSION = "reidlab-extract-v2"
+_CACHE_VERSION = "reidlab-extract-v3"   # v3: one store per model, entries per image
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -62,20 +65,21 @@ def _hash_state(digest: "hashlib._Hash", model: nn.Module) -> None:
             digest.update(flat.view(torch.uint8).numpy().tobytes())
 
 
-def feature_cache_key(model: nn.Module, records: Sequence[ImageRecord], *, height: int,
-                      width: int, flip: bool, interpolation: str, upsampling: str,
-                      amp_dtype: torch.dtype | None = None, channels_last: bool = False) -> str:
-    """Hex SHA-256 identifying one extraction (see the module docstring for what it covers)."""
+def feature_cache_key(model: nn.Module, *, height: int, width: int, flip: bool, interpolation: str,
+                      upsampling: str, amp_dtype: torch.dtype | None = None, channels_last: bool = False) -> str:
+    """Hex SHA-256 naming one model's feature store (see the module docstring for what it covers)."""
     digest = hashlib.sha256()
     header = {"version": _CACHE_VERSION, "model": type(model).__qualname__, "height": height,
               "width": width, "flip": bool(flip), "interpolation": interpolation,
-              "upsampling": upsampling,
-              "amp": str(amp_dtype), "n": len(records), "channels_last": bool(channels_last)}
+              "upsampling": upsampling, "amp": str(amp_dtype), "channels_last": bool(channels_last)}
     digest.update(json.dumps(header, sort_keys=True).encode())
     _hash_state(digest, model)
-    # the files' content, not only their names: changed images are extracted anew
-    digest.update(records_fingerprint(records, fields=("path", "factor")).encode())
     return digest.hexdigest()
+
+
+def image_keys(records: Sequence[ImageRecord]) -> list[str]:
+    """The store entry of each record: its file's content digest and its degradation factor."""
+    return [f"{digest}x{r.factor}" for r, digest in zip(records, file_digests([r.path for r in records]))]
 
 
 @contextmanager
@@ -95,17 +99,25 @@ def _eval_on(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
             model.to(original)
 
 
-def _load_cached(path: Path, n: int) -> torch.Tensor | None:
-    """The cached features at ``path`` if present and well-formed, else ``None``."""
+def _load_store(path: Path) -> dict[str, torch.Tensor]:
+    """The entries of the feature store at ``path`` (empty when absent, corrupt or foreign)."""
     if not path.is_file():
-        return None
+        return {}
     try:
-        features = torch.load(path, map_location="cpu", weights_only=True)
+        store = torch.load(path, map_location="cpu", weights_only=True)
+        keys, features = store["keys"], store["features"]
     except Exception:  # a corrupt or foreign file: recompute and overwrite
-        return None
-    if not isinstance(features, torch.Tensor) or features.dim() != 2 or features.shape[0] != n:
-        return None
-    return features.float()
+        return {}
+    if (not isinstance(features, torch.Tensor) or features.dim() != 2 or not isinstance(keys, list)
+            or len(keys) != features.shape[0]):
+        return {}
+    features = features.float()
+    return {key: features[i] for i, key in enumerate(keys)}
+
+
+def _save_store(path: Path, entries: dict[str, torch.Tensor]) -> None:
+    keys = list(entries)
+    atomic_save({"keys": keys, "features": torch.stack([entries[k] for k in keys])}, path)
 
 
 def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -136,14 +148,12 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
         interpolation: down-sampling filter of the degradation ("bicubic" | "bilinear").
         upsampling: its up-sampling filter (RFD Sec. 3.1: "bilinear").
         device: where to run; ``None``: the model's device.
-        cache_dir: folder of cached results (``<key>.pt``); ``None`` disables caching.
+        cache_dir: folder of the per-model feature stores (``<key>.pt``); ``None`` disables caching.
         progress: show a tqdm bar.
         num_workers: DataLoader worker processes.
         amp: "auto" (bf16 autocast on CUDA and on CPUs with native bf16, fp32 on others),
             "off", "bf16" or "fp16" (see :func:`reidlab.engine.precision.resolve_amp`).
     """
-    from reidlab.data.dataset import ReidImageDataset, build_transforms
-
     if amp not in AMP_MODES:
         raise ValueError(f"amp={amp!r} is not valid; choose one of: {', '.join(AMP_MODES)}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -158,16 +168,34 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
     # fp32 extraction too (engine/precision.py). Extract with a channels-last copy; the caller's
     # model keeps its layout (a validator must not change a training model's layout mid-run)
     channels_last = resolve_channels_last("auto", amp_dtype, device)
-    cache_path = None
-    if cache_dir is not None:
-        key = feature_cache_key(model, records, height=height, width=width, flip=flip,
-                                interpolation=interpolation, upsampling=upsampling, amp_dtype=amp_dtype,
-                                channels_last=channels_last)
-        cache_path = Path(cache_dir) / f"{key}.pt"
-        cached = _load_cached(cache_path, len(records))
-        if cached is not None:
-            return cached
-        remove_stale_temporaries(cache_path.parent)   # left by killed extractions; this one writes anew
+    settings = dict(height=height, width=width, batch_size=batch_size, flip=flip, interpolation=interpolation,
+                    upsampling=upsampling, device=device, progress=progress, num_workers=num_workers,
+                    amp_dtype=amp_dtype, channels_last=channels_last)
+    if cache_dir is None:
+        return _extract(model, records, **settings)
+    store_path = Path(cache_dir) / (feature_cache_key(
+        model, height=height, width=width, flip=flip, interpolation=interpolation, upsampling=upsampling,
+        amp_dtype=amp_dtype, channels_last=channels_last) + ".pt")
+    keys = image_keys(records)
+    entries = _load_store(store_path)
+    missing: dict[str, ImageRecord] = {}
+    for key, record in zip(keys, records):
+        if key not in entries:
+            missing.setdefault(key, record)
+    if missing:
+        remove_stale_temporaries(store_path.parent)   # left by killed extractions; this one writes anew
+        new = _extract(model, tuple(missing.values()), **settings)
+        entries.update(zip(missing, new))
+        _save_store(store_path, entries)
+    return torch.stack([entries[key] for key in keys]).clone()
+
+
+def _extract(model: nn.Module, records: tuple[ImageRecord, ...], *, height: int, width: int, batch_size: int,
+             flip: bool, interpolation: str, upsampling: str, device: torch.device, progress: bool,
+             num_workers: int, amp_dtype: torch.dtype | None, channels_last: bool) -> torch.Tensor:
+    """Features of ``records`` (no cache): see :func:`extract_features`."""
+    from reidlab.data.dataset import ReidImageDataset, build_transforms
+
     dataset = ReidImageDataset(records, build_transforms(height, width, train=False),
                                interpolation=interpolation, upsampling=upsampling)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
@@ -188,7 +216,4 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
                     features = features + _forward(net, images.flip(3))
             chunks.append(features.float().cpu())
             bar.update(len(images))
-    features = torch.cat(chunks).clone()   # a normal (not inference) tensor
-    if cache_path is not None:
-        atomic_save(features, cache_path)
-    return features
+    return torch.cat(chunks).clone()   # a normal (not inference) tensor

@@ -33,9 +33,10 @@ def predict_resolution(model: torch.nn.Module, records, *, height: int, width: i
     device = next(model.parameters()).device
     preds = []
     try:
-        for images, _, _ in loader:
-            logits = model.classify(images.to(device))
-            preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
+        with torch.inference_mode():
+            for images, _, _ in loader:
+                logits = model.classify(images.to(device))
+                preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
     finally:
         model.train(was_training)
     return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
@@ -106,7 +107,8 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
 
 
 class ResolutionValidator:
-    """``validator(model) -> {"accuracy"}``: B-R's resolution accuracy (percent) on held-out
+    """``validator(model) -> {"accuracy", "balanced_accuracy"}``: B-R's resolution accuracy and its
+    mean recall over the classes present (percent; see :func:`balanced_accuracy`) on held-out
     images, for :class:`~reidlab.engine.trainer.PeriodicValidation`."""
 
     def __init__(self, records, true, *, height: int, width: int, interpolation: str = "bicubic",
@@ -117,4 +119,6 @@ class ResolutionValidator:
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         pred = predict_resolution(model, self.records, **self.kw)
-        return {"accuracy": float(100 * np.mean(pred == self.true))}
+        n_classes = int(max(self.true.max(initial=0), pred.max(initial=0))) + 1
+        return {"accuracy": float(100 * np.mean(pred == self.true)),
+                "balanced_accuracy": balanced_accuracy(confusion_matrix(self.true, pred, n_classes))}
