@@ -23,7 +23,7 @@ import torch
 
 from reidlab.config import DATASETS, get_profile, override
 from reidlab.data import degradation_kwargs, prepare_dataset
-from reidlab.engine.checkpoint import read_json
+from reidlab.paths import read_json
 from reidlab.engine.runs import SUMMARY_FILE
 from reidlab.study import models, scoring
 from reidlab.study.trials import make_split

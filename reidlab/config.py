@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -453,10 +454,23 @@ def validate(cfg: Any) -> None:
         raise TypeError(f"cannot validate a {type(cfg).__name__}")
 
 
-def check_lam(lam: Any) -> float:
-    """RFD's lambda (Eq. 8) as a float: a finite number >= 0, else a ``ValueError`` naming it."""
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
+    """RFD's lambda (Eq. 8) as a float, and the one home of its sign rule.
+
+    Eq. 8 subtracts ``lambda * D_r`` with ``lambda >= 0``. A negative lambda *adds* the second
+    model's similarity instead, i.e. a two-model ensemble: allowed only where a caller asks for
+    that control by name (``ensemble=True``: the "B-F + second B-F" row of
+    :mod:`reidlab.study.controls`), which in turn refuses a positive lambda. Anything else is a
+    ``ValueError`` naming ``name``.
+    """
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
+        raise ValueError(f"{name} must be a finite number, got {lam!r}")
+    if lam < 0 and not ensemble:
+        raise ValueError(f"{name}={lam!r} is negative: Eq. 8 subtracts lambda * D_r with lambda >= 0 (RFD: 0.1); a "
+                         "negative lambda adds the second model's similarity, the controls' named ensemble "
+                         "(ensemble=True, reidlab/study/controls.py), never a value to sweep or choose")
+    if lam > 0 and ensemble:
+        raise ValueError(f"{name}={lam!r}: the ensemble control adds the second model's similarity, i.e. lambda <= 0")
     return float(lam)
 
 

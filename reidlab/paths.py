@@ -13,16 +13,18 @@ those of dead processes on the next start, and never those of a live writer.
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["repo_root", "resolve", "temporary_name", "pid_alive", "remove_stale_temporaries",
-           "atomic_write", "atomic_write_bytes"]
+           "atomic_write", "atomic_write_bytes", "atomic_write_text", "strict_json", "write_json", "read_json"]
 
 
 def repo_root() -> Path:
@@ -105,9 +107,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException as exc:
+        # explained before the temporary is deleted: deleting it frees the space a full disk lacked
+        explained = _explain_write_error(exc, path)
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-        explained = _explain_write_error(exc, path)
         if explained is exc:
             raise
         raise explained from exc
@@ -124,7 +127,11 @@ def _disk_full(path: Path) -> bool:
 
 def _explain_write_error(exc: BaseException, path: Path) -> BaseException:
     """The error to raise when writing ``path`` failed (the previous file is intact)."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or \
+    chain, cause = [], exc
+    while cause is not None and cause not in chain:      # torch.save wraps the OSError of a full disk
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or \
             (isinstance(exc, (OSError, RuntimeError)) and _disk_full(path)):
         return OSError(errno.ENOSPC, f"no space left on device while writing {path}; the previous "
                                      "version of the file is intact: free some space and run again")
@@ -154,3 +161,57 @@ def _fsync_dir(directory: Path) -> None:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays and paths made plain, and every NaN or infinity
+    replaced by ``None``, so that the result is strict JSON (RFC 8259 has no NaN)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """``obj`` as strict, indented, key-sorted JSON (NaN and infinities become ``null``), atomically:
+    the one JSON writer of the project (run folders, results)."""
+    text = json.dumps(strict_json(obj), indent=2, sort_keys=True, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def read_json(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Any:
+    """The JSON content of ``path``: the one JSON reader of the project.
+
+    ``missing_ok=False``: a missing file is a ``FileNotFoundError`` and an unreadable one a
+    ``ValueError``, both naming it. ``missing_ok=True`` (run folders, where a file that is
+    absent, torn or foreign means "not written yet"): ``None`` in both cases.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise FileNotFoundError(f"{path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        if missing_ok:
+            return None
+        raise ValueError(f"{path} is not readable JSON ({exc})") from exc

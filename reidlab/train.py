@@ -148,9 +148,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = resolve_profile(args)
     except ValueError as exc:
         parser.error(str(exc))
+    from reidlab.paths import resolve
+
+    if args.out and resolve(args.out, name="--out").exists() and not resolve(args.out).is_dir():
+        parser.error(f"--out {args.out}: {resolve(args.out)} is a file; --out names the run's folder")
+    if args.data_root and resolve(args.data_root, name="--data-root").is_file():
+        parser.error(f"--data-root {args.data_root}: {resolve(args.data_root)} is a file, not a folder")
 
     # Heavy imports after argument checks, so --help and errors are instant.
     import torch
+
+    if args.device:   # before any data work
+        try:
+            device = torch.device(args.device)
+        except RuntimeError as exc:
+            parser.error(f"--device {args.device!r} is not a device ({exc}); e.g. cpu, cuda, cuda:0")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            parser.error(f"--device {args.device}: this machine has no CUDA GPU (torch.cuda.is_available() is "
+                         "False); use --device cpu or leave --device out")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            parser.error(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
 
     from reidlab.data.prepare import prepare_dataset
     from reidlab.data.protocols import build_protocol
@@ -158,7 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reidlab.engine.precision import precision_report
     from reidlab.engine.runs import ConfigMismatchError, RunLockedError, run_folder
     from reidlab.engine.tasks import bf_spec, br_spec, train_bf, train_br
-    from reidlab.paths import resolve
 
     device = torch.device(args.device) if args.device else None
     info = init_distributed(device)

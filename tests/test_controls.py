@@ -100,7 +100,7 @@ def test_control_rows_signs_and_ensemble() -> None:
     assert out["B-F (cosine)"]["lam"] == 0 and out["B-F+RFD"]["lam"] == pytest.approx(0.2)
     assert out["B-F + second B-F (lambda < 0, ensemble)"]["lam"] == pytest.approx(-0.2)
     feats = _feats(split)
-    ensemble = scoring.score(feats, feature_model="bf", resolution_model="bf_seed2", lam=-0.2)
+    ensemble = scoring.score(feats, feature_model="bf", resolution_model="bf_seed2", lam=-0.2, ensemble=True)
     assert out["B-F + second B-F (lambda < 0, ensemble)"]["R1"] == ensemble["R1"]
     assert out["B-F (Euclidean)"] == {**scoring.score(feats, feature_model="bf", lam=0.0, reading="distance"),
                                       "method": "B-F (Euclidean)", "lam": 0.0}

@@ -559,7 +559,7 @@ def test_queries_without_a_valid_match_are_counted() -> None:
 
 @pytest.mark.parametrize("lam", [float("inf"), float("nan"), -0.1, "0.1", True])
 def test_lam_must_be_a_finite_non_negative_number(lam: Any) -> None:
-    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"lam must be a finite number|lam=-0.1 is negative"):
         check_lam(lam)
     with pytest.raises(ValueError, match="lam"):
         get_profile("smoke", eval={"lam": lam})
@@ -676,3 +676,247 @@ def test_setup_cell_can_be_rerun_in_jupyterlab() -> None:
     refuse_unknown_parameters("03_rfd_eval", namespace)
     namespace.update(prof=object(), ds=object())                      # the notebook's own names
     refuse_unknown_parameters("03_rfd_eval", namespace)
+
+
+# ----------------------------------------------------------------------------------------
+# 10. The last round of bad input (issue 20): nothing lost through a results folder, nothing
+# silent in the data, and messages that name the file, parameter or expected value.
+
+from reidlab.study import contract, pipeline  # noqa: E402
+
+
+def _dirty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "code_version",
+                        lambda: {"commit": "0" * 40, "tree": "dirty", "changed": ["reidlab/config.py"]})
+
+
+@pytest.mark.parametrize("folder", [".", "notebooks", "reidlab/study", ".."])
+def test_results_folder_is_never_the_repository_or_a_source_folder(folder: str, monkeypatch, capsys) -> None:
+    readme = (repo_root() / "README.md").read_bytes()
+    with pytest.raises(ValueError, match=r"repository root|source folder"):
+        results_location(folder, "smoke")
+    with pytest.raises(SystemExit, match=r"repository root|source folder"):
+        pipeline.main(["reproduce", "--profile", "smoke", "--only", "00_data_synthesis", "--results-dir", folder])
+    assert (repo_root() / "README.md").read_bytes() == readme
+    assert not (repo_root() / "00_data_synthesis.json").exists()
+
+
+def test_every_spelling_of_the_committed_results_is_guarded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(REPRODUCE_ENV, raising=False)
+    link = tmp_path / "link"
+    link.symlink_to(repo_root(), target_is_directory=True)
+    for spelling in ("results/../results", str(link / "results"), "results/tables"):
+        assert contract.is_committed_results(contract.resolve(spelling))
+        with pytest.raises(ValueError, match="only `make reproduce` writes"):
+            results_location(spelling, "smoke")
+    _dirty(monkeypatch)                               # reproduce exits before running anything
+    for spelling in ("results/../results", str(link / "results")):
+        with pytest.raises(SystemExit, match="uncommitted changes"):
+            pipeline.reproduce("smoke", 0, None, None, 60, only=["00_data_synthesis"], results_dir=spelling)
+
+
+def test_reproduce_refuses_a_folder_holding_files_it_does_not_write(tmp_path: Path) -> None:
+    (tmp_path / "thesis.tex").write_text("mine")
+    with pytest.raises(SystemExit, match=r"holds files the study does not write \(thesis.tex\)"):
+        pipeline.reproduce("smoke", 0, None, None, 60, only=["00_data_synthesis"], results_dir=str(tmp_path))
+    assert (tmp_path / "thesis.tex").read_text() == "mine"
+
+
+def test_ad_hoc_results_are_kept_per_notebook_and_parameters(tmp_path: Path) -> None:
+    pytest.importorskip("papermill")
+    from reidlab.study.params import declared_defaults
+
+    base = {**declared_defaults("03_rfd_eval"), "profile": "smoke"}
+    assert base["protocol"] == "lr_query"
+    default = results_location(None, "smoke", notebook="03_rfd_eval", namespace=base)
+    other = results_location(None, "smoke", notebook="03_rfd_eval",
+                             namespace={**base, "protocol": "multi_res_gallery"})
+    assert default == repo_root() / "runs" / "results" / "smoke" / "03_rfd_eval" / "defaults"
+    assert other.name == "protocol-multi_res_gallery" and other.parent == default.parent
+
+    # one folder shared by hand: a later run's JSON and tables agree (the earlier run's own tables go)
+    (tmp_path / "tables").mkdir()
+    old = tmp_path / "tables" / "03_rfd_lr_query.md"
+    old.write_text("earlier run")
+    os.utime(old, (1, 1))
+    (tmp_path / "tables" / "03_rfd_multi_res_gallery.md").write_text("this run")
+    (tmp_path / "tables" / "04_other_notebook.md").write_text("kept")
+    os.utime(tmp_path / "tables" / "04_other_notebook.md", (1, 1))
+    contract.write_result(tmp_path, contract.NotebookResult(
+        notebook="03_rfd_eval", title="t",
+        tables=[contract.TableRef("tables/03_rfd_multi_res_gallery.md", "x")]))
+    assert not old.exists() and (tmp_path / "tables" / "04_other_notebook.md").exists()
+
+
+def test_far_outlier_sizes_do_not_move_the_pseudo_label_edges() -> None:
+    from reidlab.data.pseudo_labels import PseudoLabelOutlierWarning, pseudo_resolution_labels
+
+    rng = np.random.default_rng(0)
+    sizes = list(rng.integers(10_000, 40_000, size=30))
+    names = [f"grid/{i:04d}.png" for i in range(30)]
+    labels, edges = pseudo_resolution_labels(sizes, 5, names=names)
+    with pytest.warns(PseudoLabelOutlierWarning, match=r"grid/tiny\.png \(32 pixels\)"):
+        with_tiny, edges_tiny = pseudo_resolution_labels([*sizes, 32], 5, names=[*names, "grid/tiny.png"])
+    np.testing.assert_allclose(edges_tiny, edges)                     # the same edges ...
+    assert list(with_tiny[:30]) == list(labels) and with_tiny[30] == 4  # ... labels; the crop: lowest bin
+
+
+def test_identities_shared_by_training_and_test_are_refused(tmp_path: Path) -> None:
+    ds = load_dataset("synth-market", make_synth_dataset(tmp_path / "ds", **TINY_SYNTH))
+    test_pid = ds.query[0].pid
+    leaked = dataclasses.replace(ds.train[0], pid=test_pid, path=str(tmp_path / "renamed.jpg"))
+    bad = dataclasses.replace(ds, train=(*ds.train, leaked))
+    with pytest.raises(ValueError, match=rf"identity {test_pid} in training \(.*renamed\.jpg.*\) and in test"):
+        build_protocol("lr_query", bad, trial=0)
+
+
+def test_a_generated_dataset_missing_files_is_regenerated(tmp_path: Path, capsys) -> None:
+    root = make_synth_dataset(tmp_path / "ds", **TINY_SYNTH)
+    files = sorted((root / "query").glob("*.jpg"))
+    for path in files[:2]:
+        path.unlink()
+    capsys.readouterr()
+    make_synth_dataset(tmp_path / "ds", **TINY_SYNTH)
+    out = capsys.readouterr().out
+    assert "synth_manifest.json records" in out and "(missing: 2); regenerating it" in out
+    assert sorted((root / "query").glob("*.jpg")) == files
+
+
+def test_negative_lambda_only_for_the_named_ensemble() -> None:
+    from reidlab.study.trials import lambda_sweep
+
+    x = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="lam=-1.0 is negative"):
+        fused_distance(x, x, x, x, lam=-1.0)
+    with pytest.raises(ValueError, match="lambdas=-5.0 is negative"):
+        lambda_sweep([], [-5.0, 0.0, 0.1])
+    ensemble = fused_distance(x, x, x, x, lam=-0.1, ensemble=True)          # -(S_f + 0.1 S_r), S_r = S_f here
+    torch.testing.assert_close(ensemble, 1.1 * fused_distance(x, x, x, x, lam=0.0))
+    with pytest.raises(ValueError, match="lambda <= 0"):
+        check_lam(0.1, ensemble=True)
+
+
+def test_report_refuses_a_folder_without_results(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="does not exist"):
+        pipeline.main(["report", "--results-dir", str(tmp_path / "typo_dir")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="holds no notebook results"):
+        pipeline.main(["report", "--results-dir", str(tmp_path / "empty")])
+    assert not (tmp_path / "typo_dir").exists() and not (tmp_path / "empty" / "README.md").exists()
+
+
+def test_misspelt_pretrained_lists_the_choices() -> None:
+    from reidlab.study.params import pretrained_setting
+
+    with pytest.raises(ValueError, match=r"pretrained='imagnet' is neither a known choice.*imagenet, synthpeople, scratch"):
+        pretrained_setting("imagnet")
+    with pytest.raises(SystemExit):
+        pipeline.main(["reproduce", "--pretrained", "imagnet"])
+
+
+class _Payload:
+    def __reduce__(self):
+        return (eval, ("__import__('pathlib').Path('PWNED').touch()",))
+
+
+@pytest.mark.parametrize("content", ["garbage", "hostile"])
+def test_unreadable_pretrained_file_gives_no_unsafe_advice(content: str, tmp_path: Path, monkeypatch) -> None:
+    from reidlab.models.pretrained import load_weights_file
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "weights.pth"
+    if content == "garbage":
+        path.write_bytes(b"\x00not a torch file" * 10)
+    else:
+        torch.save({"conv.weight": _Payload()}, path)
+    with pytest.raises(RuntimeError) as info:
+        load_weights_file(path)
+    text = str(info.value)
+    assert str(path) in text and "imagenet, synthpeople, scratch" in text
+    assert "weights_only=False" not in text and "safe_globals" not in text and "allowlist" not in text.lower()
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_data_root_naming_a_file_says_so(tmp_path: Path) -> None:
+    file = tmp_path / "data.txt"
+    file.write_text("")
+    with pytest.raises(NotADirectoryError, match=r"data_root .*data\.txt is a file, not a folder"):
+        prepare_dataset(DataConfig(dataset="synth-market", data_root=str(file)))
+
+
+def test_string_identities_are_named_as_such() -> None:
+    from reidlab.metrics import evaluate_rank
+
+    with pytest.raises(TypeError, match=r"q_pids must hold integer labels, got .* such as 'a'"):
+        evaluate_rank(np.zeros((2, 2)), np.array(["a", "b"]), np.array([0, 1]), np.array([0, 0]), np.array([1, 1]))
+
+
+def test_python_m_reidlab_names_the_entry_points() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "reidlab"], capture_output=True, text=True, cwd=repo_root(),
+                          timeout=60)
+    assert proc.returncode == 0
+    assert "make reproduce" in proc.stderr and "python -m reidlab.train" in proc.stderr
+    assert "reidlab.study.pipeline" in proc.stderr
+
+
+def test_train_cli_refuses_out_file_and_missing_gpu_before_data_work(tmp_path: Path, monkeypatch, capsys) -> None:
+    import reidlab.data.prepare as prepare
+    from reidlab import train as train_cli
+
+    monkeypatch.setattr(prepare, "prepare_dataset", lambda *a, **k: pytest.fail("data work before the check"))
+    file = tmp_path / "run.pt"
+    file.write_text("")
+    with pytest.raises(SystemExit):
+        train_cli.main(["--task", "bf", "--profile", "smoke", "--out", str(file)])
+    assert "is a file; --out names the run's folder" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            train_cli.main(["--task", "bf", "--profile", "smoke", "--device", "cuda:0"])
+        assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_reproduce_checks_its_dataset_up_front(capsys) -> None:
+    with pytest.raises(SystemExit):
+        pipeline.main(["reproduce", "--profile", "smoke", "--dataset", "foo"])
+    assert "invalid choice: 'foo'" in capsys.readouterr().err
+    assert not list((repo_root() / "results" / "notebooks").glob("*.failed.ipynb"))
+
+
+def test_truncated_checkpoint_names_the_cli_flag(tmp_path: Path) -> None:
+    _toy_fit(tmp_path, iterations=4, checkpoint_every=2)
+    _truncate(tmp_path / "checkpoint.pt")
+    with pytest.raises(RuntimeError, match=r"--no-resume on the command line .* resume=False from Python"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
+
+
+def test_a_disk_filling_during_a_write_is_reported_as_full(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    import reidlab.paths as paths
+
+    def full_while_temporaries_exist(path: Path) -> bool:      # deleting the temporary frees the space
+        return any(p.name.startswith(".") for p in path.parent.iterdir())
+
+    monkeypatch.setattr(paths, "_disk_full", full_while_temporaries_exist)
+
+    def write(handle) -> None:
+        handle.write(b"x" * 1000)
+        raise RuntimeError("[enforce fail at inline_container.cc] . unexpected pos 64 vs 0")
+
+    with pytest.raises(OSError, match="no space left on device") as info:
+        paths.atomic_write(tmp_path / "checkpoint.pt", write)
+    assert info.value.errno == errno.ENOSPC
+    assert not list(tmp_path.iterdir())                        # no temporary left behind
+
+    def wrapped(handle) -> None:                               # torch.save re-raising the OSError
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise RuntimeError("file write failed") from exc
+
+    monkeypatch.setattr(paths, "_disk_full", lambda path: False)
+    with pytest.raises(OSError, match="no space left on device"):
+        paths.atomic_write(tmp_path / "model.pt", wrapped)

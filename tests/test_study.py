@@ -393,3 +393,26 @@ def test_multi_reso_explanation_follows_the_measured_breakdown():
     assert "(above it)" in text and "Its near-camera (HR) queries and its same-camera" in text
     level = pd.DataFrame([{"row": "Single-Reso", "R1": 40.0}, {"row": "Multi-Reso", "R1": 40.2}])
     assert "Neither is easier here" in ablations.multi_reso_explanation(frame(40, 40.5, 41, 40), level)
+
+
+def test_fig4_shows_the_ranking_that_is_scored() -> None:
+    """Fig. 4's first shown match is the scored rank-1 of each query: same distance order, same
+    exclusion rule, with the cameras as the protocol scores them."""
+    from reidlab.metrics import evaluate_rank
+    from reidlab.study.plots import displayed_ranking
+
+    rng = np.random.default_rng(0)
+    n_q, n_g = 12, 40
+    q_pids, q_cams = np.arange(n_q) % 6, np.zeros(n_q, dtype=int)
+    g_pids, g_cams = np.arange(n_g) % 6, rng.integers(0, 3, n_g)
+    g_cams[:6] = 1                                   # every identity has a match on another camera
+    g_cams[6] = 0                                    # gallery image 6: identity 0 on the query's camera
+    dist = rng.random((n_q, n_g))
+    dist[0, 6] = -1.0                                # ... ranked first for query 0
+    for i in range(n_q):
+        cmc, _ = evaluate_rank(dist[i:i + 1], q_pids[i:i + 1], g_pids, q_cams[i:i + 1], g_cams, max_rank=1)
+        first = displayed_ranking(dist[i], q_pids[i], q_cams[i], g_pids, g_cams, topk=10)[0]
+        assert bool(cmc[0]) == (g_pids[first] == q_pids[i])
+    # a protocol scored without the camera rule (SplitFeatures.ids: queries on 0, gallery on 1) keeps it
+    assert displayed_ranking(dist[0], q_pids[0], 0, g_pids, np.ones(n_g, dtype=int), topk=10)[0] == 6
+    assert displayed_ranking(dist[0], q_pids[0], 0, g_pids, g_cams, topk=10)[0] != 6

@@ -79,6 +79,11 @@ def prepare_dataset(cfg: DataConfig, progress: bool = True, *,
     root = data_root(cfg)              # before validate: a bad type is named as such
     validate(cfg)
     cache = None if cache_dir is None else resolve(cache_dir, name="cache_dir")
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(
+            f"{cfg.dataset}: data_root {root} is a file, not a folder; set data_root to the folder "
+            + ("the generated datasets go in" if cfg.dataset in SYNTH_VARIANTS else
+               f"of the dataset (expected {LAYOUTS[cfg.dataset].replace('<root>', str(root))})"))
     if cfg.dataset in SYNTH_VARIANTS:
         # Returns at once when the folder already holds this dataset (checked by manifest).
         root = make_synth_dataset(synth_root(cfg), progress=progress, **_synth_args(cfg))

@@ -155,7 +155,8 @@ def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
                      ) -> tuple[tuple[ImageRecord, ...], tuple[ImageRecord, ...],
                                 tuple[ImageRecord, ...], tuple[float, ...]]:
     """Label train (and, with the training edges, query/gallery) by pixel count (Sec. 3.5)."""
-    _, edges = pseudo_resolution_labels([r.pixel_count for r in train], bins, strategy)
+    _, edges = pseudo_resolution_labels([r.pixel_count for r in train], bins, strategy,
+                                        names=[r.path for r in train])
 
     def label(records: Sequence[ImageRecord]) -> tuple[ImageRecord, ...]:
         if not records:
@@ -173,6 +174,7 @@ def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
     if not (dataset.train and dataset.query and dataset.gallery):
         raise ValueError(f"{dataset.name}: a fixed-split dataset needs train, query and "
                          "gallery images")
+    check_disjoint_identities(dataset)
     query = _draw(dataset.query, factors, seed, trial, f"{dataset.name}:query")
     if protocol == "multi_res_gallery":
         gallery = _draw(dataset.gallery, (1, *factors), seed, trial, f"{dataset.name}:gallery")
@@ -181,6 +183,25 @@ def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
     return ProtocolSplit(protocol=protocol, dataset=dataset.name, trial=trial,
                          train=_mlr_train(dataset.train, factors, lr_copies, seed, dataset.name), query=query,
                          gallery=gallery, n_res_classes=N_SYNTHETIC_RES_CLASSES)
+
+
+def check_disjoint_identities(dataset: ReidDataset) -> None:
+    """Refuse a fixed split whose training identities reappear among its test images (query or
+    gallery): the test would score identities the model was trained on. Junk (-1) and the
+    dataset's distractor label are not identities."""
+    ignored = {-1, _DISTRACTOR_PID.get(dataset.name)}
+    train_pids = {r.pid for r in dataset.train} - ignored
+    leaked = sorted({r.pid for r in (*dataset.query, *dataset.gallery)} & train_pids)
+    if not leaked:
+        return
+    pid = leaked[0]
+    train_files = sorted(r.path for r in dataset.train if r.pid == pid)[:3]
+    test_files = sorted(r.path for r in (*dataset.query, *dataset.gallery) if r.pid == pid)[:3]
+    raise ValueError(
+        f"{dataset.name}: {len(leaked)} identit{'y is' if len(leaked) == 1 else 'ies are'} in both the training "
+        f"and the test images ({', '.join(map(str, leaked[:10]))}{' ...' if len(leaked) > 10 else ''}): "
+        f"identity {pid} in training ({', '.join(train_files)}) and in test ({', '.join(test_files)}); "
+        "test identities must not be trained on: remove or rename those files")
 
 
 # ------------------------------------------------------------ identity-split datasets

@@ -8,7 +8,6 @@ sees either the previous complete file or the new complete file, never a torn on
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Mapping
@@ -25,24 +24,6 @@ from reidlab.paths import atomic_write
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save(obj, path)`` atomically (temp file + fsync + ``os.replace``)."""
     return atomic_write(path, lambda handle: torch.save(obj, handle))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically."""
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: str | os.PathLike[str]) -> Any | None:
-    """The JSON content of ``path``, or ``None`` when missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def load_checkpoint(path: str | os.PathLike[str],
@@ -62,7 +43,8 @@ def load_checkpoint(path: str | os.PathLike[str],
         # torch's text would suggest weights_only=False, i.e. running a file's code: never do that
         raise RuntimeError(
             f"checkpoint {path} is corrupt or was not written by reidlab ({type(exc).__name__}); "
-            f"delete it (or its run folder) to start over, or train with resume=False") from exc
+            f"delete it (or its run folder) to start over, or train anew: --no-resume on the command line "
+            f"(python -m reidlab.train), resume=False from Python") from exc
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reidlab.engine.checkpoint import atomic_write_json, read_json
+from reidlab.paths import read_json, write_json
 
 __all__ = [
     "CONFIG_FILE", "CHECKPOINT_FILE", "MODEL_FILE", "METRICS_FILE", "SUMMARY_FILE", "LOCK_FILE",
@@ -135,17 +135,17 @@ class RunSpec:
         (``summary.json``) when the run finished, else ``config.json`` (``None`` when neither
         is readable)."""
         out = Path(out)
-        summary = read_json(out / SUMMARY_FILE)
+        summary = read_json(out / SUMMARY_FILE, missing_ok=True)
         if isinstance(summary, dict) and isinstance(summary.get("spec"), dict) and (out / MODEL_FILE).is_file():
             return summary["spec"]
-        data = read_json(out / CONFIG_FILE)
+        data = read_json(out / CONFIG_FILE, missing_ok=True)
         return data if isinstance(data, dict) else None
 
     def is_finished(self, out: str | os.PathLike[str]) -> bool:
         """``out`` holds this run's final weights (``model.pt`` and a ``summary.json`` whose
         recorded identity matches)."""
         out = Path(out)
-        summary = read_json(out / SUMMARY_FILE)
+        summary = read_json(out / SUMMARY_FILE, missing_ok=True)
         if not isinstance(summary, dict) or not (out / MODEL_FILE).is_file():
             return False
         return self.matches(summary.get("spec", self.stored(out)))
@@ -174,7 +174,7 @@ class RunSpec:
                 "(CLI: --no-resume) to train this one from scratch there")
         if write:
             out.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(out / CONFIG_FILE, dict(self.config))
+            write_json(out / CONFIG_FILE, dict(self.config))
 
 
 # ------------------------------------------------------------------------- the split

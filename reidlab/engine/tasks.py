@@ -31,7 +31,8 @@ from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
-from reidlab.engine.checkpoint import load_weights, read_json
+from reidlab.engine.checkpoint import load_weights
+from reidlab.paths import read_json
 from reidlab.engine.distributed import barrier, default_device, init_distributed
 from reidlab.engine.precision import resolve_precision
 from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity

@@ -38,13 +38,10 @@ from reidlab.config import TrainConfig, to_dict, validate
 from reidlab.data.samplers import PKSampler
 from reidlab.engine.checkpoint import (
     atomic_save,
-    atomic_write_json,
-    atomic_write_text,
     capture_rng_state,
     load_checkpoint,
     load_weights,
     model_state,
-    read_json,
     restore_rng_state,
     unwrap_model,
 )
@@ -58,7 +55,7 @@ from reidlab.engine.runs import (
     locked,
 )
 from reidlab.engine.precision import resolve_amp, resolve_precision
-from reidlab.paths import remove_stale_temporaries
+from reidlab.paths import atomic_write_text, read_json, remove_stale_temporaries, write_json
 from reidlab.stages import stage
 from reidlab.engine.distributed import (
     DistInfo,
@@ -530,7 +527,7 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                 wall_s=end - started, resumed_from=resumed_from, images_per_s=images_per_s)
             if info.is_main:
                 atomic_save(model_state(model), paths[MODEL_FILE])
-                atomic_write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "spec": dict(spec.config)})
+                write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "spec": dict(spec.config)})
             barrier()
         return summary
 

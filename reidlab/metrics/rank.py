@@ -83,7 +83,13 @@ def _ids(x: ArrayLike, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.equal(np.mod(arr, 1), 0)):
+        if arr.dtype.kind != "f":                     # strings, objects, booleans
+            example = arr.reshape(-1)[0]
+            example = example.item() if isinstance(example, np.generic) else example
+            raise TypeError(f"{name} must hold integer labels, got {arr.dtype.name} values such as {example!r}; "
+                            f"map them to integers first (e.g. {{label: i for i, label in enumerate(sorted(set("
+                            f"{name})))}})")
+        if not np.all(np.isfinite(arr)) or not np.all(np.equal(np.mod(arr, 1), 0)):
             raise ValueError(f"{name} must hold integers")
     return arr.astype(np.int64, copy=False)
 

@@ -20,12 +20,11 @@ ranking).
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 from typing import Any
 
 import torch
+
+from reidlab.config import check_lam
 
 from reidlab.metrics.distance import (_features, cosine_similarity_matrix,
                                       euclidean_distance_matrix)
@@ -48,7 +47,7 @@ def resolution_similarity(fr_q: ArrayLike, fr_g: ArrayLike) -> torch.Tensor:
 
 def fused_distance(ff_q: ArrayLike, ff_g: ArrayLike, fr_q: ArrayLike, fr_g: ArrayLike,
                    lam: float = 0.1, reading: str = "similarity",
-                   chunk_size: int = 4096) -> torch.Tensor:
+                   chunk_size: int = 4096, *, ensemble: bool = False) -> torch.Tensor:
     """Eq. (8) of RFD: ``D = D_f - lambda * D_r``, returned so that LOWER = better.
 
     ``D_r`` is Eq. (7) (:func:`resolution_similarity`). ``reading`` chooses ``D_f``:
@@ -66,16 +65,15 @@ def fused_distance(ff_q: ArrayLike, ff_g: ArrayLike, fr_q: ArrayLike, fr_g: Arra
     Args:
         ff_q, ff_g: (num_q, d_f), (num_g, d_f) B-F features.
         fr_q, fr_g: (num_q, d_r), (num_g, d_r) B-R features.
-        lam: the weight ``lambda`` (0.1 in the paper).
+        lam: the weight ``lambda`` (0.1 in the paper), >= 0 (:func:`reidlab.config.check_lam`).
         reading: "similarity" or "distance".
+        ensemble: the controls' two-model ensemble: ``lam <= 0`` adds ``fr``'s similarity.
     """
     if reading not in READINGS:
         raise ValueError(f"reading={reading!r} is not valid; choose one of: {', '.join(READINGS)}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
-        raise ValueError(f"lam must be a finite number, got {lam!r}")
-    lam = float(lam)
+    lam = check_lam(lam, ensemble=ensemble)
     ff_q, ff_g = _features(ff_q, ff_g)
     if lam != 0.0:
         fr_q, fr_g = _features(fr_q, fr_g)

@@ -21,7 +21,7 @@ work, so a training entry point can call them first and fail within milliseconds
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -98,6 +98,14 @@ def resnet_weights_file(backbone: str, pretrained: Pretrained) -> Path | None:
     ``None`` for random init; for ``"imagenet"`` torchvision's ``DEFAULT`` weights of
     ``backbone`` in :func:`torch_hub_checkpoints` (never downloaded here).
 
+    Raises: as :func:`_weights_file`.
+    """
+    return _weights_file(pretrained, lambda: _torchvision_cached(backbone))
+
+
+def _weights_file(pretrained: Pretrained, imagenet: Callable[[], Path]) -> Path | None:
+    """``None`` for random init, the given file (:func:`_local_file`), or ``imagenet()``.
+
     Raises:
         PretrainedWeightsMissing: the cached file or the given file does not exist.
         ValueError: ``pretrained`` is not ``None``, ``"imagenet"`` or a path.
@@ -106,6 +114,11 @@ def resnet_weights_file(backbone: str, pretrained: Pretrained) -> Path | None:
         return None
     if not _is_imagenet(pretrained):
         return _local_file(pretrained)
+    return imagenet()
+
+
+def _torchvision_cached(backbone: str) -> Path:
+    """torchvision's ImageNet weights of ``backbone`` in the torch hub cache (never downloaded)."""
     import torchvision
 
     weights = torchvision.models.get_model_weights(backbone).DEFAULT
@@ -141,14 +154,13 @@ def hrnet_weights_file(name: str, pretrained: Pretrained) -> Path | None:
     (``timm/<name>.<tag>`` on the Hugging Face Hub) in :func:`hf_hub_cache` (never
     downloaded here).
 
-    Raises:
-        PretrainedWeightsMissing: the cached file or the given file does not exist.
-        ValueError: ``pretrained`` is not ``None``, ``"imagenet"`` or a path.
+    Raises: as :func:`_weights_file`.
     """
-    if pretrained is None:
-        return None
-    if not _is_imagenet(pretrained):
-        return _local_file(pretrained)
+    return _weights_file(pretrained, lambda: _timm_cached(name))
+
+
+def _timm_cached(name: str) -> Path:
+    """timm's ImageNet weights of ``name`` in the Hugging Face hub cache (never downloaded)."""
     import timm
 
     cfg = timm.models.get_pretrained_cfg(name)
@@ -197,8 +209,13 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file, re-raised with its name
-        raise RuntimeError(f"cannot read the weights file {path} ({err}); delete or replace it, "
-                           f"or use pretrained=None") from err
+        # not torch's text: it would advise weights_only=False or allow-listing globals, i.e. running
+        # code stored in the file (which weights_only=True refused to do)
+        kind = "safetensors file" if path.suffix == ".safetensors" else "torch.save state dict of tensors"
+        raise RuntimeError(f"cannot read the weights file {path}: it is not a readable {kind} "
+                           f"({type(err).__name__}; corrupt, truncated, or holding objects other than "
+                           f"tensors, which are never loaded); replace it, or choose pretrained= one of "
+                           f"imagenet, synthpeople, scratch") from err
     return _unwrap_state_dict(obj, path)
 
 

@@ -10,14 +10,21 @@ what evaluation left out, and free-form ``data``) saved as strict JSON in
 
 Where results go: only ``make reproduce`` (the pipeline, which sets ``REIDLAB_REPRODUCE=1``)
 may write the committed ``results/`` folder. A notebook run by hand, in JupyterLab or with
-papermill, with ``results_dir=None`` writes under ``runs/results/<profile>/`` and says so;
-asking for ``results/`` explicitly outside the pipeline is refused.
+papermill, with ``results_dir=None`` writes under
+``runs/results/<profile>/<notebook>/<parameters>/`` (``defaults``, or the parameters that
+differ from the notebook's, e.g. ``protocol-multi_res_gallery``) and says so, so a run with
+other parameters never hides an earlier one. Any spelling of the committed ``results/``
+(links resolved, ``results/../results``) outside the pipeline, the repository root, a folder
+above it and the source folders are refused (:func:`check_results_folder`).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,6 +35,7 @@ from reidlab.study.io import read_json, write_json
 __all__ = [
     "NOTEBOOKS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
     "NotebookResult", "results_location", "write_result", "read_result", "HEADLINE_METRICS", "headline_metrics",
+    "check_results_folder", "is_committed_results", "parameter_slug", "SOURCE_FOLDERS",
 ]
 
 #: The numbered notebooks, in the order ``make reproduce`` runs them.
@@ -41,6 +49,8 @@ SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3,
 COMMITTED_RESULTS = "results"
 #: Set to "1" by the pipeline: the only writer allowed to replace the committed results.
 REPRODUCE_ENV = "REIDLAB_REPRODUCE"
+#: Folders of the repository that hold its sources: never a results folder.
+SOURCE_FOLDERS: tuple[str, ...] = ("notebooks", "reidlab", "tests", "benchmarks", "docs", ".ci", ".git")
 
 
 @dataclass(frozen=True)
@@ -109,21 +119,87 @@ class NotebookResult:
         return cls(**values)
 
 
-def results_location(results_dir: str | os.PathLike[str] | None, profile: str) -> Path:
+def is_committed_results(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is, by any spelling (links resolved, ``..`` collapsed), the committed
+    ``results/`` folder or a folder inside it."""
+    real = Path(path).resolve()
+    committed = (repo_root() / COMMITTED_RESULTS).resolve()
+    return real == committed or committed in real.parents
+
+
+def check_results_folder(path: str | os.PathLike[str], given: Any = None, *, name: str = "results_dir") -> Path:
+    """``path`` if results may be written there; else a ``ValueError`` naming ``name``.
+
+    Refused, whatever the spelling (links resolved): the repository root and any folder above
+    it (results would replace ``README.md``, the notebooks, ...), and the source folders
+    (:data:`SOURCE_FOLDERS`) and anything inside them. The committed ``results/`` is
+    checked by the callers (only the pipeline writes it).
+    """
+    path = Path(path)
+    given = path if given is None else given
+    real = path.resolve()
+    root = repo_root().resolve()
+    if real == root or real in root.parents:
+        raise ValueError(
+            f"{name}={str(given)!r} is {real}, the repository root{'' if real == root else ' or a folder above it'}: "
+            "results written there would replace the project's own files (README.md, notebooks/); name a folder "
+            "of their own, e.g. runs/results/mine (or leave it unset)")
+    for folder in SOURCE_FOLDERS:
+        source = (root / folder).resolve()
+        if real == source or source in real.parents:
+            raise ValueError(f"{name}={str(given)!r} is {real}, inside the source folder {folder}/: results must "
+                             "not mix with the sources; name a folder of their own, e.g. runs/results/mine")
+    return path
+
+
+def parameter_slug(notebook: str, values: Mapping[str, Any]) -> str:
+    """A folder name for one parameter set of ``notebook``: ``"defaults"``, or the parameters
+    whose values differ from the notebook's declared defaults (``profile`` and the output
+    folders left out), e.g. ``"protocol-multi_res_gallery"``; long or unusual ones shortened
+    and made unique by a hash of the values."""
+    from reidlab.study.params import declared_defaults
+
+    defaults = declared_defaults(notebook)
+    missing = object()                       # no value equals it
+    changed = {}
+    for key in sorted(values):
+        if key in ("profile", "results_dir"):
+            continue
+        if values[key] != defaults.get(key, missing):
+            changed[key] = values[key]
+    if not changed:
+        return "defaults"
+    text = "_".join(f"{k}-{v}" for k, v in changed.items())
+    clean = re.sub(r"[^A-Za-z0-9._=,+-]+", "-", text.replace(" ", "")).strip("-")
+    if clean == text and len(clean) <= 60:
+        return clean
+    digest = hashlib.blake2b(json.dumps(changed, sort_keys=True, default=str).encode(), digest_size=4).hexdigest()
+    return f"{clean[:50]}-{digest}"
+
+
+def results_location(results_dir: str | os.PathLike[str] | None, profile: str, *, notebook: str | None = None,
+                     namespace: Mapping[str, Any] | None = None) -> Path:
     """Where a notebook writes its results.
 
-    ``None``: ``runs/results/<profile>/`` (an ad-hoc run never touches the committed
-    results). The committed ``results/`` folder only under the pipeline
-    (``make reproduce``); anywhere else as given (absolute, or relative to the repository
-    root).
+    ``None``: ``runs/results/<profile>/``, and with ``notebook`` (and its kernel's
+    ``namespace``, whose declared parameters are read) ``runs/results/<profile>/<notebook>/<slug>/``
+    (:func:`parameter_slug`): an ad-hoc run never touches the committed results, and a run with
+    other parameters never hides an earlier one. The committed ``results/`` folder only under
+    the pipeline (``make reproduce``); anywhere else as given (absolute, or relative to the
+    repository root) once :func:`check_results_folder` accepts it.
     """
     if results_dir is None:
-        return resolve("runs") / "results" / profile
-    path = resolve(results_dir, name="results_dir")
-    committed = (repo_root() / COMMITTED_RESULTS).resolve()
-    if path.resolve() == committed and os.environ.get(REPRODUCE_ENV) != "1":
+        base = resolve("runs") / "results" / profile
+        if notebook is None:
+            return base
+        from reidlab.study.params import declared_parameters
+
+        values = {k: (namespace or {}).get(k) for k in declared_parameters(notebook)}
+        return base / notebook / parameter_slug(notebook, values)
+    path = check_results_folder(resolve(results_dir, name="results_dir"), results_dir)
+    if is_committed_results(path) and os.environ.get(REPRODUCE_ENV) != "1":
         raise ValueError(
-            f"results_dir={str(results_dir)!r} is the committed results folder, which only "
+            f"results_dir={str(results_dir)!r} is the committed results folder ({path.resolve()}), which only "
             "`make reproduce` writes; leave results_dir=None (writes under runs/results/) or "
             "name another folder")
     return path
@@ -144,8 +220,32 @@ def write_result(results: str | os.PathLike[str], result: NotebookResult) -> Pat
         if math.isinf(value):
             raise ValueError(f"{result.notebook}: metric {name!r} is infinite")
     path = write_json(results / f"{result.notebook}.json", result.to_dict())
+    for stale in _unnamed_files(results, result):
+        stale.unlink()
+        print(f"[reidlab] removed {stale}: an earlier run of {result.notebook} wrote it, this one does not")
     print(f"[reidlab] results of {result.notebook} written to {path}")
     return path
+
+
+def _unnamed_files(results: Path, result: NotebookResult) -> list[Path]:
+    """Tables and figures of ``result.notebook`` (named ``<number>_...``) in ``results`` that
+    ``result`` does not name: left by an earlier run with other parameters, they would
+    disagree with the JSON now written."""
+    prefix = result.notebook.split("_", 1)[0] + "_"
+    named = {str(Path(ref.file).with_suffix("")) for ref in (*result.tables, *result.figures)}
+    try:   # files this process wrote are never stale, named or not
+        import psutil
+
+        started = psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - no psutil: the oldest file this result names
+        started = min((os.stat(results / ref.file).st_mtime for ref in (*result.tables, *result.figures)),
+                      default=0.0)
+    out = []
+    for sub in ("tables", "figures"):
+        for file in sorted((results / sub).glob(f"{prefix}*")):
+            if file.is_file() and f"{sub}/{file.stem}" not in named and file.stat().st_mtime < started - 1:
+                out.append(file)
+    return out
 
 
 def read_result(path: str | os.PathLike[str]) -> NotebookResult:

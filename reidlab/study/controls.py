@@ -117,7 +117,8 @@ def control_rows(feats: scoring.SplitFeatures, rows: Sequence[Control], *, lam: 
     for row in rows:
         out.append({"method": row.name, "lam": row.lam_sign * lam,
                     **scoring.score(feats, feature_model=row.feature_model, resolution_model=row.resolution_model,
-                                    lam=row.lam_sign * lam, reading=row.reading or reading, max_rank=max_rank)})
+                                    lam=row.lam_sign * lam, reading=row.reading or reading, max_rank=max_rank,
+                                    ensemble=row.lam_sign < 0)})
     return out
 
 

@@ -33,10 +33,9 @@ def predict_resolution(model: torch.nn.Module, records, *, height: int, width: i
     device = next(model.parameters()).device
     preds = []
     try:
-        with torch.inference_mode():
-            for images, _, _ in loader:
-                logits = model.classify(images.to(device))
-                preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
+        for images, _, _ in loader:
+            logits = model.classify(images.to(device))
+            preds.append(torch.stack([l.softmax(-1) for l in logits]).mean(0).argmax(-1).cpu().numpy())
     finally:
         model.train(was_training)
     return np.concatenate(preds) if preds else np.zeros(0, dtype=int)

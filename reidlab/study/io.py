@@ -5,52 +5,17 @@ temporary file in the same folder followed by :func:`os.replace`.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from reidlab.paths import atomic_write_bytes, repo_root, resolve  # noqa: F401  (re-exported for the notebooks)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def strict_json(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays and paths made plain, and every NaN or infinity
-    replaced by ``None``, so that the result is strict JSON (RFC 8259 has no NaN)."""
-    import math
-
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return strict_json(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Strict JSON (NaN and infinities become ``null``), written atomically."""
-    text = json.dumps(strict_json(obj), indent=2, sort_keys=True, default=_jsonable, allow_nan=False)
-    return atomic_write_text(path, text + "\n")
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+# the project's one atomic writer and JSON reader/writer live in reidlab.paths; re-exported here
+# (with resolve) for the notebooks and the study
+from reidlab.paths import (  # noqa: F401
+    atomic_write_bytes, atomic_write_text, read_json, repo_root, resolve, strict_json, write_json,
+)
 
 
 def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".1f") -> tuple[Path, Path]:
@@ -85,17 +50,3 @@ def save_figure(fig, stem: str | os.PathLike, *, formats: tuple[str, ...] = ("pn
         fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
         out.append(atomic_write_bytes(Path(stem).with_suffix("." + fmt), buf.getvalue()))
     return out
-
-
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

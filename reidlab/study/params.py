@@ -6,6 +6,7 @@ message that lists the valid choices, before any work starts.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from reidlab.config import (
@@ -80,10 +81,18 @@ def pretrained_setting(value: Any) -> str | None:
 
     if value in ("imagenet", SYNTHETIC_PRETRAINING):
         return value
+    choices = f"imagenet, {SYNTHETIC_PRETRAINING}, {FROM_SCRATCH}, or a weights file (its path)"
     if not isinstance(value, str):
-        raise ValueError(f"pretrained={value!r} is not valid; choose imagenet, {SYNTHETIC_PRETRAINING}, "
-                         f"{FROM_SCRATCH}, or a weights file path")
-    return str(resolve(value, name="pretrained"))
+        raise ValueError(f"pretrained={value!r} is not valid; choose {choices}")
+    from reidlab.models.pretrained import WEIGHT_SUFFIXES
+
+    path = resolve(value, name="pretrained")
+    if path.is_dir():
+        raise ValueError(f"pretrained={value!r} is a folder ({path}), not a weights file; choose {choices}")
+    looks_like_path = path.suffix in WEIGHT_SUFFIXES or "/" in value or os.sep in value or path.exists()
+    if not looks_like_path:   # a misspelt choice ("imagnet"), not a file name
+        raise ValueError(f"pretrained={value!r} is neither a known choice nor an existing file; choose {choices}")
+    return str(path)   # a missing file is named by check_pretrained, before any data work
 
 
 def check_choice(name: str, value: Any, valid: tuple) -> None:
@@ -118,6 +127,24 @@ def declared_parameters(notebook: str) -> tuple[str, ...]:
     if not path.is_file():
         raise FileNotFoundError(f"no notebook {path}")
     return tuple(pm.inspect_notebook(str(path)).keys())
+
+
+def declared_defaults(notebook: str) -> dict[str, Any]:
+    """The default value of each parameter ``notebooks/<notebook>.ipynb`` declares (as written in
+    its ``parameters`` cell; a default that is not a literal is left out)."""
+    import ast
+
+    import papermill as pm
+
+    from reidlab.paths import repo_root
+
+    out = {}
+    for name, info in pm.inspect_notebook(str(repo_root() / "notebooks" / f"{notebook}.ipynb")).items():
+        try:
+            out[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError, TypeError):
+            continue
+    return out
 
 
 def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:

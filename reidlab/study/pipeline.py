@@ -27,9 +27,13 @@ from typing import Any
 from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
-from reidlab.study.contract import COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, headline_metrics
+from reidlab.study.contract import (
+    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, check_results_folder, headline_metrics,
+    is_committed_results,
+)
 from reidlab.study.io import read_json, write_json
-from reidlab.study.params import declared_parameters
+from reidlab.config import DATASETS
+from reidlab.study.params import declared_parameters, pretrained_setting
 from reidlab.study.report import write_report
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -83,9 +87,13 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         params["dataset"] = dataset
     if data_root:
         params["data_root"] = data_root
-    results = resolve(results_dir)
+    try:
+        results = check_results_folder(resolve(results_dir, name="results_dir"), results_dir, name="--results-dir")
+    except ValueError as exc:
+        raise SystemExit(f"[reidlab] {exc}") from None
+    check_foreign_files(results)
     version = code_version()
-    if results == resolve(COMMITTED_RESULTS) and version["tree"] == "dirty" and not allow_dirty:
+    if is_committed_results(results) and version["tree"] == "dirty" and not allow_dirty:
         raise SystemExit(
             f"[reidlab] refusing to regenerate the committed {COMMITTED_RESULTS}/ from a working tree with "
             f"uncommitted changes ({', '.join(version['changed'][:5])}{' ...' if len(version['changed']) > 5 else ''}): "
@@ -133,6 +141,36 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             print(f"[reidlab] removed {path}: no notebook writes it any more", flush=True)
     print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
     return timings
+
+
+#: What a results folder written by the pipeline holds (besides hidden temporaries).
+RESULT_FILES: frozenset[str] = frozenset({*(f"{n}.json" for n in NOTEBOOKS), "metrics.json", "run_info.json",
+                                          "README.md", "check.md", "tables", "figures", "notebooks"})
+
+
+def check_foreign_files(results: Path) -> None:
+    """Refuse a results folder holding anything the pipeline does not write there: it would
+    be mixed with (or, for names it writes, replaced by) the study's results."""
+    if not results.is_dir():
+        if results.exists():
+            raise SystemExit(f"[reidlab] --results-dir {results} is a file, not a folder")
+        return
+    foreign = sorted(p.name for p in results.iterdir() if p.name not in RESULT_FILES and not p.name.startswith("."))
+    if foreign:
+        raise SystemExit(
+            f"[reidlab] --results-dir {results} holds files the study does not write ({', '.join(foreign[:5])}"
+            f"{' ...' if len(foreign) > 5 else ''}): results go to a folder of their own (new, or written by an "
+            f"earlier reproduce: {', '.join(sorted(RESULT_FILES))})")
+
+
+def require_results(results: Path, given: str) -> Path:
+    """``results`` if it holds notebook results; else exit naming what is missing (``report``)."""
+    if not results.is_dir():
+        raise SystemExit(f"[reidlab] --results-dir {given}: {results} does not exist (make reproduce writes results/)")
+    if not any((results / f"{n}.json").is_file() for n in NOTEBOOKS):
+        raise SystemExit(f"[reidlab] --results-dir {given}: {results} holds no notebook results (none of "
+                         f"{NOTEBOOKS[0]}.json ... {NOTEBOOKS[-1]}.json); nothing to report")
+    return results
 
 
 def stage_seconds(measured: dict[str, float], wall: float) -> dict[str, float]:
@@ -331,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("reproduce", help="run the notebooks in order and regenerate results/")
     rep.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--dataset", default=None)
+    rep.add_argument("--dataset", default=None, choices=DATASETS, help="default: each notebook's")
     rep.add_argument("--data-root", default=None)
     rep.add_argument("--cell-timeout", type=int, default=3600)
     rep.add_argument("--results-dir", default="results")
@@ -360,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     rpt.add_argument("--results-dir", default="results")
     args = parser.parse_args(argv)
     if args.command == "reproduce":
+        if args.pretrained:
+            try:
+                pretrained_setting(args.pretrained)
+            except ValueError as exc:
+                parser.error(f"--pretrained: {exc}")
+        if args.data_root and resolve(args.data_root, name="--data-root").is_file():
+            parser.error(f"--data-root {args.data_root}: {resolve(args.data_root)} is a file, not a folder")
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
                   args.results_dir, args.pretrained, args.allow_dirty)
     elif args.command == "prepare-nbval":
@@ -371,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         return check_results_command(args.profile, args.seed, args.reference, args.results_dir,
                                      run=not args.no_run, cell_timeout=args.cell_timeout)
     elif args.command == "report":
-        print(write_report(resolve(args.results_dir)))
+        print(write_report(require_results(resolve(args.results_dir, name="--results-dir"), args.results_dir)))
     return 0
 
 

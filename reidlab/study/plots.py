@@ -182,16 +182,32 @@ def compose_row(images: Sequence[Image.Image], frames: Sequence[str | None] | No
     return canvas
 
 
+def displayed_ranking(distances: np.ndarray, q_pid: int, q_cam: int, g_pids: np.ndarray, g_cams: np.ndarray,
+                      topk: int) -> list[int]:
+    """The first ``topk`` gallery indices of one query, ranked as the scored protocol ranks them
+    (:func:`reidlab.metrics.evaluate_rank`'s rule: ascending distance, stable, a gallery image of
+    the query's identity *and* camera discarded; pass the cameras as scored, e.g.
+    :meth:`~reidlab.study.scoring.SplitFeatures.ids`, which puts every query and gallery image of a
+    protocol without the camera rule on different cameras)."""
+    order = np.argsort(np.asarray(distances), kind="stable")
+    return [int(j) for j in order if not (g_pids[j] == q_pid and g_cams[j] == q_cam)][:topk]
+
+
 def ranking_figure(query: Sequence[ImageRecord], gallery: Sequence[ImageRecord], distmat: np.ndarray, *,
                    query_indices: Sequence[int], topk: int = 10, interpolation: str = "bicubic",
+                   cameras: tuple[np.ndarray, np.ndarray] | None = None,
                    title: str = "Fig. 4: top-10 matches (true match framed green)"):
-    """Fig. 4 of RFD: each query (blue frame) with its top-k gallery matches at native resolution."""
+    """Fig. 4 of RFD: each query (blue frame) with its top-k gallery matches at native resolution,
+    ranked by :func:`displayed_ranking` (``cameras``: query and gallery cameras as scored; default
+    the records' own)."""
     distmat = np.asarray(distmat)
+    g_pids = np.array([r.pid for r in gallery])
+    q_cams, g_cams = cameras if cameras is not None else (np.array([r.camid for r in query]),
+                                                          np.array([r.camid for r in gallery]))
     rows = []
     for qi in query_indices:
-        order = np.argsort(distmat[qi], kind="stable")
         q = query[qi]
-        keep = [j for j in order if not (gallery[j].pid == q.pid and gallery[j].camid == q.camid)][:topk]
+        keep = displayed_ranking(distmat[qi], q.pid, q_cams[qi], g_pids, g_cams, topk)
         imgs = [record_image(q, interpolation, native=True)] + \
                [record_image(gallery[j], interpolation, native=True) for j in keep]
         frames = ["#1f77b4"] + ["#2ca02c" if gallery[j].pid == q.pid else "#d62728" for j in keep]
@@ -212,15 +228,17 @@ def ranking_figure_for(feats, *, lam: float, reading: str, n_queries: int = 5, t
                        interpolation: str = "bicubic", feature_model: str = "bf", resolution_model: str = "br",
                        title: str = "Fig. 4: top-10 matches (true match framed green)"):
     """:func:`ranking_figure` for ``n_queries`` queries drawn with ``seed`` from one split's
-    features (:class:`~reidlab.study.scoring.SplitFeatures`), ranked by Eq. 8 with ``lam``."""
+    features (:class:`~reidlab.study.scoring.SplitFeatures`), ranked by Eq. 8 with ``lam`` and
+    with the split's own camera rule, exactly as it is scored."""
     from reidlab.metrics import fused_distance
 
     q, g = feats.split.query, feats.split.gallery
     dist = fused_distance(feats.query[feature_model], feats.gallery[feature_model], feats.query[resolution_model],
                           feats.gallery[resolution_model], lam=lam, reading=reading).cpu().numpy()
+    _, _, q_cams, g_cams = feats.ids()
     chosen = sorted(np.random.default_rng(seed).choice(len(q), size=min(n_queries, len(q)), replace=False).tolist())
     return ranking_figure(q, g, dist, query_indices=chosen, topk=min(topk, len(g)), interpolation=interpolation,
-                          title=title)
+                          cameras=(q_cams, g_cams), title=title)
 
 
 def close(fig) -> None:

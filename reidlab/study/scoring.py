@@ -102,15 +102,17 @@ def rank_metrics(distmat: torch.Tensor | np.ndarray, feats: SplitFeatures, max_r
 
 
 def score(feats: SplitFeatures, *, feature_model: str = "bf", resolution_model: str | None = "br",
-          lam: float = 0.0, reading: str = "similarity", max_rank: int = 50) -> dict[str, float]:
-    """Metrics of the Eq. 8 fusion D = D_f - lam * D_r (``lam=0``: the feature model alone)."""
+          lam: float = 0.0, reading: str = "similarity", max_rank: int = 50,
+          ensemble: bool = False) -> dict[str, float]:
+    """Metrics of the Eq. 8 fusion D = D_f - lam * D_r (``lam=0``: the feature model alone;
+    ``ensemble``: the controls' ``lam <= 0``, see :func:`reidlab.config.check_lam`)."""
     ff_q, ff_g = feats.query[feature_model], feats.gallery[feature_model]
     if resolution_model is None or lam == 0:
         fr_q, fr_g = ff_q[:, :1], ff_g[:, :1]  # unused when lam == 0
         lam = 0.0
     else:
         fr_q, fr_g = feats.query[resolution_model], feats.gallery[resolution_model]
-    dist = fused_distance(ff_q, ff_g, fr_q, fr_g, lam=lam, reading=reading)
+    dist = fused_distance(ff_q, ff_g, fr_q, fr_g, lam=lam, reading=reading, ensemble=ensemble)
     return rank_metrics(dist, feats, max_rank=max_rank)
 
 

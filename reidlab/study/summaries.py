@@ -85,7 +85,8 @@ def pseudo_label_bins(ds: ReidDataset, data_cfg) -> tuple[list[int], list[int], 
     from reidlab.data import pseudo_resolution_labels
 
     sizes = [r.pixel_count for r in ds.images]
-    labels, edges = pseudo_resolution_labels(sizes, n_bins=data_cfg.pseudo_bins, strategy=data_cfg.pseudo_strategy)
+    labels, edges = pseudo_resolution_labels(sizes, n_bins=data_cfg.pseudo_bins, strategy=data_cfg.pseudo_strategy,
+                                             names=[r.path for r in ds.images])
     return sizes, list(labels), [float(e) for e in edges]
 
 

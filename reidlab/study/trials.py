@@ -180,7 +180,11 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
 
 def lambda_sweep(features: list[scoring.SplitFeatures], lams, readings=("similarity", "distance"),
                  feature_model: str = "bf", max_rank: int = 50) -> pd.DataFrame:
-    """R1/mAP for each lambda and Eq. 8 reading on already-extracted features (cheap)."""
+    """R1/mAP for each lambda and Eq. 8 reading on already-extracted features (cheap).
+    Every lambda must be >= 0 (:func:`reidlab.config.check_lam`): a sweep chooses Eq. 8's weight."""
+    from reidlab.config import check_lam
+
+    lams = [check_lam(lam, name="lambdas") for lam in lams]
     rows = []
     for trial, feats in enumerate(features):
         for reading in readings:

@@ -76,6 +76,9 @@ def synth_dataset_dirname(variant: str, n_ids: int, images_per_id: int, n_camera
     return f"synth-{variant}_n{p['n_ids']}_k{p['images_per_id']}_c{p['n_cameras']}_{w}x{h}_s{p['seed']}"
 
 
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+
+
 def _read_manifest(folder: Path) -> dict[str, Any] | None:
     try:
         return json.loads((folder / MANIFEST_NAME).read_text())
@@ -103,7 +106,16 @@ def _existing(root: Path, wanted: dict[str, Any]) -> bool:
         return False            # an empty folder is replaced
     found = _read_manifest(root) if root.is_dir() else None
     if found is not None and _identity_of(found) == _identity_of(wanted):
-        return True
+        expected = (found.get("counts") or {}).get("images")
+        present = sum(1 for p in root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
+        if expected is None or present == expected:
+            return True
+        # our own output, damaged since (files deleted or added): regenerated, never read short
+        print(f"[reidlab] {root} holds {present} images where its {MANIFEST_NAME} records {expected} "
+              f"({'missing' if present < expected else 'extra'}: {abs(present - expected)}); regenerating it",
+              flush=True)
+        shutil.rmtree(root)
+        return False
     if found is not None and _is_older_version_of(found, wanted):
         # our own output from an older generator: stale, regenerated (never a user's data)
         print(f"[reidlab] {root} was written by SynthPeople version {found.get('version')}; "
