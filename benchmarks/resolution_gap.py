@@ -5,8 +5,8 @@ AVX2 EPYC); reuses every other run and feature in runs/. Run after make reproduc
 
     .venv/bin/python benchmarks/resolution_gap.py
 """
-import sys, time, json
-import numpy as np, pandas as pd
+import time
+import pandas as pd
 from reidlab.config import protocol_kwargs
 from reidlab.data import build_protocol, prepare_dataset
 from reidlab.study import inspection, models, scoring, trials
