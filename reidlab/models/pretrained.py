@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 __all__ = ["PretrainedWeightsMissing", "Pretrained", "WEIGHT_SUFFIXES", "torch_hub_checkpoints",
-           "hf_hub_cache", "resnet_weights_file", "hrnet_weights_file", "load_weights_file",
+           "hf_hub_cache", "looks_like_weights_file", "resnet_weights_file", "hrnet_weights_file", "load_weights_file",
            "load_backbone_weights"]
 
 #: ``pretrained`` argument: ``None``, ``"imagenet"`` or a weights file path.
@@ -74,15 +74,20 @@ def _is_imagenet(pretrained: Pretrained) -> bool:
     return isinstance(pretrained, str) and pretrained == "imagenet"
 
 
+def looks_like_weights_file(pretrained: str | os.PathLike[str], path: Path) -> bool:
+    """Whether the ``pretrained`` setting (resolved to ``path``) names a file rather than a
+    misspelt choice: a path object, a weights suffix, a folder separator or an existing file."""
+    return (isinstance(pretrained, os.PathLike) or path.suffix in WEIGHT_SUFFIXES
+            or os.sep in str(pretrained) or "/" in str(pretrained) or path.exists())
+
+
 def _local_file(pretrained: str | os.PathLike[str]) -> Path:
     """``pretrained`` as an existing weights file; ``ValueError`` when it is neither
     ``"imagenet"`` nor path-like, :class:`PretrainedWeightsMissing` when it is absent."""
     from reidlab.paths import resolve
 
     path = resolve(pretrained, name="pretrained")   # a relative path is relative to the repository root
-    looks_like_path = (isinstance(pretrained, os.PathLike) or path.suffix in WEIGHT_SUFFIXES
-                       or os.sep in str(pretrained) or path.exists())
-    if not looks_like_path:
+    if not looks_like_weights_file(pretrained, path):
         raise ValueError(
             f"pretrained={str(pretrained)!r} is not valid; choose None (random init), "
             f"'imagenet', 'synthpeople' (the study resolves it to its pre-training run) or the path "

@@ -6,7 +6,6 @@ message that lists the valid choices, before any work starts.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from reidlab.config import (
@@ -84,13 +83,12 @@ def pretrained_setting(value: Any) -> str | None:
     choices = f"imagenet, {SYNTHETIC_PRETRAINING}, {FROM_SCRATCH}, or a weights file (its path)"
     if not isinstance(value, str):
         raise ValueError(f"pretrained={value!r} is not valid; choose {choices}")
-    from reidlab.models.pretrained import WEIGHT_SUFFIXES
+    from reidlab.models.pretrained import looks_like_weights_file
 
     path = resolve(value, name="pretrained")
     if path.is_dir():
         raise ValueError(f"pretrained={value!r} is a folder ({path}), not a weights file; choose {choices}")
-    looks_like_path = path.suffix in WEIGHT_SUFFIXES or "/" in value or os.sep in value or path.exists()
-    if not looks_like_path:   # a misspelt choice ("imagnet"), not a file name
+    if not looks_like_weights_file(value, path):   # a misspelt choice ("imagnet"), not a file name
         raise ValueError(f"pretrained={value!r} is neither a known choice nor an existing file; choose {choices}")
     return str(path)   # a missing file is named by check_pretrained, before any data work
 
