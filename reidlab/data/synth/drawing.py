@@ -245,7 +245,7 @@ def _garment_texture(person: IdentitySpec, color: RGB, size: tuple[int, int], cx
 def _draw_logo(p: _Painter, person: IdentitySpec, color: RGB) -> None:
     x, y = person.logo_position
     x *= person.build_width
-    s = 0.018  # half size: a glyph of about 4 pixels at 128-pixel HR
+    s = 0.024  # half size: a glyph of about 5 pixels at 128-pixel HR
     kind = person.logo
     if kind == "circle":
         p.ellipse(x, y, s, s, color)

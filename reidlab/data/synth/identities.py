@@ -170,7 +170,7 @@ def _sample_fine(rng: np.random.Generator, upper_color: str, count: int) -> list
     for i in range(count):
         members.append({
             "pattern": PATTERNS[int(patterns[i])],
-            "pattern_period": round(float(rng.uniform(0.026, 0.048)), 4),
+            "pattern_period": round(float(rng.uniform(0.040, 0.070)), 4),
             "pattern_phase": (round(float(rng.random()), 3), round(float(rng.random()), 3)),
             "pattern_contrast": round(float(rng.uniform(70.0, 110.0)), 1),
             "logo": LOGOS[int(logos[i])],
