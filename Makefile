@@ -3,6 +3,7 @@
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
 #   make check-results  run the study into runs/check-results/<profile>/ and compare its metrics.json and
 #                    claims with the committed results/ within the study's own uncertainty (exit 1 if not)
+#   make docs        regenerate the code-derived part of docs/architecture.md (python -m reidlab.architecture)
 # Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
 #          REFERENCE=results (check-results)  ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
 
@@ -22,7 +23,7 @@ export MPLBACKEND := Agg
 # headless notebook runs: plain-text progress bars (no widget state in executed notebooks)
 export REIDLAB_PLAIN_PROGRESS := 1
 
-.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build
+.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build docs
 
 install: $(VENV)/.installed
 
@@ -55,6 +56,9 @@ benchmarks: install
 	$(BIN)/python benchmarks/model_speed.py
 	$(BIN)/python benchmarks/time_shares.py
 	$(BIN)/python benchmarks/extract_speed.py
+
+docs: install
+	$(BIN)/python -m reidlab.architecture
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -12,43 +12,24 @@ or :func:`override`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import numbers
 import os
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-DATASETS: tuple[str, ...] = (
-    "synth-market", "synth-caviar", "market1501", "dukemtmc", "msmt17", "cuhk03",
-    "viper", "caviar", "grid", "prid",
+# The allowed values of each choice, defined once in reidlab.choices (a leaf: config imports no
+# other part of the library) and re-exported here under the names notebooks and tests use.
+from reidlab.choices import (
+    BR_NETWORKS, DATASETS, HRNET_HEADS, INTERPOLATIONS, PROTOCOLS, PS_OBJECTIVES, PS_STUDENT_DATA,
+    PSEUDO_STRATEGIES, RFD_READINGS, VDSR_INITS, check_choice,
 )
-PROTOCOLS: tuple[str, ...] = ("lr_query", "multi_res_gallery")
-INTERPOLATIONS: tuple[str, ...] = ("bicubic", "bilinear")
-RFD_READINGS: tuple[str, ...] = ("similarity", "distance")
-PSEUDO_STRATEGIES: tuple[str, ...] = ("equal-width", "equal-frequency")
-GLOBAL_BRANCHES: tuple[str, ...] = ("rfd", "mgn")
-BR_NETWORKS: tuple[str, ...] = ("mgn", "light")
-HRNET_HEADS: tuple[str, ...] = ("authors", "bnneck")
-PS_OBJECTIVES: tuple[str, ...] = ("simple", "authors")
-PS_STUDENT_DATA: tuple[str, ...] = ("degraded", "all")
-VDSR_INITS: tuple[str, ...] = ("identity", "authors")
+from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS
+from reidlab.choices import hrnet_backbones as hrnets
+from reidlab.choices import resnet_backbones as backbones
 
-
-@functools.lru_cache(maxsize=None)
-def backbones() -> tuple[str, ...]:
-    """ResNet names MGN accepts (torchvision's ResNet family)."""
-    from reidlab.models.mgn import resnet_backbones
-
-    return tuple(resnet_backbones())
-
-
-@functools.lru_cache(maxsize=None)
-def hrnets() -> tuple[str, ...]:
-    """timm HRNet names HRNet-ReID accepts."""
-    import timm
-
-    return tuple(n for n in timm.list_models("hrnet*") if "." not in n)
+GLOBAL_BRANCHES: tuple[str, ...] = tuple(_GLOBAL_BRANCH_LAYOUTS)
 
 
 @dataclass(frozen=True)
@@ -365,86 +346,68 @@ def validate(cfg: Any) -> None:
     Every section is checked: data, model, each schedule, evaluation and PS-HRNet.
     """
     if isinstance(cfg, DataConfig):
-        _choice("dataset", cfg.dataset, DATASETS)
-        _choice("interpolation", cfg.interpolation, INTERPOLATIONS)
-        _choice("upsampling", cfg.upsampling, INTERPOLATIONS)
-        _choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
+        check_choice("dataset", cfg.dataset, DATASETS)
+        check_choice("interpolation", cfg.interpolation, INTERPOLATIONS)
+        check_choice("upsampling", cfg.upsampling, INTERPOLATIONS)
+        check_choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
         if isinstance(cfg.data_root, bool) or not isinstance(cfg.data_root, (str, os.PathLike)):
             raise TypeError(f"data_root must be a path (str or os.PathLike), got "
                             f"{type(cfg.data_root).__name__} {cfg.data_root!r}")
-        for name in ("n_ids", "images_per_id", "n_cameras", "hr_height", "hr_width", "pseudo_bins"):
-            _positive(name, getattr(cfg, name))
-        _non_negative_int("seed", cfg.seed)
-        _non_negative_int("val_ids", cfg.val_ids)
+        _each(_positive, cfg, "n_ids", "images_per_id", "n_cameras", "hr_height", "hr_width", "pseudo_bins")
+        _each(_non_negative_int, cfg, "seed", "val_ids")
         _positive("lr_copies", cfg.lr_copies)
         if not cfg.factors or any(isinstance(f, bool) or not isinstance(f, int) or f < 2
                                   for f in cfg.factors):
             raise ValueError(f"factors must be down-sampling factors >= 2, got {cfg.factors!r}")
     elif isinstance(cfg, ModelConfig):
-        _choice("backbone", cfg.backbone, backbones())
-        for name in ("reduction", "feat_dim", "height", "width"):
-            _positive(name, getattr(cfg, name))
+        check_choice("backbone", cfg.backbone, backbones())
+        _each(_positive, cfg, "reduction", "feat_dim", "height", "width")
         _fraction("dropout", cfg.dropout)
-        _choice("global_branch", cfg.global_branch, GLOBAL_BRANCHES)
-        _choice("br_network", cfg.br_network, BR_NETWORKS)
-        _non_negative_int("mgn_height", cfg.mgn_height)
-        _non_negative_int("mgn_width", cfg.mgn_width)
+        check_choice("global_branch", cfg.global_branch, GLOBAL_BRANCHES)
+        check_choice("br_network", cfg.br_network, BR_NETWORKS)
+        _each(_non_negative_int, cfg, "mgn_height", "mgn_width")
         if (cfg.mgn_height > 0) != (cfg.mgn_width > 0):
             raise ValueError(f"mgn_height and mgn_width are set together (both > 0) or not at all (both 0), "
                              f"got {cfg.mgn_height} x {cfg.mgn_width}")
         if not isinstance(cfg.attention, bool):
             raise ValueError(f"attention must be True or False, got {cfg.attention!r}")
     elif isinstance(cfg, TrainConfig):
-        for name in ("iterations", "p", "k", "checkpoint_every", "log_every"):
-            _positive(name, getattr(cfg, name))
-        for name in ("warmup_iterations", "iterations_per_id", "epochs", "warmup_epochs", "pad_crop",
-                     "validate_every", "bn_recalibration"):
-            _non_negative_int(name, getattr(cfg, name))
+        _each(_positive, cfg, "iterations", "p", "k", "checkpoint_every", "log_every")
+        _each(_non_negative_int, cfg, "warmup_iterations", "iterations_per_id", "epochs", "warmup_epochs",
+              "pad_crop", "validate_every", "bn_recalibration")
         for m in cfg.lr_milestones:
             if _number("lr_milestones", m) <= 0 or m >= 1:
                 raise ValueError(f"lr_milestones must be fractions in (0, 1), got {cfg.lr_milestones!r}")
         if cfg.warmup_lr is not None:
             _finite_positive("warmup_lr", cfg.warmup_lr)
-        _non_negative_int("num_workers", cfg.num_workers)
-        _non_negative_int("seed", cfg.seed)
-        _choice("amp", cfg.amp, AMP_MODES)
+        _each(_non_negative_int, cfg, "num_workers", "seed")
+        check_choice("amp", cfg.amp, AMP_MODES)
         if not (isinstance(cfg.channels_last, bool) or cfg.channels_last == "auto"):
             raise ValueError(f"channels_last={cfg.channels_last!r} is not valid; choose one of: True, False, auto")
-        _choice("optimizer", cfg.optimizer, OPTIMIZERS)
+        check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
         _finite_positive("lr", cfg.lr)
-        for name in ("weight_decay", "margin"):
-            _finite_non_negative(name, getattr(cfg, name))
-        for name in ("lr_gamma", "lr_decay_at", "beta1", "label_smoothing"):
-            _fraction(name, getattr(cfg, name))
+        _each(_finite_non_negative, cfg, "weight_decay", "margin")
+        _each(_fraction, cfg, "lr_gamma", "lr_decay_at", "beta1", "label_smoothing")
     elif isinstance(cfg, EvalConfig):
-        for name in ("trials", "seeds", "splits"):
-            _positive(name, getattr(cfg, name))
-        _positive("batch_size", cfg.batch_size)
-        _positive("max_rank", cfg.max_rank)
-        _choice("amp", cfg.amp, AMP_MODES)
-        _choice("rfd_reading", cfg.rfd_reading, RFD_READINGS)
+        _each(_positive, cfg, "trials", "seeds", "splits", "batch_size", "max_rank")
+        check_choice("amp", cfg.amp, AMP_MODES)
+        check_choice("rfd_reading", cfg.rfd_reading, RFD_READINGS)
         check_lam(cfg.lam)
     elif isinstance(cfg, PSHRNetConfig):
-        _choice("hrnet", cfg.hrnet, hrnets())
-        _choice("head", cfg.head, HRNET_HEADS)
-        _choice("objective", cfg.objective, PS_OBJECTIVES)
-        _choice("student_data", cfg.student_data, PS_STUDENT_DATA)
-        _choice("vdsr_init", cfg.vdsr_init, VDSR_INITS)
-        for name in ("height", "width"):
-            _non_negative_int(name, getattr(cfg, name))
-        for name in ("vdsr_blocks", "vdsr_channels", "embed_dim"):
-            _positive(name, getattr(cfg, name))
-        for name in ("feature_l1_weight", "image_l1_weight"):
-            _finite_non_negative(name, getattr(cfg, name))
+        check_choice("hrnet", cfg.hrnet, hrnets())
+        check_choice("head", cfg.head, HRNET_HEADS)
+        check_choice("objective", cfg.objective, PS_OBJECTIVES)
+        check_choice("student_data", cfg.student_data, PS_STUDENT_DATA)
+        check_choice("vdsr_init", cfg.vdsr_init, VDSR_INITS)
+        _each(_non_negative_int, cfg, "height", "width")
+        _each(_positive, cfg, "vdsr_blocks", "vdsr_channels", "embed_dim")
+        _each(_finite_non_negative, cfg, "feature_l1_weight", "image_l1_weight")
         _finite_positive("vdsr_lr_scale", cfg.vdsr_lr_scale)
         validate(cfg.teacher)
         validate(cfg.student)
     elif isinstance(cfg, PretrainConfig):
-        for name in ("n_ids", "images_per_id", "n_cameras"):
-            _positive(name, getattr(cfg, name))
-        for name in ("height", "width"):
-            _non_negative_int(name, getattr(cfg, name))
-        _non_negative_int("seed", cfg.seed)
+        _each(_positive, cfg, "n_ids", "images_per_id", "n_cameras")
+        _each(_non_negative_int, cfg, "height", "width", "seed")
         validate(cfg.schedule)
         validate(cfg.hrnet_schedule)
     elif isinstance(cfg, Profile):
@@ -474,6 +437,12 @@ def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
     return float(lam)
 
 
+def _each(check: Callable[[str, Any], Any], cfg: Any, *names: str) -> None:
+    """``check(name, cfg.<name>)`` for each of ``names``, in order."""
+    for name in names:
+        check(name, getattr(cfg, name))
+
+
 def _non_negative_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -500,9 +469,7 @@ def _fraction(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
 
 
-def _choice(name: str, value: Any, valid: tuple) -> None:
-    if value not in valid:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
 
 
 def _positive(name: str, value: int) -> None:

@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not info.is_main:
             barrier()  # rank 0 generates / reads the data first
-        from reidlab.study.models import training_split, with_start_weights
+        from reidlab.study.trained import training_split, with_start_weights
 
         dataset = prepare_dataset(profile.data, progress=info.is_main and not args.no_progress)
         if info.is_main:   # pretrained="synthpeople": the study's pre-training run (trained once, rank 0)
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"({cpu['cpu_model']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}) -> {out}",
                   file=sys.stderr)
         _, summary = train(profile, split, out, resume=not args.no_resume,
-                           progress=not args.no_progress, device=device)
+                           progress=not args.no_progress, device=device, spec=spec)
         if info.is_main:
             print(json.dumps(summary.to_dict(), indent=2))
     except (ConfigMismatchError, RunLockedError, FileNotFoundError) as exc:  # explained, no traceback needed

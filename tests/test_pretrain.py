@@ -13,7 +13,7 @@ from reidlab.data.synth import sample_identities
 from reidlab.engine import pretrain as pre
 from reidlab.engine.runs import RunSpec
 from reidlab.models.mgn import build_mgn
-from reidlab.study import models
+from reidlab.study import trained
 
 TINY = PretrainConfig(n_ids=6, images_per_id=3, n_cameras=2,
                       schedule=pretrain_schedule(iterations=2, warmup_iterations=1, p=3, k=2, amp="off",
@@ -103,17 +103,17 @@ def test_backbone_file_initialises_mgn(resnet_run: tuple[Path, Path]) -> None:
 def test_study_resolves_synthpeople_to_the_run(tmp_path: Path) -> None:
     prof = override(get_profile("smoke"), data={"data_root": str(tmp_path / "data")})
     prof = dataclasses.replace(prof, pretrain=TINY)
-    assert models.uses_pretraining(prof)
-    resolved = models.with_pretraining(prof, tmp_path / "runs", progress=False)
+    assert trained.uses_pretraining(prof)
+    resolved = trained.with_pretraining(prof, tmp_path / "runs", progress=False)
     weights = Path(resolved.model.pretrained)
     assert weights.name == pre.BACKBONE_FILE and weights.is_file()
-    assert weights.parent.parent.name == models.PRETRAIN_FOLDER
+    assert weights.parent.parent.name == trained.PRETRAIN_FOLDER
     config = json.loads((weights.parent / "config.json").read_text())
     assert config["task"] == "pretrain" and config["backbone"] == prof.model.backbone
     with pytest.raises(FileNotFoundError, match="pre-training"):
-        models.pretraining_run(prof, tmp_path / "elsewhere", train_if_missing=False)
+        trained.pretraining_run(prof, tmp_path / "elsewhere", train_if_missing=False)
     scratch = override(prof, model={"pretrained": None})
-    assert models.with_pretraining(scratch, tmp_path / "runs") is scratch
+    assert trained.with_pretraining(scratch, tmp_path / "runs") is scratch
 
 
 def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,6 +132,6 @@ def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pyt
     def must_not_pretrain(*args, **kwargs):
         raise AssertionError("the light B-R triggered the pre-training")
 
-    monkeypatch.setattr(models, "pretraining_run", must_not_pretrain)
-    model, out = models.br_model(prof, split, tmp_path / "runs", progress=False)
+    monkeypatch.setattr(trained, "pretraining_run", must_not_pretrain)
+    model, out = trained.br_model(prof, split, tmp_path / "runs", progress=False)
     assert out.is_dir() and model.num_classes == split.n_res_classes

@@ -662,11 +662,11 @@ def test_deleted_config_json_still_protects_the_finished_run(tmp_path: Path) -> 
 
 def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None:
     from reidlab.engine.pseudo_siamese import _ps_from_config
-    from reidlab.engine.tasks import _build_model
+    from reidlab.models.build import rfd_network
 
     old_mgn = {"backbone": "resnet18", "attention": False, "pretrained": None, "reduction": 8, "feat_dim": 16,
                "dropout": 0.5}
-    assert _build_model(old_mgn, 3, pretrained=False).global_branch == "mgn"
+    assert rfd_network(old_mgn, 3, pretrained=False).global_branch == "mgn"
     assert _ps_from_config({"hrnet": "hrnet_w18_small", "embed_dim": 64}).head == "bnneck"
 
 

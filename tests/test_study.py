@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from reidlab.config import get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.runs import RunSpec
 from reidlab.engine.tasks import bf_spec, br_spec
 from reidlab.study import io, scoring, stats
-from reidlab.study.models import get_or_train, run_dir
+from reidlab.study.trained import run_dir
 from reidlab.study.params import build_profile
 
 
@@ -76,17 +77,30 @@ def test_run_dir_ignores_result_neutral_settings(tmp_path, make_split):
     assert run_dir(prof, bf_spec(prof, make_split()), tmp_path) == run_dir(other, bf_spec(other, make_split()), tmp_path)
 
 
-def test_get_or_train_names_the_notebook_when_training_is_not_allowed(tmp_path):
+def test_train_or_load_names_the_notebook_when_training_is_not_allowed(tmp_path):
+    from reidlab.engine.runner import train_or_load
+    from reidlab.study.trained import _missing_hint
+
     spec = RunSpec.of("bf", train={"lr": 1.0})
+    built = []
+
+    def run(spec, allow_training):
+        outcome = train_or_load(spec, tmp_path, load=lambda p: 2, build=lambda _: built.append(1) or torch.nn.Identity(),
+                                fit=lambda model, _: (1, None), seed=0, allow_training=allow_training,
+                                missing_hint=_missing_hint(spec.task))
+        return outcome.result, outcome.trained
+
     with pytest.raises(FileNotFoundError, match="01_train_bf.ipynb"):
-        get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
-    assert get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=True) == (1, True)
-    (tmp_path / "summary.json").write_text(json.dumps({"spec": dict(spec.config)}))
+        run(spec, allow_training=False)
+    assert not tmp_path.joinpath("config.json").exists() and not built   # refused before touching the folder
+    assert run(spec, allow_training=True) == (1, True) and built == [1]
+    (tmp_path / "summary.json").write_text(json.dumps({"spec": dict(spec.config), "out_dir": str(tmp_path),
+                                                       "iterations": 1}))
     (tmp_path / "model.pt").write_bytes(b"")
-    assert get_or_train(spec, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False) == (2, False)
+    assert run(spec, allow_training=False) == (2, False)
     other = RunSpec.of("bf", train={"lr": 2.0})    # a finished run of another identity is not this one
     with pytest.raises(FileNotFoundError):
-        get_or_train(other, tmp_path, train=lambda: 1, load=lambda p: 2, allow_training=False)
+        run(other, allow_training=False)
 
 
 def _per_trial(diffs):
@@ -216,7 +230,7 @@ def test_pretrained_parameter_values():
 
 
 def test_start_is_labelled():
-    from reidlab.study.models import start_label
+    from reidlab.study.trained import start_label
 
     assert start_label(build_profile("smoke")) == "SynthPeople pre-training (ImageNet stand-in)"
     assert start_label(build_profile("smoke", pretrained="scratch")) == "from scratch"
@@ -226,7 +240,7 @@ def test_start_is_labelled():
 
 def test_missing_imagenet_weights_fail_at_once_naming_the_cache(tmp_path, monkeypatch):
     from reidlab.models.pretrained import PretrainedWeightsMissing
-    from reidlab.study.models import check_pretrained
+    from reidlab.study.trained import check_pretrained
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from reidlab import choices
 from reidlab.data.images import load_image
 from reidlab.data.records import ImageRecord
 
@@ -28,11 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["INTERPOLATIONS", "check_interpolation", "degrade", "degradation_kwargs", "assign_factors",
            "stable_hash", "materialise_degraded"]
 
-#: Resampling filters accepted by :func:`degrade`.
-INTERPOLATIONS: dict[str, Image.Resampling] = {
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-}
+#: Resampling filters accepted by :func:`degrade`: the PIL filter of each name in
+#: :data:`reidlab.choices.INTERPOLATIONS`.
+INTERPOLATIONS: dict[str, Image.Resampling] = {name: Image.Resampling[name.upper()]
+                                               for name in choices.INTERPOLATIONS}
 
 
 def _check_factor(factor: object) -> int:

@@ -50,6 +50,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from reidlab.choices import PROTOCOLS
 from reidlab.data.mlr import assign_factors, stable_hash
 from reidlab.data.pseudo_labels import PSEUDO_STRATEGIES, apply_bins, pseudo_resolution_labels
 from reidlab.data.records import FACTOR_TO_RES_CLASS, ImageRecord, ProtocolSplit, ReidDataset
@@ -60,7 +61,7 @@ __all__ = [
     "multi_resolution_validation",
 ]
 
-PROTOCOL_NAMES: tuple[str, ...] = ("lr_query", "multi_res_gallery")
+PROTOCOL_NAMES: tuple[str, ...] = PROTOCOLS   # reidlab.choices
 #: Datasets in CAVIAR4REID layout, evaluated with :func:`caviar_protocol`.
 CAVIAR_NAMES: tuple[str, ...] = ("caviar", "synth-caviar")
 #: Test identities per trial where it is not half of the two-camera identities.

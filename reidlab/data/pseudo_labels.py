@@ -31,6 +31,8 @@ import warnings
 
 import numpy as np
 
+from reidlab import choices
+
 __all__ = ["PSEUDO_STRATEGIES", "pseudo_resolution_labels", "apply_bins", "pixel_counts", "size_outliers",
            "PseudoLabelOutlierWarning", "OUTLIER_FENCE", "MAX_OUTLIER_SHARE"]
 
@@ -44,7 +46,8 @@ MAX_OUTLIER_SHARE = 0.05
 class PseudoLabelOutlierWarning(UserWarning):
     """Images left out of the pseudo-label bin edges (see the module docstring)."""
 
-PSEUDO_STRATEGIES: tuple[str, ...] = ("equal-width", "equal-frequency")
+#: Binning strategies (:data:`reidlab.choices.PSEUDO_STRATEGIES`).
+PSEUDO_STRATEGIES: tuple[str, ...] = choices.PSEUDO_STRATEGIES
 
 
 def pixel_counts(sizes: Sequence[int] | Sequence[tuple[int, int]] | np.ndarray) -> np.ndarray:

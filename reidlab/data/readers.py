@@ -38,7 +38,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from reidlab.choices import DATASETS
 from reidlab.data.images import (
     IMAGE_EXTENSIONS, ImageReadError, is_image_file, read_image_size, verify_images,
 )
@@ -386,21 +388,27 @@ _VIPER_FLAT = re.compile(r"^(\d+)_(\d+)_([12])\.\w+$")
 _VIPER_CAM = re.compile(r"^(\d+)(?:_\d+)?\.\w+$")
 
 
-def _read_viper(root: Path, skips: _Skips) -> ReidDataset:
-    name = "viper"
-    if (root / "cam_a").is_dir() and (root / "cam_b").is_dir():
-        records = []
+def _two_cameras(name: str, base: Path, root: Path, read: Callable[..., list[Any]], camera: re.Pattern[str],
+                 expected: str, flat: Callable[[str], tuple[int, int] | None], skips: _Skips) -> list[Any]:
+    """What ``read`` (:func:`_flat_records` or :func:`_parse_names`) gives for a two-camera
+    dataset: the folders ``cam_a`` and ``cam_b`` of ``base`` (cameras 0 and 1, the pid the first
+    group of ``camera``, names as ``expected``) when both exist, else the flat folder ``root``
+    (``flat`` parses pid and camera of each name)."""
+    if (base / "cam_a").is_dir() and (base / "cam_b").is_dir():
+        found: list[Any] = []
         for camid, folder in enumerate(("cam_a", "cam_b")):
-            records += _flat_records(
-                name, root / folder,
-                lambda f, c=camid: (int(m.group(1)), c) if (m := _VIPER_CAM.match(f)) else None,
-                "PPP_ANGLE.bmp", skips)
-    else:
-        records = _flat_records(
-            name, root,
-            lambda f: (int(m.group(1)), int(m.group(3)) - 1) if (m := _VIPER_FLAT.match(f)) else None,
-            _layout(name, root), skips)
-    return _flat_dataset(name, root, records, multi_resolution=False)
+            found += read(name, base / folder,
+                          lambda f, c=camid: (int(m.group(1)), c) if (m := camera.match(f)) else None,
+                          expected, skips)
+        return found
+    return read(name, root, flat, _layout(name, root), skips)
+
+
+def _read_viper(root: Path, skips: _Skips) -> ReidDataset:
+    records = _two_cameras(
+        "viper", root, root, _flat_records, _VIPER_CAM, "PPP_ANGLE.bmp",
+        lambda f: (int(m.group(1)), int(m.group(3)) - 1) if (m := _VIPER_FLAT.match(f)) else None, skips)
+    return _flat_dataset("viper", root, records, multi_resolution=False)
 
 
 _PRID_FLAT = re.compile(r"^(\d+)_([ab])\.\w+$")
@@ -427,18 +435,9 @@ def _read_prid(root: Path, skips: _Skips) -> ReidDataset:
     """PRID 2011 single-shot: 385 people in camera a, 749 in b, the first 200 in both."""
     name = "prid"
     base = root / "single_shot" if (root / "single_shot").is_dir() else root
-    if (base / "cam_a").is_dir() and (base / "cam_b").is_dir():
-        entries = []
-        for camid, folder in enumerate(("cam_a", "cam_b")):
-            entries += _parse_names(
-                name, base / folder,
-                lambda f, c=camid: (int(m.group(1)), c) if (m := _PRID_OFFICIAL.match(f)) else None,
-                "person_PPPP.png", skips)
-    else:
-        entries = _parse_names(
-            name, root,
-            lambda f: (int(m.group(1)), "ab".index(m.group(2))) if (m := _PRID_FLAT.match(f)) else None,
-            _layout(name, root), skips)
+    entries = _two_cameras(
+        name, base, root, _parse_names, _PRID_OFFICIAL, "person_PPPP.png",
+        lambda f: (int(m.group(1)), "ab".index(m.group(2))) if (m := _PRID_FLAT.match(f)) else None, skips)
     records = _records(_prid_disambiguate(entries), skips)
     return _flat_dataset(name, root, records, multi_resolution=False)
 
@@ -499,8 +498,11 @@ _READERS: dict[str, Callable[[Path, _Skips], ReidDataset]] = {
     "prid": _read_prid,
 }
 
-#: Every dataset name :func:`load_dataset` accepts (same set as ``config.DATASETS``).
-DATASET_NAMES: tuple[str, ...] = tuple(_READERS)
+#: Every dataset name :func:`load_dataset` accepts: :data:`reidlab.choices.DATASETS`, each of
+#: which has its reader above (checked here, so a name is never valid without one).
+DATASET_NAMES: tuple[str, ...] = DATASETS
+if tuple(_READERS) != DATASETS:
+    raise ImportError(f"readers {tuple(_READERS)} and reidlab.choices.DATASETS {DATASETS} disagree")
 
 
 def _without(dataset: ReidDataset, paths: set[str]) -> ReidDataset:

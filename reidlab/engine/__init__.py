@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "load_bf": "reidlab.engine.tasks",
     "load_br": "reidlab.engine.tasks",
     "extract_features": "reidlab.engine.extract",
+    "train_or_load": "reidlab.engine.runner",
     "train_teacher": "reidlab.engine.pseudo_siamese",
     "train_student": "reidlab.engine.pseudo_siamese",
     "load_teacher": "reidlab.engine.pseudo_siamese",

@@ -38,9 +38,12 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save, model_state
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.runs import RunSpec, locked
-from reidlab.engine.trainer import TrainSummary, fit, seed_everything
+from reidlab.engine.runner import train_or_load
+from reidlab.engine.runs import RunSpec
+from reidlab.engine.trainer import TrainSummary, fit
 from reidlab.losses import top1_accuracy
+from reidlab.models.build import build_model
+from reidlab.models.classifier import PRETRAIN_ARCHS, BackboneClassifier, check_arch
 
 __all__ = ["PRETRAIN_SEED", "PRETRAIN_ATTRIBUTES", "BACKBONE_FILE", "AttributeTable", "BackboneClassifier",
            "build_classifier", "backbone_state_dict", "pretrain_records", "pretrain_schedule_of", "pretrain_spec",
@@ -57,21 +60,6 @@ PRETRAIN_ATTRIBUTES: tuple[str, ...] = (
     "build_width", "build_height", "bag", "bag_color", "pattern", "logo", "logo_color", "shoe_color",
     "belt_color",
 )
-
-
-class BackboneClassifier(nn.Module):
-    """``backbone`` -> pooled feature -> dropout -> one linear head: identity logits followed by
-    each attribute's logits (``head_sizes``: identity classes first)."""
-
-    def __init__(self, backbone: nn.Module, channels: int, head_sizes: Sequence[int], dropout: float = 0.2) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head_sizes = tuple(int(n) for n in head_sizes)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(channels, sum(self.head_sizes))
-
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        return list(torch.split(self.classifier(self.dropout(self.backbone(images))), self.head_sizes, dim=1))
 
 
 @dataclass(frozen=True)
@@ -95,36 +83,10 @@ class AttributeTable:
         return cls(torch.tensor(list(zip(*columns)), dtype=torch.int64), tuple(sizes))
 
 
-#: The backbone families that can be pre-trained (``arch``).
-PRETRAIN_ARCHS: tuple[str, ...] = ("resnet", "hrnet")
-
-
-def _check_arch(arch: str) -> str:
-    if arch not in PRETRAIN_ARCHS:
-        raise ValueError(f"arch={arch!r} is not valid; choose one of: {', '.join(PRETRAIN_ARCHS)}")
-    return arch
-
-
-def _resnet_trunk(name: str) -> tuple[nn.Module, int]:
-    import torchvision
-
-    resnet = torchvision.models.get_model(name, weights=None)
-    channels = resnet.fc.in_features
-    resnet.fc = nn.Identity()
-    return resnet, channels
-
-
-def _hrnet_trunk(name: str) -> tuple[nn.Module, int]:
-    from reidlab.models.hrnet_reid import create_hrnet_backbone
-
-    hrnet = create_hrnet_backbone(name, None)
-    return hrnet, hrnet.num_features
-
-
 def build_classifier(arch: str, name: str, head_sizes: Sequence[int]) -> BackboneClassifier:
-    """The pre-training network: ``arch`` ``"resnet"`` (torchvision) or ``"hrnet"`` (timm)."""
-    trunk, channels = (_resnet_trunk if _check_arch(arch) == "resnet" else _hrnet_trunk)(name)
-    return BackboneClassifier(trunk, channels, head_sizes)
+    """The pre-training network: ``arch`` ``"resnet"`` (torchvision) or ``"hrnet"`` (timm); the
+    factory's ``backbone_classifier`` (:func:`~reidlab.models.build.build_model`)."""
+    return build_model("backbone_classifier", arch, name, head_sizes)  # type: ignore[return-value]
 
 
 def backbone_state_dict(model: BackboneClassifier, arch: str) -> dict[str, torch.Tensor]:
@@ -188,7 +150,7 @@ def pretrain_spec(cfg: PretrainConfig, arch: str, name: str, *, height: int, wid
 def pretrain_schedule_of(cfg: PretrainConfig, arch: str) -> TrainConfig:
     """The schedule that pre-trains ``arch`` (``"resnet"`` or ``"hrnet"``), its precision and
     layout made concrete for the training device (:func:`~reidlab.engine.precision.resolve_precision`)."""
-    return resolve_precision(cfg.schedule if _check_arch(arch) == "resnet" else cfg.hrnet_schedule)
+    return resolve_precision(cfg.schedule if check_arch(arch) == "resnet" else cfg.hrnet_schedule)
 
 
 def is_pretrained(out: str | os.PathLike[str], spec: RunSpec) -> bool:
@@ -199,25 +161,27 @@ def is_pretrained(out: str | os.PathLike[str], spec: RunSpec) -> bool:
 def pretrain_backbone(cfg: PretrainConfig, arch: str, name: str, out_dir: str | os.PathLike[str], *,
                       data_root: str | os.PathLike[str], height: int, width: int,
                       hr_size: tuple[int, int], progress: bool = True,
-                      device: str | torch.device | None = None) -> tuple[Path, TrainSummary | None]:
+                      device: str | torch.device | None = None, allow_training: bool = True,
+                      missing_hint: str | None = None) -> tuple[Path, TrainSummary | None]:
     """Pre-train (or reuse) the ``arch``/``name`` backbone; return ``(backbone.pth, summary)``.
 
     A finished run with the same identity in ``out_dir`` is reused (summary ``None``); an
-    interrupted one resumes from its checkpoint.
+    interrupted one resumes from its checkpoint. ``allow_training``, ``missing_hint``: see
+    :func:`~reidlab.engine.runner.train_or_load`.
     """
     validate(cfg)
     schedule = pretrain_schedule_of(cfg, arch)
     out = Path(out_dir)
     spec = pretrain_spec(cfg, arch, name, height=height, width=width, hr_size=hr_size)
     weights = out / BACKBONE_FILE
-    with locked(out):
-        if is_pretrained(out, spec):
-            return weights, None
-        spec.prepare(out, resume=True, write=True)
-        records, table = pretrain_records(cfg, data_root, hr_size=hr_size, progress=progress)
+
+    def data() -> tuple[list[ImageRecord], AttributeTable]:
+        return pretrain_records(cfg, data_root, hr_size=hr_size, progress=progress)
+
+    def fit_backbone(model: nn.Module, prepared: tuple[list[ImageRecord], AttributeTable]
+                     ) -> tuple[Path, TrainSummary]:
+        records, table = prepared
         labels = table.targets[:, 0].tolist()
-        seed_everything(schedule.seed)
-        model = build_classifier(arch, name, table.head_sizes)
         dataset = ReidImageDataset(records, build_transforms(height, width, train=True,
                                                              random_erasing=schedule.random_erasing),
                                    labels=labels)
@@ -225,5 +189,11 @@ def pretrain_backbone(cfg: PretrainConfig, arch: str, name: str, out_dir: str | 
                       schedule, out, progress=progress, desc=f"pre-train {name}", device=device,
                       spec=spec)
         atomic_save(backbone_state_dict(model, arch), weights)
-    return weights, summary
+        return weights, summary
 
+    outcome = train_or_load(
+        spec, out, data=data, seed=schedule.seed, fit=fit_backbone,
+        build=lambda prepared: build_classifier(arch, name, prepared[1].head_sizes),
+        load=lambda _: weights, finished=lambda folder: is_pretrained(folder, spec), device=device,
+        allow_training=allow_training, missing_hint=missing_hint)
+    return outcome.result, outcome.summary if outcome.trained else None

@@ -93,8 +93,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from reidlab.choices import PS_STUDENT_DATA
 from reidlab.config import (
-    PS_STUDENT_DATA,
     PSHRNetConfig,
     Profile,
     TrainConfig,
@@ -106,10 +106,11 @@ from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, unwrap_model
-from reidlab.engine.distributed import barrier, default_device, dist_env, init_distributed
+from reidlab.engine.distributed import default_device
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
-from reidlab.engine.trainer import TrainSummary, fit, seed_everything
+from reidlab.engine.runner import train_or_load
+from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, weights_identity
+from reidlab.engine.trainer import TrainSummary, fit
 from reidlab.losses.ps_hrnet import (
     AUTHORS_CE_WEIGHT,
     AUTHORS_DISTILL_WEIGHT,
@@ -119,8 +120,8 @@ from reidlab.losses.ps_hrnet import (
     pseudo_siamese_loss,
     reid_loss,
 )
+from reidlab.models.build import build_model
 from reidlab.models.hrnet_reid import HRNetReID, PSHRNetStudent, check_input_size
-from reidlab.models.vdsr import VDSRCA
 
 __all__ = ["ps_input_size", "teacher_records", "student_records", "teacher_schedule",
            "student_schedule", "build_teacher", "build_student", "frozen", "teacher_spec",
@@ -214,22 +215,19 @@ def _records_digest(records: Sequence[ImageRecord]) -> str:
 # ------------------------------------------------------------------------------ models
 
 def build_teacher(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None) -> HRNetReID:
-    """HRNet-ReID as configured by ``ps`` (``hrnet``, ``embed_dim``, ``head``)."""
-    return HRNetReID(num_classes, hrnet=ps.hrnet, embed_dim=ps.embed_dim, pretrained=pretrained,
-                     head=ps.head)
+    """HRNet-ReID as configured by ``ps`` (``hrnet``, ``embed_dim``, ``head``): the factory's
+    ``hrnet_reid`` (:func:`~reidlab.models.build.build_model`)."""
+    return build_model("hrnet_reid", ps, num_classes, pretrained=pretrained)  # type: ignore[return-value]
 
 
 def build_student(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = None,
                   teacher: HRNetReID | None = None) -> PSHRNetStudent:
     """VDSR-CA (``vdsr_channels``, ``vdsr_blocks``, ``vdsr_bias``, ``vdsr_init``) followed
     by HRNet-ReID; the latter a copy of ``teacher``'s weights when given (else from
-    ``pretrained``)."""
-    vdsr = VDSRCA(channels=ps.vdsr_channels, blocks=ps.vdsr_blocks, bias=ps.vdsr_bias,
-                  init=ps.vdsr_init)
-    reid = build_teacher(num_classes, ps, None if teacher is not None else pretrained)
-    if teacher is not None:
-        reid.load_state_dict(unwrap_model(teacher).state_dict())
-    return PSHRNetStudent(vdsr, reid)
+    ``pretrained``): the factory's ``ps_hrnet_student``."""
+    state = unwrap_model(teacher).state_dict() if teacher is not None else None
+    return build_model("ps_hrnet_student", ps, num_classes, pretrained=pretrained,  # type: ignore[return-value]
+                       teacher_state=state)
 
 
 def frozen(model: nn.Module) -> nn.Module:
@@ -339,61 +337,55 @@ def student_spec(profile: Profile, split: ProtocolSplit, teacher: nn.Module, *,
 
 def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str],
                   resume: bool = True, progress: bool = True, *,
-                  device: str | torch.device | None = None) -> tuple[HRNetReID, TrainSummary]:
+                  device: str | torch.device | None = None, spec: RunSpec | None = None,
+                  allow_training: bool = True, missing_hint: str | None = None
+                  ) -> tuple[HRNetReID, TrainSummary]:
     """Train (or reuse) PS-HRNet's teacher: HRNet-ReID on the HR training images, at
     :func:`ps_input_size`, with :func:`teacher_schedule` (``cfg``).
 
     Loss (``profile.ps.objective``): ``"simple"`` :func:`~reidlab.losses.ps_hrnet.reid_loss`
     (``label_smoothed_ce(eps=cfg.label_smoothing) + triplet(margin=cfg.margin)``);
     ``"authors"`` :func:`~reidlab.losses.ps_hrnet.authors_teacher_loss` (same ``eps`` and
-    ``margin``). Returns the model (train mode; on the training device, or on the CPU when
-    a finished run was reused) and the :class:`TrainSummary`.
+    ``margin``). Returns the model (train mode, on the training device; a finished run is
+    reused: :func:`load_teacher`, eval mode, CPU) and the :class:`TrainSummary`. ``spec``:
+    :func:`teacher_spec` when the caller has it already; ``allow_training``,
+    ``missing_hint``: see :func:`~reidlab.engine.runner.train_or_load`.
     """
-    ps_input_size(profile)
-    _check_objective(profile.ps)
+    height, width = ps_input_size(profile)
+    ps = profile.ps
+    _check_objective(ps)
     labels_of = _label_map(split)
     records = teacher_records(split)
     labels = [labels_of[r.pid] for r in records]
-    out = Path(out_dir)
-    spec = teacher_spec(profile, split)
+    spec = spec or teacher_spec(profile, split)
     cfg = teacher_schedule(profile, split)
-    info = init_distributed(torch.device(device) if device is not None else None)
-    with locked(out, enabled=info.is_main):
-        return _train_teacher(profile, cfg, spec, records, labels, len(labels_of), out,
-                              resume=resume, progress=progress, device=device)
-
-
-def _train_teacher(profile: Profile, cfg: TrainConfig, spec: RunSpec,
-                   records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
-                   *, resume: bool, progress: bool, device: str | torch.device | None
-                   ) -> tuple[HRNetReID, TrainSummary]:
-    height, width = ps_input_size(profile)
-    finished = resume and spec.is_finished(out)
-    spec.prepare(out, resume=resume, write=dist_env().is_main)
-    barrier()
-
-    dataset = ReidImageDataset(
-        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
-                                  pad_crop=cfg.pad_crop),
-        labels=labels, **degradation_kwargs(profile.data))
-    seed_everything(cfg.seed)
-    model = build_teacher(num_classes, profile.ps,
-                          None if finished else profile.model.pretrained)
-    objective = authors_teacher_loss if profile.ps.objective == "authors" else reid_loss
+    objective = authors_teacher_loss if ps.objective == "authors" else reid_loss
 
     def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         images, targets, _ = batch
         return objective(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
 
-    summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
-                  desc="PS-HRNet teacher", device=device, spec=spec)
-    return model, summary
+    def fit_teacher(model: nn.Module, _: None) -> tuple[HRNetReID, TrainSummary]:
+        dataset = ReidImageDataset(
+            records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
+                                      pad_crop=cfg.pad_crop),
+            labels=labels, **degradation_kwargs(profile.data))
+        summary = fit(model, dataset, labels, loss_fn, cfg, out_dir, resume=resume, progress=progress,
+                      desc="PS-HRNet teacher", device=device, spec=spec)
+        return model, summary   # type: ignore[return-value]
+
+    outcome = train_or_load(
+        spec, out_dir, load=load_teacher, seed=cfg.seed, fit=fit_teacher,
+        build=lambda _: build_teacher(len(labels_of), ps, profile.model.pretrained),
+        resume=resume, device=device, allow_training=allow_training, missing_hint=missing_hint)
+    return outcome.result, outcome.summary   # type: ignore[return-value]
 
 
 def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
                   out_dir: str | os.PathLike[str], resume: bool = True, progress: bool = True,
                   *, init_from_teacher: bool | None = None, vdsr_lr_scale: float | None = None,
-                  device: str | torch.device | None = None
+                  device: str | torch.device | None = None, spec: RunSpec | None = None,
+                  allow_training: bool = True, missing_hint: str | None = None
                   ) -> tuple[PSHRNetStudent, TrainSummary]:
     """Train (or reuse) PS-HRNet's student against a frozen ``teacher``.
 
@@ -405,17 +397,20 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     :func:`~reidlab.losses.ps_hrnet.authors_pseudo_siamese_loss` with the teacher's
     eval-mode :meth:`~reidlab.models.hrnet_reid.HRNetReID.outputs` of the HR twin (PS-HRNet
     authors' notebook); the teacher's side is computed under ``no_grad`` in both.
-    ``teacher`` is frozen in place (eval mode, no grads) and
+    When training, ``teacher`` is frozen in place (eval mode, no grads) and
     moved to the training device; the run's config records a digest of its weights, so a
     different teacher never reuses an old student. ``init_from_teacher``: the student's
     HRNet-ReID starts as a copy of the teacher; ``vdsr_lr_scale``: VDSR-CA's learning rate
-    relative to the schedule's (see the module docstring for both).
+    relative to the schedule's (see the module docstring for both). A finished run is
+    reused (:func:`load_student`). ``spec``: :func:`student_spec` with the same arguments
+    when the caller has it already; ``allow_training``, ``missing_hint``: see
+    :func:`~reidlab.engine.runner.train_or_load`.
     """
     init_from_teacher = profile.ps.init_from_teacher if init_from_teacher is None else init_from_teacher
     vdsr_lr_scale = profile.ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale
     if vdsr_lr_scale <= 0:
         raise ValueError(f"vdsr_lr_scale must be > 0, got {vdsr_lr_scale}")
-    ps_input_size(profile)
+    height, width = ps_input_size(profile)
     ps = profile.ps
     _check_objective(ps)
     labels_of = _label_map(split)
@@ -428,40 +423,9 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
             "profile and split")
     records = student_records(split, ps.student_data)
     labels = [labels_of[r.pid] for r in records]
-    out = Path(out_dir)
-    spec = student_spec(profile, split, teacher, init_from_teacher=init_from_teacher,
-                        vdsr_lr_scale=vdsr_lr_scale)
+    spec = spec or student_spec(profile, split, teacher, init_from_teacher=init_from_teacher,
+                                vdsr_lr_scale=vdsr_lr_scale)
     cfg = student_schedule(profile, split)
-    info = init_distributed(torch.device(device) if device is not None else None)
-    with locked(out, enabled=info.is_main):
-        finished = resume and spec.is_finished(out)
-        spec.prepare(out, resume=resume, write=info.is_main)
-        barrier()
-        return _train_student(profile, cfg, spec, teacher, records, labels, len(labels_of), out,
-                              finished=finished, init_from_teacher=init_from_teacher,
-                              vdsr_lr_scale=vdsr_lr_scale, resume=resume, progress=progress,
-                              device=device)
-
-
-def _train_student(profile: Profile, cfg: TrainConfig, spec: RunSpec, teacher: HRNetReID,
-                   records: Sequence[ImageRecord], labels: list[int], num_classes: int, out: Path,
-                   *, finished: bool, init_from_teacher: bool, vdsr_lr_scale: float, resume: bool,
-                   progress: bool, device: str | torch.device | None
-                   ) -> tuple[PSHRNetStudent, TrainSummary]:
-    height, width = ps_input_size(profile)
-    ps = profile.ps
-
-    dataset = PairedLRHRDataset(
-        records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
-                                  pad_crop=cfg.pad_crop),
-        labels=labels, **degradation_kwargs(profile.data))
-    run_device = torch.device(device) if device is not None else default_device()
-    seed_everything(cfg.seed)
-    model = build_student(num_classes, ps, None if finished else profile.model.pretrained,
-                          teacher=teacher if init_from_teacher and not finished else None)
-    frozen(teacher).to(run_device)
-    if cfg.channels_last:
-        teacher.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def simple_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         lr_images, hr_images, targets, _ = batch
@@ -479,14 +443,29 @@ def _train_student(profile: Profile, cfg: TrainConfig, spec: RunSpec, teacher: H
         return authors_pseudo_siamese_loss(net(lr_images), teacher_out, hr_images, targets,
                                            margin=cfg.margin, eps=cfg.label_smoothing)
 
-    loss_fn = authors_loss if ps.objective == "authors" else simple_loss
+    def fit_student(model: nn.Module, _: None) -> tuple[PSHRNetStudent, TrainSummary]:
+        dataset = PairedLRHRDataset(
+            records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
+                                      pad_crop=cfg.pad_crop),
+            labels=labels, **degradation_kwargs(profile.data))
+        run_device = torch.device(device) if device is not None else default_device()
+        frozen(teacher).to(run_device)
+        if cfg.channels_last:
+            teacher.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # HRNet-ReID first: the metrics log shows the first group's (the schedule's) lr
+        groups = [{"params": [p for p in model.reid.parameters() if p.requires_grad]},
+                  {"params": list(model.vdsr.parameters()), "lr": cfg.lr * vdsr_lr_scale}]
+        summary = fit(model, dataset, labels, authors_loss if ps.objective == "authors" else simple_loss,
+                      cfg, out_dir, resume=resume, progress=progress, desc="PS-HRNet student",
+                      params=groups, device=run_device, spec=spec)
+        return model, summary   # type: ignore[return-value]
 
-    # HRNet-ReID first: the metrics log shows the first group's (the schedule's) lr
-    groups = [{"params": [p for p in model.reid.parameters() if p.requires_grad]},
-              {"params": list(model.vdsr.parameters()), "lr": cfg.lr * vdsr_lr_scale}]
-    summary = fit(model, dataset, labels, loss_fn, cfg, out, resume=resume, progress=progress,
-                  desc="PS-HRNet student", params=groups, device=run_device, spec=spec)
-    return model, summary
+    outcome = train_or_load(
+        spec, out_dir, load=load_student, seed=cfg.seed, fit=fit_student,
+        build=lambda _: build_student(len(labels_of), ps, profile.model.pretrained,
+                                      teacher=teacher if init_from_teacher else None),
+        resume=resume, device=device, allow_training=allow_training, missing_hint=missing_hint)
+    return outcome.result, outcome.summary   # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------- loading

@@ -8,7 +8,7 @@ asks "is this the same run?" goes through it:
 
 * :meth:`RunSpec.differences` / :meth:`RunSpec.matches`: compare with a stored identity
   (the profile's *name*, worker count, checkpoint and log intervals never count);
-* :meth:`RunSpec.digest`: the short hash that names run folders (``study.models.run_dir``);
+* :meth:`RunSpec.digest`: the short hash that names run folders (``study.trained.run_dir``);
 * :meth:`RunSpec.is_finished`: the folder holds this run's final weights;
 * :meth:`RunSpec.prepare`: claim a folder for this run (refusing one that holds another
   run's checkpoint or weights, and never blocked by a ``config.json`` whose start failed);

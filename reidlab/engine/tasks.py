@@ -26,23 +26,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from reidlab.config import Profile, TrainConfig, override, resolve_schedule, to_dict
+from reidlab.config import Profile, TrainConfig, resolve_schedule, to_dict
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.checkpoint import load_weights
-from reidlab.paths import read_json
-from reidlab.engine.distributed import barrier, default_device, init_distributed
+from reidlab.engine.distributed import dist_env
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, locked, weights_identity
-from reidlab.engine.runs import split_identity
+from reidlab.engine.runner import train_or_load
+from reidlab.engine.runs import CONFIG_FILE, MODEL_FILE, RunSpec, split_identity, weights_identity
 from reidlab.engine.trainer import (
     VALIDATION_FILE, PeriodicValidation, TrainSummary, Validator, fit, seed_everything,
 )
 from reidlab.losses import mgn_loss
-from reidlab.models.mgn import build_mgn
-from reidlab.models.resolution_net import ResolutionNet
+from reidlab.models.build import rfd_network
 
 __all__ = ["MGNObjective", "bf_schedule", "br_schedule", "bf_spec", "br_spec", "load_bf", "load_br", "task_spec",
            "train_bf", "train_br", "untrained_br"]
@@ -101,10 +99,9 @@ def br_schedule(profile: Profile, split: ProtocolSplit) -> TrainConfig:
     return resolve_precision(resolve_schedule(cfg, n_images=len(labels), n_ids=split.n_res_classes))
 
 
-def bf_spec(profile: Profile, split: ProtocolSplit, *, attention: bool | None = None) -> RunSpec:
-    """The identity of B-F trained on ``split`` (``attention`` overrides the profile's)."""
-    if attention is not None:
-        profile = override(profile, model={"attention": attention})
+def bf_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
+    """The identity of B-F trained on ``split`` (the attention-free baseline: a profile with
+    ``model.attention=False``)."""
     labels = _identity_labels(split)
     return task_spec("bf", profile, bf_schedule(profile, split), split, max(labels) + 1)
 
@@ -137,13 +134,14 @@ def _resolution_labels(split: ProtocolSplit) -> list[int]:
 # ---------------------------------------------------------------------------- tasks
 
 def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str], *,
-             attention: bool | None = None, resume: bool = True, progress: bool = True,
+             resume: bool = True, progress: bool = True,
              device: str | torch.device | None = None,
-             validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
+             validator: Validator | None = None, spec: RunSpec | None = None,
+             allow_training: bool = True, missing_hint: str | None = None) -> tuple[nn.Module, TrainSummary]:
     """Train (or load, or resume) B-F on ``split.train`` identities.
 
     Args:
-        profile: data, model (``attention`` overrides ``profile.model.attention``) and
+        profile: data, model (``model.attention=False``: the attention-free baseline) and
             the ``profile.bf`` schedule (P x K identity batches, triplet margin).
         split: the protocol trial; training pids are relabelled to ``0..C-1``.
         out_dir: run directory (``config.json`` + the trainer's files).
@@ -154,30 +152,34 @@ def train_bf(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[
         device: training device (default: ``cuda:LOCAL_RANK`` if available, else CPU).
         validator: ``validator(model) -> metrics`` on held-out identities, run every
             ``validate_every`` iterations of the schedule; rows go to ``validation.csv``.
+        spec: :func:`bf_spec` of ``profile`` and ``split`` when the caller has it already
+            (e.g. to name ``out_dir``); computed here otherwise.
+        allow_training, missing_hint: see :func:`~reidlab.engine.runner.train_or_load`.
 
     Returns:
-        ``(model in eval mode, summary)``.
+        ``(model in eval mode, summary)``: trained now, on the training device; a finished run
+        reused, loaded on ``device`` (default: the CPU, as :func:`load_bf`).
     """
-    if attention is not None:
-        profile = override(profile, model={"attention": attention})
-    spec = bf_spec(profile, split)
-    return _run_task(spec, profile, bf_schedule(profile, split), split, _identity_labels(split), Path(out_dir),
-                     resume=resume, progress=progress, device=device, validator=validator)
+    return _run_task(spec or bf_spec(profile, split), profile, split, Path(out_dir), resume=resume,
+                     progress=progress, device=device, validator=validator, allow_training=allow_training,
+                     missing_hint=missing_hint)
 
 
 def train_br(profile: Profile, split: ProtocolSplit, out_dir: str | os.PathLike[str], *,
              resume: bool = True, progress: bool = True,
              device: str | torch.device | None = None,
-             validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
+             validator: Validator | None = None, spec: RunSpec | None = None,
+             allow_training: bool = True, missing_hint: str | None = None) -> tuple[nn.Module, TrainSummary]:
     """Train (or load, or resume) B-R: MGN classifying ``split.n_res_classes`` resolutions.
 
     Each batch holds every resolution class present in the training set (P = their
     number, whatever ``profile.br.p`` says) x ``profile.br.k`` images, so batches are
-    balanced over resolutions (paper: 4 x 16). Arguments as :func:`train_bf`.
+    balanced over resolutions (paper: 4 x 16). Arguments as :func:`train_bf`
+    (``spec``: :func:`br_spec`).
     """
-    return _run_task(br_spec(profile, split), profile, br_schedule(profile, split), split,
-                     _resolution_labels(split), Path(out_dir),
-                     resume=resume, progress=progress, device=device, validator=validator)
+    return _run_task(spec or br_spec(profile, split), profile, split, Path(out_dir), resume=resume,
+                     progress=progress, device=device, validator=validator, allow_training=allow_training,
+                     missing_hint=missing_hint)
 
 
 def untrained_br(profile: Profile, split: ProtocolSplit) -> nn.Module:
@@ -185,7 +187,7 @@ def untrained_br(profile: Profile, split: ProtocolSplit) -> nn.Module:
     starting weights for the MGN network), without any training: a control (eval mode)."""
     spec = br_spec(profile, split)
     seed_everything(profile.br.seed)
-    return _build_model(spec.config["model"], int(spec.config["num_classes"]), pretrained=True).eval()
+    return rfd_network(spec.config["model"], int(spec.config["num_classes"]), pretrained=True).eval()
 
 
 def load_bf(out_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> nn.Module:
@@ -200,34 +202,18 @@ def load_br(out_dir: str | os.PathLike[str], device: str | torch.device = "cpu")
 
 # ------------------------------------------------------------------------ internals
 
-def _build_model(model_cfg: Mapping[str, Any], num_classes: int, pretrained: bool) -> nn.Module:
-    if model_cfg.get("br_network", "mgn") == "light":
-        return ResolutionNet(num_classes)
-    return build_mgn(num_classes, backbone=model_cfg["backbone"],
-                     attention=model_cfg["attention"],
-                     pretrained=model_cfg["pretrained"] if pretrained else None,
-                     reduction=model_cfg["reduction"], feat_dim=model_cfg["feat_dim"],
-                     # runs written before these options load as built: MGN's global branch, no resize
-                     dropout=model_cfg["dropout"], global_branch=model_cfg.get("global_branch", "mgn"),
-                     input_size=(model_cfg["mgn_height"], model_cfg["mgn_width"])
-                     if model_cfg.get("mgn_height") else None)
+#: per task: its schedule and its training labels on a split
+_SCHEDULES = {"bf": bf_schedule, "br": br_schedule}
+_LABELS = {"bf": _identity_labels, "br": _resolution_labels}
 
 
-def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: ProtocolSplit,
-              labels: list[int], out: Path, *, resume: bool, progress: bool,
-              device: str | torch.device | None,
-              validator: Validator | None = None) -> tuple[nn.Module, TrainSummary]:
-    info = init_distributed(torch.device(device) if device is not None else None)
-    with locked(out, enabled=info.is_main):
-        if resume and spec.is_finished(out):
-            summary = TrainSummary.from_dict(read_json(out / SUMMARY_FILE))
-            target = torch.device(device) if device is not None else default_device(info)
-            return _load_task(spec.task, out, target), summary
-        spec.prepare(out, resume=resume, write=info.is_main)
-        barrier()  # every rank has checked the old config before rank 0 replaces it
+def _run_task(spec: RunSpec, profile: Profile, split: ProtocolSplit, out: Path, *, resume: bool,
+              progress: bool, device: str | torch.device | None, validator: Validator | None = None,
+              allow_training: bool = True, missing_hint: str | None = None) -> tuple[nn.Module, TrainSummary]:
+    cfg = _SCHEDULES[spec.task](profile, split)
+    labels = _LABELS[spec.task](split)
 
-        seed_everything(cfg.seed)
-        model = _build_model(spec.config["model"], int(spec.config["num_classes"]), pretrained=True)
+    def fit_task(model: nn.Module, _: None) -> tuple[nn.Module, TrainSummary]:
         dataset = ReidImageDataset(
             split.train,
             build_transforms(profile.model.height, profile.model.width, train=True,
@@ -236,11 +222,20 @@ def _run_task(spec: RunSpec, profile: Profile, cfg: TrainConfig, split: Protocol
         hook = None
         if validator is not None and cfg.validate_every > 0:
             hook = PeriodicValidation(out / VALIDATION_FILE, model, validator, cfg.validate_every,
-                                      cfg.iterations, enabled=info.is_main)
+                                      cfg.iterations, enabled=dist_env().is_main)
         summary = fit(model, dataset, labels, MGNObjective(cfg.margin, cfg.label_smoothing), cfg,
                       out, resume=resume, progress=progress, desc=_TASK_NAMES[spec.task],
                       device=device, spec=spec, on_iteration=hook)
-    return model.eval(), summary
+        return model.eval(), summary
+
+    def load(folder: Path) -> nn.Module:   # as load_bf / load_br: on the CPU unless told otherwise
+        return _load_task(spec.task, folder, torch.device(device) if device is not None else "cpu")
+
+    outcome = train_or_load(
+        spec, out, load=load, seed=cfg.seed, fit=fit_task, resume=resume, device=device,
+        build=lambda _: rfd_network(spec.config["model"], int(spec.config["num_classes"]), pretrained=True),
+        allow_training=allow_training, missing_hint=missing_hint)
+    return outcome.result, outcome.summary   # type: ignore[return-value]
 
 
 def _load_task(task: str, out: Path, device: str | torch.device) -> nn.Module:
@@ -252,6 +247,6 @@ def _load_task(task: str, out: Path, device: str | torch.device) -> nn.Module:
             f"train it first (reidlab.engine.tasks.train_{task})")
     if config.get("task") != task:
         raise ValueError(f"{out} holds a {config.get('task')!r} run, not {task!r}")
-    model = _build_model(config["model"], int(config["num_classes"]), pretrained=False)
+    model = rfd_network(config["model"], int(config["num_classes"]), pretrained=False)
     load_weights(model, out / MODEL_FILE)
     return model.to(device).eval()

@@ -24,14 +24,15 @@ from typing import Any
 
 import torch
 
+from reidlab.choices import RFD_READINGS
 from reidlab.config import check_lam
-
 from reidlab.metrics.distance import (_features, cosine_similarity_matrix,
                                       euclidean_distance_matrix)
 
 __all__ = ["READINGS", "resolution_similarity", "fused_distance"]
 
-READINGS: tuple[str, ...] = ("similarity", "distance")
+#: ``reading`` of :func:`fused_distance` (:data:`reidlab.choices.RFD_READINGS`).
+READINGS: tuple[str, ...] = RFD_READINGS
 
 ArrayLike = Any  # np.ndarray | torch.Tensor
 

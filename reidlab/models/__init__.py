@@ -1,4 +1,8 @@
-"""Re-id networks: MGN with RFD channel attention and PS-HRNet's VDSR-CA and HRNet-ReID."""
+"""Re-id networks: MGN with RFD channel attention and PS-HRNet's VDSR-CA and HRNet-ReID.
+
+:func:`build_model` (:mod:`reidlab.models.build`) builds every network the project trains;
+:mod:`reidlab.models.pretrained` finds their starting weights.
+"""
 from reidlab.models.attention import ChannelAttention
 from reidlab.models.pretrained import (
     Pretrained,
@@ -6,6 +10,7 @@ from reidlab.models.pretrained import (
     hrnet_weights_file,
     load_weights_file,
     resnet_weights_file,
+    weights_file,
 )
 from reidlab.models.mgn import (
     GLOBAL_BRANCHES,
@@ -19,6 +24,7 @@ from reidlab.models.mgn import (
 )
 from reidlab.models.vdsr import VDSR_INITS, VDSRCA, ChannelGate, VDSRBlock
 from reidlab.models.resolution_net import ResolutionNet
+from reidlab.models.classifier import BackboneClassifier
 from reidlab.models.hrnet_reid import (
     AUTHORS_MAX_WEIGHTS,
     AUTHORS_POOL_GRIDS,
@@ -33,9 +39,11 @@ from reidlab.models.hrnet_reid import (
     grid_pool,
     hrnet_backbones,
 )
+from reidlab.models.build import MODELS, build_model, list_models, register_model, rfd_network
 
 __all__ = [
-    "ResolutionNet",
+    "MODELS", "build_model", "list_models", "register_model", "rfd_network", "BackboneClassifier",
+    "ResolutionNet", "weights_file",
     "Pretrained", "PretrainedWeightsMissing", "hrnet_weights_file", "load_weights_file",
     "resnet_weights_file",
     "GLOBAL_BRANCHES",

@@ -42,22 +42,15 @@ VDSR-CA restores the image, HRNet-ReID describes the restored image.
 """
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
-from urllib.parse import urlparse
 
 import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reidlab.models.pretrained import (
-    Pretrained,
-    PretrainedWeightsMissing,
-    hf_hub_cache,
-    hrnet_weights_file,
-    load_backbone_weights,
-)
+from reidlab.choices import HRNET_HEADS, check_choice, hrnet_backbones
+from reidlab.models.pretrained import Pretrained, hrnet_weights_file, load_backbone_weights
 from reidlab.models.vdsr import VDSRCA
 
 __all__ = ["HRNetReID", "PSHRNetStudent", "ClassBlock", "hrnet_backbones", "check_input_size",
@@ -70,19 +63,14 @@ ReidOutput = dict[str, torch.Tensor | list[torch.Tensor]]
 #: Output stride of HRNet's classification head: input sizes must be multiples of it.
 HRNET_STRIDE: int = 32
 
-#: Re-id heads of :class:`HRNetReID`.
-HEADS: tuple[str, ...] = ("authors", "bnneck")
+#: Re-id heads of :class:`HRNetReID` (:data:`reidlab.choices.HRNET_HEADS`).
+HEADS: tuple[str, ...] = HRNET_HEADS
 
 #: Pooling grid of each stage-4 branch, highest resolution first (authors' notebook).
 AUTHORS_POOL_GRIDS: tuple[int, ...] = (4, 2, 2, 1)
 
 #: Weight ``w`` of the max pooling in ``avg + w * max`` per branch (authors' notebook).
 AUTHORS_MAX_WEIGHTS: tuple[float, ...] = (0.5, 0.2, 0.2, 0.2)
-
-
-def hrnet_backbones() -> tuple[str, ...]:
-    """Names of timm's HRNet models usable as the HRNet-ReID backbone."""
-    return tuple(timm.list_models("hrnet_*"))
 
 
 def check_input_size(height: int, width: int) -> None:
@@ -99,32 +87,7 @@ def check_input_size(height: int, width: int) -> None:
             f"{max(HRNET_STRIDE, round(width / HRNET_STRIDE) * HRNET_STRIDE)}")
 
 
-# ------------------------------------------------------------------------------ weights
-
-
-def _hub_reachable(timeout: float) -> str | None:
-    """``None`` when the Hugging Face Hub's host accepts a TCP connection, else the error."""
-    from huggingface_hub import constants
-
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as err:
-        return f"{host}: {err}"
-    return None
-
-
-def _download_hrnet(name: str, timeout: float) -> None:
-    """Download timm's default weights of ``name`` into :func:`hf_hub_cache`."""
-    from huggingface_hub import hf_hub_download
-
-    hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
-    unreachable = _hub_reachable(timeout)
-    if unreachable is not None:
-        raise RuntimeError(f"cannot download timm's ImageNet weights of {name} ({hub_id}): the "
-                           f"Hugging Face Hub is unreachable ({unreachable}); use pretrained=None")
-    hf_hub_download(hub_id, "model.safetensors", cache_dir=str(hf_hub_cache()),
-                    etag_timeout=timeout)
+# --------------------------------------------------------------------------- backbone
 
 
 def create_hrnet_backbone(name: str = "hrnet_w32", pretrained: Pretrained = None, *,
@@ -150,12 +113,8 @@ def create_hrnet_backbone(name: str = "hrnet_w32", pretrained: Pretrained = None
         raise ValueError(f"hrnet={name!r} is not a timm HRNet; choose one of: {', '.join(valid)}")
     if head not in ("classification", "incre"):
         raise ValueError(f"head={head!r} is not valid; choose 'classification' or 'incre'")
-    if pretrained == "imagenet" and download:
-        try:
-            hrnet_weights_file(name, pretrained)
-        except PretrainedWeightsMissing:
-            _download_hrnet(name, download_timeout)
-    weights_file = hrnet_weights_file(name, pretrained)                 # fails fast
+    weights_file = hrnet_weights_file(name, pretrained, download=download,   # fails fast
+                                      timeout=download_timeout)
     model = timm.create_model(name, pretrained=False, num_classes=0, head=head)
     if head == "incre" and not hasattr(model, "downsamp_modules"):
         # timm 1.0.29 builds the "incre" head without this attribute, yet its forward_features
@@ -238,12 +197,10 @@ class HRNetReID(nn.Module):
                  pool_grids: Sequence[int] = AUTHORS_POOL_GRIDS,
                  max_weights: Sequence[float] = AUTHORS_MAX_WEIGHTS) -> None:
         super().__init__()
-        if num_classes <= 0:
-            raise ValueError(f"num_classes must be > 0, got {num_classes}")
-        if embed_dim <= 0:
-            raise ValueError(f"embed_dim must be > 0, got {embed_dim}")
-        if head not in HEADS:
-            raise ValueError(f"head={head!r} is not valid; choose one of {', '.join(HEADS)}")
+        for name, value in (("num_classes", num_classes), ("embed_dim", embed_dim)):
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        check_choice("head", head, HEADS)
         self.num_classes = num_classes
         self.embed_dim = embed_dim
         self.hrnet = hrnet

@@ -28,11 +28,7 @@ The test-time descriptor concatenates the 8 reduced features (``8 * feat_dim``).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import socket
-import urllib.error
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -40,14 +36,14 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet
 
+from reidlab import choices
+from reidlab.choices import resnet_backbones
 from reidlab.models.attention import ChannelAttention
 from reidlab.models.pretrained import (
     Pretrained,
-    PretrainedWeightsMissing,
+    imagenet_state_dict,
     load_backbone_weights,
-    load_weights_file,
     resnet_weights_file,
-    torch_hub_checkpoints,
 )
 
 __all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "resnet_backbones",
@@ -56,15 +52,14 @@ __all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "resnet_backbone
 #: Number of horizontal stripes of the three branches (1 = global branch only).
 PART_STRIPES: tuple[int, ...] = (1, 2, 3)
 
-#: Global branch versions: ``name -> (layer4 stride, pooling)``.
-GLOBAL_BRANCHES: dict[str, tuple[int, str]] = {"rfd": (1, "avg"), "mgn": (2, "max")}
+#: Global branch versions: ``name -> (layer4 stride, pooling)`` (:data:`reidlab.choices.GLOBAL_BRANCHES`).
+GLOBAL_BRANCHES: dict[str, tuple[int, str]] = choices.GLOBAL_BRANCHES
 
 
-def resnet_backbones() -> tuple[str, ...]:
-    """Names of the torchvision ResNet-family builders MGN can be built on."""
-    return tuple(
-        name for name in torchvision.models.list_models(module=torchvision.models)
-        if torchvision.models.get_model_builder(name).__module__ == "torchvision.models.resnet")
+def _check_global_branch(global_branch: str) -> None:
+    if global_branch not in GLOBAL_BRANCHES:
+        raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
+                         f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
 
 
 def _attention(channels: int, reduction: int, enabled: bool) -> nn.Module:
@@ -184,9 +179,7 @@ class MGN(nn.Module):
         if input_size is not None and (len(input_size) != 2 or min(input_size) <= 0):
             raise ValueError(f"input_size must be (height, width) > 0 or None, got {input_size!r}")
         self.input_size = tuple(input_size) if input_size is not None else None
-        if global_branch not in GLOBAL_BRANCHES:
-            raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
-                             f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
+        _check_global_branch(global_branch)
         if num_classes <= 0:
             raise ValueError(f"num_classes must be > 0, got {num_classes}")
         if feat_dim <= 0:
@@ -277,59 +270,6 @@ class MGN(nn.Module):
         return {"logits": logits, "triplet": feats[:len(PART_STRIPES)], "features": descriptor}
 
 
-# --------------------------------------------------------------------------- weights
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
-def _download_imagenet(backbone: str, timeout: float) -> None:
-    """Download torchvision's default weights of ``backbone`` into the torch hub cache."""
-    weights = torchvision.models.get_model_weights(backbone).DEFAULT
-    try:
-        with _socket_timeout(timeout):
-            torch.hub.load_state_dict_from_url(
-                weights.url, model_dir=str(torch_hub_checkpoints()), map_location="cpu",
-                progress=False, check_hash=True, weights_only=True)
-    except (urllib.error.URLError, OSError) as err:  # offline, DNS failure, timeout
-        raise RuntimeError(
-            f"cannot download the ImageNet weights of {backbone} ({weights}) from "
-            f"{weights.url}: {err}; put the file into {torch_hub_checkpoints()}, or use "
-            f"pretrained=None") from err
-
-
-def imagenet_state_dict(backbone: str, timeout: float = 10.0, *,
-                        download: bool = False) -> dict[str, torch.Tensor]:
-    """torchvision's default ImageNet weights of ``backbone`` (``<Backbone>_Weights.DEFAULT``),
-    read from the torch hub cache (``torch.hub.get_dir()/checkpoints``).
-
-    Args:
-        backbone: torchvision ResNet builder name.
-        timeout: socket timeout (s) of the download (``download=True`` only).
-        download: when the file is not cached, download it (machines with internet)
-            instead of raising :class:`PretrainedWeightsMissing` at once.
-
-    Raises:
-        PretrainedWeightsMissing: not cached and ``download`` is false (no network access).
-        RuntimeError: the download failed, or the cached file cannot be read.
-    """
-    try:
-        path = resnet_weights_file(backbone, "imagenet")
-    except PretrainedWeightsMissing:
-        if not download:
-            raise
-        _download_imagenet(backbone, timeout)
-        path = resnet_weights_file(backbone, "imagenet")
-    return load_weights_file(path)  # type: ignore[arg-type]  # "imagenet" gives a path
-
-
 # --------------------------------------------------------------------------- builders
 
 
@@ -359,12 +299,9 @@ def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = Tr
     if backbone not in valid:
         raise ValueError(f"backbone={backbone!r} is not a torchvision ResNet; choose one of: "
                          f"{', '.join(valid)}")
-    if global_branch not in GLOBAL_BRANCHES:
-        raise ValueError(f"global_branch={global_branch!r} is not valid; choose one of "
-                         f"{', '.join(map(repr, GLOBAL_BRANCHES))}")
-    if pretrained == "imagenet" and download:
-        imagenet_state_dict(backbone, download_timeout, download=True)  # fills the cache
-    weights_file = resnet_weights_file(backbone, pretrained)            # fails fast
+    _check_global_branch(global_branch)
+    weights_file = resnet_weights_file(backbone, pretrained, download=download,   # fails fast
+                                       timeout=download_timeout)
     resnet = torchvision.models.get_model(backbone, weights=None)
     if weights_file is not None:
         load_backbone_weights(resnet, weights_file, ignore_missing=("fc.",))

@@ -15,12 +15,17 @@
   nesting it under ``"state_dict"`` or ``"model"`` and ``"module."`` prefixes of
   ``DistributedDataParallel`` are accepted).
 
-The resolvers (:func:`resnet_weights_file`, :func:`hrnet_weights_file`) do no heavy
-work, so a training entry point can call them first and fail within milliseconds.
+The one resolver (:func:`weights_file`; :func:`resnet_weights_file`, :func:`hrnet_weights_file`)
+does no heavy work, so a training entry point can call it first and fail within milliseconds;
+it is also the only code that may download (``download=True``, opt-in). ``"synthpeople"`` (the
+pre-training stand-in for ImageNet) is resolved by the study to its run's weights file
+(:func:`reidlab.study.trained.with_pretraining`) before a network is built.
 """
 from __future__ import annotations
 
 import os
+import socket
+import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
@@ -29,8 +34,8 @@ import torch
 from torch import nn
 
 __all__ = ["PretrainedWeightsMissing", "Pretrained", "WEIGHT_SUFFIXES", "torch_hub_checkpoints",
-           "hf_hub_cache", "looks_like_weights_file", "resnet_weights_file", "hrnet_weights_file", "load_weights_file",
-           "load_backbone_weights"]
+           "hf_hub_cache", "looks_like_weights_file", "weights_file", "resnet_weights_file", "hrnet_weights_file",
+           "imagenet_state_dict", "load_weights_file", "load_backbone_weights"]
 
 #: ``pretrained`` argument: ``None``, ``"imagenet"`` or a weights file path.
 Pretrained = str | os.PathLike[str] | None
@@ -97,29 +102,50 @@ def _local_file(pretrained: str | os.PathLike[str]) -> Path:
     return path
 
 
-def resnet_weights_file(backbone: str, pretrained: Pretrained) -> Path | None:
-    """The file :func:`~reidlab.models.mgn.build_mgn` will load for ``pretrained``.
-
-    ``None`` for random init; for ``"imagenet"`` torchvision's ``DEFAULT`` weights of
-    ``backbone`` in :func:`torch_hub_checkpoints` (never downloaded here).
-
-    Raises: as :func:`_weights_file`.
-    """
-    return _weights_file(pretrained, lambda: _torchvision_cached(backbone))
+def resnet_weights_file(backbone: str, pretrained: Pretrained, *, download: bool = False,
+                        timeout: float = 10.0) -> Path | None:
+    """The file :func:`~reidlab.models.mgn.build_mgn` loads for ``pretrained``: for
+    ``"imagenet"`` torchvision's ``DEFAULT`` weights of ``backbone`` in
+    :func:`torch_hub_checkpoints` (:func:`weights_file`)."""
+    return weights_file("resnet", backbone, pretrained, download=download, timeout=timeout)
 
 
-def _weights_file(pretrained: Pretrained, imagenet: Callable[[], Path]) -> Path | None:
-    """``None`` for random init, the given file (:func:`_local_file`), or ``imagenet()``.
+def hrnet_weights_file(name: str, pretrained: Pretrained, *, download: bool = False,
+                       timeout: float = 10.0) -> Path | None:
+    """The file :class:`~reidlab.models.hrnet_reid.HRNetReID` loads for ``pretrained``: for
+    ``"imagenet"`` timm's default weights of ``name`` (``timm/<name>.<tag>`` on the Hugging
+    Face Hub) in :func:`hf_hub_cache` (:func:`weights_file`)."""
+    return weights_file("hrnet", name, pretrained, download=download, timeout=timeout)
+
+
+def weights_file(family: str, name: str, pretrained: Pretrained, *, download: bool = False,
+                 timeout: float = 10.0) -> Path | None:
+    """The one lookup of a backbone's starting weights: ``None`` for random init, the given
+    weights file (:func:`_local_file`), or the cached ImageNet weights of ``name``
+    (``family`` ``"resnet"``: torchvision's; ``"hrnet"``: timm's).
+
+    ``download=True`` (machines with internet access only) fetches missing ImageNet weights
+    into the cache first (``timeout``: seconds); by default nothing is ever downloaded.
 
     Raises:
         PretrainedWeightsMissing: the cached file or the given file does not exist.
         ValueError: ``pretrained`` is not ``None``, ``"imagenet"`` or a path.
+        RuntimeError: a requested download failed.
     """
+    if family not in _IMAGENET:
+        raise ValueError(f"family={family!r} is not valid; choose one of: {', '.join(_IMAGENET)}")
     if pretrained is None:
         return None
     if not _is_imagenet(pretrained):
         return _local_file(pretrained)
-    return imagenet()
+    cached, fetch = _IMAGENET[family]
+    try:
+        return cached(name)
+    except PretrainedWeightsMissing:
+        if not download:
+            raise
+    fetch(name, timeout)
+    return cached(name)
 
 
 def _torchvision_cached(backbone: str) -> Path:
@@ -152,18 +178,6 @@ def _hf_cached(hub_id: str, cache_dir: Path) -> Path | None:
     return None
 
 
-def hrnet_weights_file(name: str, pretrained: Pretrained) -> Path | None:
-    """The file :class:`~reidlab.models.hrnet_reid.HRNetReID` will load for ``pretrained``.
-
-    ``None`` for random init; for ``"imagenet"`` timm's default weights of ``name``
-    (``timm/<name>.<tag>`` on the Hugging Face Hub) in :func:`hf_hub_cache` (never
-    downloaded here).
-
-    Raises: as :func:`_weights_file`.
-    """
-    return _weights_file(pretrained, lambda: _timm_cached(name))
-
-
 def _timm_cached(name: str) -> Path:
     """timm's ImageNet weights of ``name`` in the Hugging Face hub cache (never downloaded)."""
     import timm
@@ -186,6 +200,76 @@ def _timm_cached(name: str) -> Path:
         f"and copy the folder models--{hub_id.replace('/', '--')} of its hub cache into {cache} "
         f"(or set HF_HOME / HF_HUB_CACHE), or pass pretrained='/path/to/{_HF_FILENAMES[0]}' "
         f"(the printed file); pretrained=None starts from random weights")
+
+
+# ---------------------------------------------------------------------------- downloads
+# Only with download=True (machines with internet access); the library never downloads otherwise.
+
+
+def _download_torchvision(backbone: str, timeout: float) -> None:
+    """Download torchvision's default weights of ``backbone`` into the torch hub cache
+    (``timeout``: the socket timeout in seconds while it runs)."""
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(backbone).DEFAULT
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        torch.hub.load_state_dict_from_url(
+            weights.url, model_dir=str(torch_hub_checkpoints()), map_location="cpu",
+            progress=False, check_hash=True, weights_only=True)
+    except (urllib.error.URLError, OSError) as err:  # offline, DNS failure, timeout
+        raise RuntimeError(
+            f"cannot download the ImageNet weights of {backbone} ({weights}) from "
+            f"{weights.url}: {err}; put the file into {torch_hub_checkpoints()}, or use "
+            f"pretrained=None") from err
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _hub_reachable(timeout: float) -> str | None:
+    """``None`` when the Hugging Face Hub's host accepts a TCP connection, else the error."""
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        return f"{host}: {err}"
+    return None
+
+
+def _download_timm(name: str, timeout: float) -> None:
+    """Download timm's default weights of ``name`` into :func:`hf_hub_cache`."""
+    import timm
+    from huggingface_hub import hf_hub_download
+
+    hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
+    unreachable = _hub_reachable(timeout)
+    if unreachable is not None:
+        raise RuntimeError(f"cannot download timm's ImageNet weights of {name} ({hub_id}): the "
+                           f"Hugging Face Hub is unreachable ({unreachable}); use pretrained=None")
+    hf_hub_download(hub_id, _HF_FILENAMES[0], cache_dir=str(hf_hub_cache()), etag_timeout=timeout)
+
+
+#: ImageNet weights of each backbone family: (cached file of a name, download of a name).
+_IMAGENET: dict[str, tuple[Callable[[str], Path], Callable[[str, float], None]]] = {
+    "resnet": (_torchvision_cached, _download_torchvision),
+    "hrnet": (_timm_cached, _download_timm),
+}
+
+
+def imagenet_state_dict(backbone: str, timeout: float = 10.0, *,
+                        download: bool = False) -> dict[str, torch.Tensor]:
+    """torchvision's default ImageNet weights of ``backbone`` (``<Backbone>_Weights.DEFAULT``),
+    read from the torch hub cache (``torch.hub.get_dir()/checkpoints``).
+
+    Raises:
+        PretrainedWeightsMissing: not cached and ``download`` is false (no network access).
+        RuntimeError: the download failed, or the cached file cannot be read.
+    """
+    return load_weights_file(resnet_weights_file(backbone, "imagenet", download=download,  # type: ignore[arg-type]
+                                                 timeout=timeout))
 
 
 # ----------------------------------------------------------------------------- loading

@@ -37,12 +37,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reidlab import choices
 from reidlab.models.attention import ChannelAttention
 
 __all__ = ["ChannelGate", "VDSRBlock", "VDSRCA", "VDSR_INITS"]
 
-#: Initialisations of :class:`VDSRCA` (see the module docstring).
-VDSR_INITS: tuple[str, ...] = ("authors", "identity")
+#: Initialisations of :class:`VDSRCA` (see the module docstring; :data:`reidlab.choices.VDSR_INITS`).
+VDSR_INITS: tuple[str, ...] = choices.VDSR_INITS
 
 
 #: Defaults of :class:`VDSRCA`'s ``bias`` and ``init``.
@@ -114,8 +115,7 @@ class VDSRCA(nn.Module):
         super().__init__()
         if blocks < 0:
             raise ValueError(f"blocks must be >= 0, got {blocks}")
-        if init not in VDSR_INITS:
-            raise ValueError(f"init={init!r} is not valid; choose one of {', '.join(VDSR_INITS)}")
+        choices.check_choice("init", init, VDSR_INITS)
         self.channels = channels
         self.blocks = blocks
         self.init = init

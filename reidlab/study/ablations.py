@@ -6,15 +6,14 @@ per-trial metrics into the paper-shaped tables and computed conclusions lives he
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Sequence
 
 import pandas as pd
 
-from reidlab.config import Profile
+from reidlab.config import Profile, check_lam, override
 from reidlab.study import methods, scoring, stats
 
-__all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "table4_sets",
+__all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "checked_lambdas", "table4_sets", "table4_trials",
            "table4_row", "table4", "table4_conclusions", "table5_frame", "table5", "table5_comparison", "table5_conclusion",
            "claims", "sweep_table", "sweep_conclusions", "chosen_lambda_conclusion", "pseudo_validation",
            "chosen_pseudo_setting", "pseudo_table", "pseudo_conclusion", "caviar_query_breakdown",
@@ -29,15 +28,46 @@ TABLE5_ROWS: tuple[str, ...] = ("Single-Reso", "Single-Reso+RFD", "Multi-Reso", 
 
 
 def dataset_profile(base: Profile, dataset: str, data_root: str | None = None, **data_changes: Any) -> Profile:
-    """``base`` on another dataset (and root, default the base's), with data fields changed."""
-    data = dataclasses.replace(base.data, dataset=dataset, data_root=data_root or base.data.data_root,
-                               **data_changes)
-    return dataclasses.replace(base, data=data)
+    """``base`` on another dataset (and root, default the base's), with data fields changed
+    (through :func:`~reidlab.config.override`: names and values validated)."""
+    return override(base, data={"dataset": dataset, "data_root": data_root or base.data.data_root, **data_changes})
 
 
 def ablation_profile(profile: Profile, **data_changes: Any) -> Profile:
     """``profile`` with data fields replaced (e.g. interpolation, pseudo-labels) for an ablation run."""
-    return dataclasses.replace(profile, data=dataclasses.replace(profile.data, **data_changes))
+    return override(profile, data=data_changes)
+
+
+def table4_trials(sets: dict[str, Profile], *, trials: int, runs_dir, lam: float, reading: str
+                  ) -> tuple[pd.DataFrame, list[scoring.SplitFeatures] | None, dict[str, Any]]:
+    """Table 4's per-trial results on each of ``sets`` (:func:`table4_sets`): single-resolution
+    queries with bicubic (B-F, B-F + RFD) and bilinear (B-F) LR synthesis, and the multi-resolution
+    gallery (bicubic). Returns the per-trial frame, the Market-like multi-resolution features (for
+    the lambda sweep) and the prepared dataset of each set."""
+    from reidlab.data import prepare_dataset
+    from reidlab.study import trials as trial_eval
+
+    frames, sweep_features, data = [], None, {}
+    for set_name, prof in sets.items():
+        ds = data[set_name] = prepare_dataset(prof.data)
+        for interp in ("bicubic", "bilinear"):
+            p = ablation_profile(prof, interpolation=interp)
+            single = trial_eval.run_trials(p, ds, "lr_query", trials=trials, runs_dir=runs_dir, lam=lam, reading=reading,
+                                           include_baseline="no", with_rfd=(interp == "bicubic"))
+            frames.append(single.per_trial.assign(dataset=set_name, interpolation=interp, protocol="Single-Reso"))
+            if interp == "bicubic":
+                multi = trial_eval.run_trials(p, ds, "multi_res_gallery", trials=trials, runs_dir=runs_dir, lam=lam,
+                                              reading=reading, include_baseline="no")
+                frames.append(multi.per_trial.assign(dataset=set_name, interpolation=interp, protocol="Multi-Reso"))
+                if set_name == "Market-like":
+                    sweep_features = multi.features
+    return pd.concat(frames, ignore_index=True), sweep_features, data
+
+
+def checked_lambdas(values: Sequence[Any]) -> list[float]:
+    """The ``lambdas`` notebook parameter, each value checked by Eq. 8's one sign rule
+    (:func:`reidlab.config.check_lam`)."""
+    return [check_lam(value, name="lambdas") for value in values]
 
 
 def table4_sets(base: Profile, market_dataset: str, market_root: str | None, duke_dataset: str,

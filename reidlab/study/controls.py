@@ -29,7 +29,7 @@ from reidlab.data.records import ImageRecord, ProtocolSplit, ReidDataset
 from reidlab.study import scoring, stats
 
 __all__ = ["RESOLUTION_ORACLE", "CAMERA_ORACLE", "BF_COSINE", "BF_EUCLIDEAN", "RFD", "baseline_for", "one_hot", "with_oracles", "shuffled_resolution_labels",
-           "Control", "controls", "control_rows", "control_gains", "control_comparisons", "second_bf_profile",
+           "Control", "controls", "control_rows", "control_models", "control_trials", "control_gains", "control_comparisons", "second_bf_profile",
            "controls_paragraph"]
 
 RESOLUTION_ORACLE, CAMERA_ORACLE = "resolution_oracle", "camera_oracle"
@@ -132,6 +132,44 @@ def second_bf_profile(prof: Profile, ds: ReidDataset, unit: int, units: int) -> 
         return unit_profile(prof, ds, (unit + 1) % units)
     base = unit_profile(prof, ds, unit)
     return override(base, bf={"seed": base.bf.seed + max(1, units)})
+
+
+def control_models(prof: Profile, ds: ReidDataset, runs_dir, *, second_bf: bool, shuffled_br: bool) -> dict:
+    """The control networks per unit, as :data:`~reidlab.study.trials.ModelFactory` by name: an
+    untrained B-R (``br_untrained``), a B-R trained on shuffled resolution labels (``br_shuffled``)
+    and the second B-F (``bf_seed2``, :func:`second_bf_profile`), each built from that unit's
+    profile and training set."""
+    from reidlab.study import trained
+    from reidlab.study.trials import replication_units
+
+    units = replication_units(prof, ds)
+    factories = {"br_untrained": lambda uprof, sp, unit: trained.untrained_br_model(uprof, sp, runs_dir)}
+    if shuffled_br:
+        factories["br_shuffled"] = lambda uprof, sp, unit: trained.br_model(
+            uprof, shuffled_resolution_labels(sp, prof.data.seed), runs_dir)[0]
+    if second_bf:  # on Market-like: the next seed's B-F, trained anyway as another unit
+        factories["bf_seed2"] = lambda uprof, sp, unit: trained.bf_model(
+            second_bf_profile(prof, ds, unit, units), sp, runs_dir)[0]
+    return factories
+
+
+def control_trials(prof: Profile, ds: ReidDataset, protocols: Sequence[str], rows: Sequence[Control], *,
+                   runs_dir, lam: float, reading: str, second_bf: bool, shuffled_br: bool) -> pd.DataFrame:
+    """Every control row on every trial of each protocol (:func:`control_rows`), with the trial's
+    unit: one frame, one row per protocol, trial and control."""
+    from reidlab.study import trials as trial_eval
+
+    extra = control_models(prof, ds, runs_dir, second_bf=second_bf, shuffled_br=shuffled_br)
+    frames = []
+    for protocol in protocols:
+        res = trial_eval.run_trials(prof, ds, protocol, trials=prof.eval.trials, runs_dir=runs_dir, lam=lam,
+                                    reading=reading, include_baseline="no", extra_models=extra)
+        unit = res.per_trial.drop_duplicates("trial").set_index("trial")["unit"]
+        for trial, feats in enumerate(res.features):
+            frames.append(pd.DataFrame(control_rows(feats, rows, lam=lam, reading=reading, max_rank=prof.eval.max_rank))
+                          .assign(protocol=protocol, trial=trial, unit=int(unit[trial]),
+                                  unit_kind=trial_eval.unit_kind(ds)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def control_gains(per_trial: pd.DataFrame, baseline: str = BF_COSINE, metric: str = "R1") -> pd.DataFrame:

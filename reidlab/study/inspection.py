@@ -12,7 +12,8 @@ from reidlab.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from reidlab.data.records import ProtocolSplit
 
 __all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
-           "held_out_resolution_labels", "ResolutionValidator"]
+           "held_out_resolution_labels", "HeldOutConfusion", "held_out_confusion", "ResolutionValidator",
+           "restoration_errors"]
 
 
 def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
@@ -103,6 +104,38 @@ def held_out_resolution_labels(split: ProtocolSplit, multi_resolution: bool, fac
         true = [FACTOR_TO_RES_CLASS[r.factor] for r in records]
         names = list(RES_CLASS_NAMES[: split.n_res_classes])
     return records, np.asarray(true), names
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOutConfusion:
+    """B-R on held-out images: its confusion matrix, the class names, accuracy, chance and the
+    score of always naming the most frequent held-out class (percent), and the dataset's name."""
+
+    matrix: np.ndarray
+    names: list[str]
+    accuracy: float
+    chance: float
+    majority: float
+    dataset: str
+
+
+def held_out_confusion(model: torch.nn.Module, split: ProtocolSplit, *, multi_resolution: bool, dataset: str,
+                       prof) -> HeldOutConfusion:
+    """B-R's confusion on the held-out images of :func:`held_out_resolution_labels`, read with the
+    profile's input size and LR synthesis."""
+    records, true, names = held_out_resolution_labels(split, multi_resolution, prof.data.factors)
+    pred = predict_resolution(model, records, height=prof.model.height, width=prof.model.width,
+                              interpolation=prof.data.interpolation, upsampling=prof.data.upsampling,
+                              batch_size=prof.eval.batch_size)
+    cm = confusion_matrix(true, pred, split.n_res_classes)
+    return HeldOutConfusion(cm, names, 100 * cm.trace() / max(1, cm.sum()), 100 / split.n_res_classes,
+                            100 * cm.sum(1).max() / max(1, cm.sum()), dataset)
+
+
+def restoration_errors(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray) -> dict[str, float]:
+    """Mean absolute error to the HR original of VDSR-CA's output (``vdsr_mae``) and of the
+    interpolated LR input it starts from (``interp_mae``), images in [0, 1]."""
+    return {"vdsr_mae": float(abs(restored - hr).mean()), "interp_mae": float(abs(lr - hr).mean())}
 
 
 class ResolutionValidator:

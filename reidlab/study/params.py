@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reidlab.choices import check_choice
 from reidlab.config import (
     DATASETS, PROFILE_NAMES, PROTOCOLS, RFD_READINGS, Profile, get_profile, override,
 )
@@ -93,12 +94,6 @@ def pretrained_setting(value: Any) -> str | None:
     return str(path)   # a missing file is named by check_pretrained, before any data work
 
 
-def check_choice(name: str, value: Any, valid: tuple) -> None:
-    """Fail at once, naming the parameter and the valid choices."""
-    if value not in valid:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
-
-
 def check_protocol(protocol: str) -> None:
     check_choice("protocol", protocol, PROTOCOLS)
 
@@ -148,18 +143,21 @@ def declared_defaults(notebook: str) -> dict[str, Any]:
 def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:
     """Fail when the kernel holds a variable the notebook does not declare.
 
-    Called first thing after the parameters cell: at that point the namespace holds only
-    the declared parameters and those papermill injected, so an extra name is a parameter
-    the notebook does not know (papermill itself only warns). The error names it and the
-    closest valid name (``-p lamda 0.5`` -> "did you mean 'lam'?").
+    Called by :func:`reidlab.study.begin.begin` right after the parameters cell and the
+    imports: the namespace then holds the declared parameters, those papermill injected and
+    imported modules and functions (never a parameter: papermill injects literals), so any
+    other name is a parameter the notebook does not know (papermill itself only warns). The
+    error names it and the closest valid name (``-p lamda 0.5`` -> "did you mean 'lam'?").
     """
     import difflib
+    import inspect
 
     if namespace.get("_reidlab_parameters_checked"):
         return   # a re-run of the setup cell in JupyterLab: the namespace now holds the notebook's own names
     declared = set(declared_parameters(notebook))
-    unknown = sorted(n for n in namespace
-                     if not n.startswith("_") and n not in declared and n not in _IPYTHON_NAMES)
+    unknown = sorted(n for n, value in namespace.items()
+                     if not n.startswith("_") and n not in declared and n not in _IPYTHON_NAMES
+                     and not (inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value)))
     if unknown:
         hints = []
         for name in unknown:

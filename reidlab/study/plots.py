@@ -105,6 +105,11 @@ def training_curves(metrics: Mapping[str, pd.DataFrame], *, columns: Sequence[st
     return fig
 
 
+def run_logs(runs: Mapping[str, Path], name: str = "metrics.csv") -> dict[str, pd.DataFrame]:
+    """Each run's training log (``<run>/metrics.csv``) by the run's label; runs without one are left out."""
+    return {label: pd.read_csv(Path(d) / name) for label, d in runs.items() if (Path(d) / name).is_file()}
+
+
 def validation_curves(runs: Mapping[str, Path], *, columns: Sequence[str] = ("R1", "mAP"), chance: float | None = None,
                       title: str = "held-out (validation) identities"):
     """Held-out metrics against iteration (each run's ``validation.csv``), with chance as a
@@ -239,6 +244,29 @@ def ranking_figure_for(feats, *, lam: float, reading: str, n_queries: int = 5, t
     chosen = sorted(np.random.default_rng(seed).choice(len(q), size=min(n_queries, len(q)), replace=False).tolist())
     return ranking_figure(q, g, dist, query_indices=chosen, topk=min(topk, len(g)), interpolation=interpolation,
                           cameras=(q_cams, g_cams), title=title)
+
+
+def fig4_rankings(feats, *, lam: float, reading: str, n_queries: int = 5, topk: int = 10, seed: int = 0,
+                  interpolation: str = "bicubic") -> dict[str, object]:
+    """Fig. 4 for B-F + RFD (``fig4_rankings_rfd``, Eq. 8 with ``lam``) and for B-F alone
+    (``fig4_rankings_bf``, lambda 0) on the same queries of one split (:func:`ranking_figure_for`)."""
+    return {f"fig4_rankings_{name}": ranking_figure_for(
+                feats, lam=lam_, reading=reading, n_queries=n_queries, topk=topk, seed=seed, interpolation=interpolation,
+                title=f"Fig. 4 ({label}): query (blue) and top-{topk}; true match green, others red")
+            for name, lam_, label in (("rfd", lam, "B-F + RFD"), ("bf", 0.0, "B-F alone"))}
+
+
+def br_confusion_figures(confusions) -> dict[str, object]:
+    """One confusion-matrix figure per :class:`~reidlab.study.inspection.HeldOutConfusion` (by kind:
+    ``02_br_confusion`` for the factor classes, ``02_br_confusion_pseudo`` for pseudo-labels)."""
+    return {f"02_br_confusion{'' if kind == 'factor classes' else '_pseudo'}": confusion_matrix_plot(
+                c.matrix, c.names, title=f"B-R ({kind}, {c.dataset}), held-out images: accuracy {c.accuracy:.1f}%")
+            for kind, c in confusions.items()}
+
+
+def savefigs(figures: Mapping[str, object], folder: str | Path) -> list[Path]:
+    """:func:`savefig` each figure as ``<folder>/<stem>`` (stem: its key)."""
+    return [path for stem, fig in figures.items() for path in savefig(fig, Path(folder) / stem)]
 
 
 def close(fig) -> None:

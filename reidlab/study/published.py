@@ -75,53 +75,36 @@ def _rows2(paper: str, table: str, datasets: tuple[str, str],
                  for m, *vals in rows for ds, (r1, r5) in zip(datasets, (vals[:2], vals[2:])))
 
 
-# RFD Tables 1-3 (arXiv:2109.07871), columns: method, R1, R5, R10 ("-" -> None). The printed tables
-# have a "Reference" (venue) column and citation markers, kept in ``RFD_CITED``; "baseline" has
-# no venue printed, the two rows of the proposed method print "-". The CAVIAR header rows are
-# OCR-garbled ("Wethous"); the three metric columns are unambiguous (R1/R5/R10 as headed, and
-# B-F's rows reappear in Tables 4/5 with the same values under those headings).
-_RFD_T1 = _rows("RFD", "1", _MKT, (
-    ("SING", 74.4, 87.8, 91.6),
-    ("CSR-GAN", 76.4, 88.5, 91.9),
-    ("CamStyle", 74.5, 88.6, 93.0),
-    ("FD-GAN", 79.6, 91.6, 93.5),
-    ("RIPR", 66.9, 84.7, None),
-    ("CRGAN", 83.7, 92.7, 95.8),
-    ("MSA", 68.3, 85.7, None),
-    ("INTACT", 88.1, 95.0, 96.9),
-    ("PRI", 88.1, 94.2, 96.5),
-    ("baseline", 84.1, 92.3, 95.9),
-    ("baseline B-F", 85.5, 94.1, 96.0),
-    ("(B-F+RFD) Proposed", 86.9, 95.6, 97.4),
-))
-# Table 2 has no RIPR row.
-_RFD_T2 = _rows("RFD", "2", _DUKE, (
-    ("SING", 65.2, 80.1, 84.8),
-    ("CSR-GAN", 67.6, 81.4, 85.1),
-    ("CamStyle", 64.0, 78.1, 84.4),
-    ("FD-GAN", 67.5, 82.0, 85.3),
-    ("CRGAN", 75.6, 86.7, 89.6),
-    ("MSA", 79.1, 90.0, None),
-    ("INTACT", 81.2, 90.1, 92.8),
-    ("PRI", 82.1, 91.1, 92.8),
-    ("baseline", 81.2, 90.1, 91.9),
-    ("baseline B-F", 82.0, 90.8, 92.7),
-    ("(B-F+RFD) Proposed", 82.9, 92.0, 94.0),
-))
-# Table 3 has no MSA row.
-_RFD_T3 = _rows("RFD", "3", _CAV, (
-    ("SING", 33.5, 72.7, 89.0),
-    ("CSR-GAN", 34.7, 72.5, 87.4),
-    ("CamStyle", 32.1, 72.3, 85.9),
-    ("FD-GAN", 33.5, 71.4, 86.5),
-    ("RIPR", 36.4, 72.0, None),
-    ("CRGAN", 42.8, 76.2, 91.5),
-    ("INTACT", 44.0, 81.8, 93.9),
-    ("PRI", 45.2, 84.1, 94.6),
-    ("baseline", 42.1, 87.6, 92.9),
-    ("baseline B-F", 44.3, 88.4, 94.2),
-    ("(B-F+RFD) Proposed", 47.6, 89.2, 96.0),
-))
+def _grid(paper: str, tables: tuple[str, ...], datasets: tuple[str, ...],
+          cells: dict[str, tuple[tuple[float, float, float | None] | None, ...]]) -> tuple[PublishedRow, ...]:
+    """Rows of a method x dataset transcription (``cells[method][i]``: R1, R5, R10 on
+    ``datasets[i]``, printed in table ``tables[i]``; ``None``: no such row), dataset by dataset,
+    methods in their order."""
+    return tuple(PublishedRow(paper, table, ds, m, *cell)
+                 for i, (table, ds) in enumerate(zip(tables, datasets))
+                 for m, per_dataset in cells.items() if (cell := per_dataset[i]) is not None)
+
+
+# RFD Tables 1-3 (arXiv:2109.07871): R1, R5, R10 of each method on MLR-Market (Table 1),
+# MLR-Duke (Table 2) and CAVIAR (Table 3); "-" -> None. Table 2 has no RIPR row, Table 3 no MSA row.
+# The printed tables have a "Reference" (venue) column and citation markers, kept in ``RFD_CITED``;
+# "baseline" has no venue printed, the two rows of the proposed method print "-". The CAVIAR header
+# rows are OCR-garbled ("Wethous"); the three metric columns are unambiguous (R1/R5/R10 as headed,
+# and B-F's rows reappear in Tables 4/5 with the same values under those headings).
+_RFD_T1_3 = _grid("RFD", ("1", "2", "3"), (_MKT, _DUKE, _CAV), {
+    "SING": ((74.4, 87.8, 91.6), (65.2, 80.1, 84.8), (33.5, 72.7, 89.0)),
+    "CSR-GAN": ((76.4, 88.5, 91.9), (67.6, 81.4, 85.1), (34.7, 72.5, 87.4)),
+    "CamStyle": ((74.5, 88.6, 93.0), (64.0, 78.1, 84.4), (32.1, 72.3, 85.9)),
+    "FD-GAN": ((79.6, 91.6, 93.5), (67.5, 82.0, 85.3), (33.5, 71.4, 86.5)),
+    "RIPR": ((66.9, 84.7, None), None, (36.4, 72.0, None)),
+    "CRGAN": ((83.7, 92.7, 95.8), (75.6, 86.7, 89.6), (42.8, 76.2, 91.5)),
+    "MSA": ((68.3, 85.7, None), (79.1, 90.0, None), None),
+    "INTACT": ((88.1, 95.0, 96.9), (81.2, 90.1, 92.8), (44.0, 81.8, 93.9)),
+    "PRI": ((88.1, 94.2, 96.5), (82.1, 91.1, 92.8), (45.2, 84.1, 94.6)),
+    "baseline": ((84.1, 92.3, 95.9), (81.2, 90.1, 91.9), (42.1, 87.6, 92.9)),
+    "baseline B-F": ((85.5, 94.1, 96.0), (82.0, 90.8, 92.7), (44.3, 88.4, 94.2)),
+    "(B-F+RFD) Proposed": ((86.9, 95.6, 97.4), (82.9, 92.0, 94.0), (47.6, 89.2, 96.0)),
+})
 # RFD Table 4: "Components" x (MLR-Market R1, R5, MLR-Duke R1, R5) -- no R10 and no mAP printed.
 # Column reading: the header prints the two dataset names over "R1 R5 R1 R5"; confirmed by the
 # "Single-Reso" row, which equals "baseline B-F" of Table 1 (85.5/94.1) and Table 2 (82.0/90.8).
@@ -164,12 +147,10 @@ _PSHRNET_T1 = {
     "ID+SR": ((87.6, 95.1, 97.0), (88.9, 96.4, 98.7), (44.2, 69.1, 79.4), (80.1, 89.0, 92.1), (48.2, 84.5, 96.3)),
     "ID+SR+PS (PS-HRNet)": ((91.5, 96.7, 97.9), (92.6, 98.3, 99.4), (48.7, 73.4, 81.7), (82.3, 90.5, 92.8), None),
 }
-_PSHRNET_ROWS = tuple(PublishedRow("PS-HRNet", "I", ds, m, *cell)
-                      for ds_i, ds in enumerate(_PSHRNET_DATASETS)
-                      for m, cells in _PSHRNET_T1.items() if (cell := cells[ds_i]) is not None)
+_PSHRNET_ROWS = _grid("PS-HRNet", ("I",) * len(_PSHRNET_DATASETS), _PSHRNET_DATASETS, _PSHRNET_T1)
 
 PUBLISHED_ROWS: tuple[PublishedRow, ...] = (
-    _RFD_T1 + _RFD_T2 + _RFD_T3 + _RFD_T4 + _RFD_T5 + _PSHRNET_ROWS)
+    _RFD_T1_3 + _RFD_T4 + _RFD_T5 + _PSHRNET_ROWS)
 
 #: RFD Tables 1-3's compared methods: (citation marker, venue) as printed in the "Reference" column.
 RFD_CITED: dict[str, tuple[str, str]] = {

@@ -120,3 +120,17 @@ def confound_sentence(table: pd.DataFrame, dataset: str) -> str:
             f"{low_share:.0f}% of its images fall in the lower-resolution bins ({', '.join(b.removesuffix(' %') for b in bins[half:])}) against "
             f"{high_share:.0f}% of camera {int(high.camera)}'s. A B-R trained on these pseudo-labels can partly "
             "recognise the camera instead of the resolution (as on CAVIAR4REID).")
+
+
+def protocol_tables(prof, ds: ReidDataset, mr: ReidDataset | None = None) -> dict[str, pd.DataFrame]:
+    """Trial 0's split counts of each protocol on ``ds`` (and the multi-resolution gallery
+    protocol on the natively multi-resolution companion ``mr``), keyed by protocol."""
+    from reidlab.config import protocol_kwargs
+    from reidlab.data import build_protocol
+
+    tables = {p: protocol_counts(build_protocol(p, ds, trial=0, **protocol_kwargs(prof)))
+              for p in ("lr_query", "multi_res_gallery")}
+    if mr is not None:
+        tables["multires_multi_res_gallery"] = protocol_counts(
+            build_protocol("multi_res_gallery", mr, trial=0, **protocol_kwargs(prof)))
+    return tables

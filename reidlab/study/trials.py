@@ -22,7 +22,7 @@ from reidlab.config import Profile, override, protocol_kwargs
 from reidlab.data import build_protocol, degradation_kwargs
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import methods, scoring
-from reidlab.study import models as trained
+from reidlab.study import trained
 
 #: ``extra_models`` factories: (the unit's profile, the unit's training split, the unit) -> model
 ModelFactory = Callable[[Profile, ProtocolSplit, int], torch.nn.Module]
@@ -37,6 +37,12 @@ def replication_units(prof: Profile, ds: ReidDataset) -> int:
 def unit_kind(ds: ReidDataset) -> str:
     """What one unit of replication is on ``ds`` (for the verdicts' sentences)."""
     return "training seed" if ds.fixed_split else "retrained identity split"
+
+
+def trials_for_units(prof: Profile, ds: ReidDataset, units: int) -> int:
+    """The trials of the study that ``units`` independently trained units evaluate: their share of
+    the profile's trials (spread over units as in :func:`run_trials`), at least one each."""
+    return max(units, prof.eval.trials * units // replication_units(prof, ds))
 
 
 def unit_profile(prof: Profile, ds: ReidDataset, unit: int) -> Profile:
@@ -120,6 +126,41 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     per_trial.insert(1, "unit", per_trial["trial"] % n_units)
     per_trial["unit_kind"] = unit_kind(ds) if not fixed else "trained model"
     return TrialResults(per_trial=per_trial, features=feats_all, runs=runs)
+
+
+def fixed_models(bf_dir: str | None = None, br_dir: str | None = None) -> dict[str, torch.nn.Module]:
+    """Explicit checkpoints (notebook 03's ``bf_dir`` / ``br_dir``, relative to the repository root)
+    to evaluate instead of the study's trained runs, by role ("bf", "br")."""
+    from reidlab.engine.tasks import load_bf, load_br
+    from reidlab.paths import resolve
+
+    fixed = {}
+    if bf_dir:
+        fixed["bf"] = load_bf(resolve(bf_dir, name="bf_dir"))
+    if br_dir:
+        fixed["br"] = load_br(resolve(br_dir, name="br_dir"))
+    return fixed
+
+
+def ps_hrnet_trials(prof: Profile, ds: ReidDataset, protocols, *, trials: int, units: int, runs_dir: str | Path,
+                    size: tuple[int, int]) -> tuple[pd.DataFrame, dict[str, TrialResults], dict[str, str]]:
+    """B-F, B-F + RFD, PS-HRNet and PS-HRNet + RFD (:func:`run_trials`) on each protocol, PS-HRNet's
+    student trained per unit (teacher first) and read at its own input ``size``. Returns the
+    per-trial metrics of every protocol (``protocol`` column), the results by protocol and the
+    PS-HRNet run folders by role (teacher, student)."""
+    ps_runs: dict[str, str] = {}
+
+    def student(unit_prof: Profile, split: ProtocolSplit, unit: int) -> torch.nn.Module:
+        _, model, dirs = trained.ps_hrnet_models(unit_prof, split, runs_dir)
+        ps_runs.update({k: str(v) for k, v in dirs.items()})
+        return model
+
+    results = {protocol: run_trials(prof, ds, protocol, trials=trials, runs_dir=runs_dir, lam=prof.eval.lam,
+                                    reading=prof.eval.rfd_reading, include_baseline="no", units=units,
+                                    extra_models={methods.PS_HRNET: student}, sizes={methods.PS_HRNET: size})
+               for protocol in protocols}
+    per_trial = pd.concat([r.per_trial.assign(protocol=p) for p, r in results.items()], ignore_index=True)
+    return per_trial, results, ps_runs
 
 
 def _models_for(prof: Profile, train_split: ProtocolSplit, runs_dir, runs: dict[str, str], *, unit: int, fixed,

@@ -2,15 +2,16 @@
 
 Run folders are named by :func:`reidlab.engine.runs.run_folder` from each task's
 :class:`~reidlab.engine.runs.RunSpec` (the engine's one notion of run identity), so a
-changed setting never reuses an old checkpoint and an unchanged one never retrains. This
-module is the only place that knows which notebook trains which model.
+changed setting never reuses an old checkpoint and an unchanged one never retrains. Each
+identity is computed once here and handed to the engine's recipe, which trains or loads it
+through :func:`reidlab.engine.runner.train_or_load` (``train_if_missing=False``: load only).
+This module is the only place that knows which notebook trains which model.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from pathlib import Path
-from typing import Any, Callable
-
 import torch
 
 from reidlab.config import Profile, override
@@ -18,7 +19,7 @@ from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "get_or_train", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
            "check_pretrained", "start_label", "ps_start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -49,11 +50,9 @@ def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str 
     spec = pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size)
     out = run_folder(runs_root, prof.name, PRETRAIN_FOLDER, spec)
     if not is_pretrained(out, spec):
-        if not train_if_missing:
-            raise FileNotFoundError(f"no finished pre-training run in {out}: run "
-                                    f"{PRODUCER_NOTEBOOK['pretrain']} with the same parameters first")
         pretrain_backbone(prof.pretrain, arch, name, out, data_root=prof.data.data_root, height=height,
-                          width=width, hr_size=hr_size, progress=progress)
+                          width=width, hr_size=hr_size, progress=progress, allow_training=train_if_missing,
+                          missing_hint=_missing_hint("pretrain"))
     return out
 
 
@@ -89,18 +88,11 @@ def run_dir(profile: Profile, spec: RunSpec, runs_root: str | Path = "runs") -> 
     return run_folder(runs_root, profile.name, profile.data.dataset, spec)
 
 
-def get_or_train(spec: RunSpec, out_dir: Path, *, train: Callable[[], Any], load: Callable[[Path], Any],
-                 allow_training: bool) -> tuple[Any, bool]:
-    """Load the finished run ``spec`` in ``out_dir``, or train it when ``allow_training``;
-    else say which notebook trains it. Returns ``(result, trained_now)``."""
-    if spec.is_finished(out_dir):
-        return load(out_dir), False
-    if not allow_training:
-        raise FileNotFoundError(
-            f"no finished {spec.task} checkpoint in {out_dir}: run "
-            f"{PRODUCER_NOTEBOOK.get(spec.task, 'the training notebook')} with the same parameters "
+def _missing_hint(task: str) -> str:
+    """What to run when a run the study needs is missing and may not be trained here."""
+    what = "the pre-training stand-in for ImageNet: " if task == "pretrain" else ""
+    return (f"{what}run {PRODUCER_NOTEBOOK.get(task, 'the training notebook')} with the same parameters "
             "first (or pass train_if_missing=True)")
-    return train(), True
 
 
 #: what B-F trains on: every training image in HR and at each factor (RFD Sec. 3.1), or HR only
@@ -128,8 +120,7 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
              ) -> tuple[torch.nn.Module, Path]:
     """RFD's B-F (the attention-free "baseline" with ``attention=False``; trained on HR images
     only with ``train_on="hr"``), validated on the held-out training identities as it trains."""
-    from reidlab.engine.tasks import bf_spec, load_bf, train_bf
-    from reidlab.study.params import check_choice
+    from reidlab.choices import check_choice
     from reidlab.study.scoring import RankValidator
 
     check_choice("train_on", train_on, TRAIN_ON)
@@ -145,18 +136,14 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
     validator = None if validation is None else RankValidator(
         validation, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
         **degradation_kwargs(prof.data), amp=prof.eval.amp)
-    spec = bf_spec(prof, train_split)
-    out = run_dir(prof, spec, runs_root)
-    model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_bf,
-                            train=lambda: train_bf(prof, train_split, out, progress=progress, validator=validator)[0])
-    return model, out
+    return _rfd_model("bf", prof, train_split, validator, runs_root, train_if_missing=train_if_missing,
+                      progress=progress)
 
 
 def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,
              train_if_missing: bool = True, progress: bool = True) -> tuple[torch.nn.Module, Path]:
     """RFD's B-R: the same network trained to classify resolutions, its held-out accuracy
     (validation identities) logged as it trains."""
-    from reidlab.engine.tasks import br_spec, load_br, train_br
     from reidlab.study.inspection import ResolutionValidator, held_out_resolution_labels
 
     prof = with_start_weights(prof, "br", runs_root, train_if_missing=train_if_missing, progress=progress)
@@ -167,10 +154,21 @@ def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
         records, true, _ = held_out_resolution_labels(validation, native, prof.data.factors)
         validator = ResolutionValidator(records, true, height=prof.model.height, width=prof.model.width,
                                         **degradation_kwargs(prof.data), batch_size=prof.eval.batch_size)
-    spec = br_spec(prof, train_split)
+    return _rfd_model("br", prof, train_split, validator, runs_root, train_if_missing=train_if_missing,
+                      progress=progress)
+
+
+def _rfd_model(task: str, prof: Profile, train_split: ProtocolSplit, validator: Any, runs_root: str | Path, *,
+               train_if_missing: bool, progress: bool) -> tuple[torch.nn.Module, Path]:
+    """B-F (``task="bf"``) or B-R (``"br"``) on ``train_split``: its identity computed once,
+    its run folder, the engine's train-or-load."""
+    from reidlab.engine import tasks
+
+    spec = {"bf": tasks.bf_spec, "br": tasks.br_spec}[task](prof, train_split)
     out = run_dir(prof, spec, runs_root)
-    model, _ = get_or_train(spec, out, allow_training=train_if_missing, load=load_br,
-                            train=lambda: train_br(prof, train_split, out, progress=progress, validator=validator)[0])
+    train = {"bf": tasks.train_bf, "br": tasks.train_br}[task]
+    model, _ = train(prof, train_split, out, progress=progress, validator=validator, spec=spec,
+                     allow_training=train_if_missing, missing_hint=_missing_hint(task))
     return model, out
 
 
@@ -178,7 +176,7 @@ def with_start_weights(prof: Profile, task: str, runs_root: str | Path = "runs",
                        train_if_missing: bool = True, progress: bool = True) -> Profile:
     """``prof`` with the weights ``task`` ("bf" or "br") starts from resolved
     (:func:`with_pretraining`); the light B-R starts from random weights and needs none."""
-    from reidlab.study.params import check_choice
+    from reidlab.choices import check_choice
 
     check_choice("task", task, ("bf", "br"))
     if task == "br" and prof.model.br_network == "light":
@@ -199,9 +197,7 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
                     train_if_missing: bool = True, progress: bool = True
                     ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Path]]:
     """PS-HRNet's frozen HR teacher and its LR student (VDSR-CA + HRNet-ReID)."""
-    from reidlab.engine.pseudo_siamese import (
-        load_student, load_teacher, student_spec, teacher_spec, train_student, train_teacher,
-    )
+    from reidlab.engine.pseudo_siamese import student_spec, teacher_spec, train_student, train_teacher
 
     if uses_pretraining(prof) and not prof.pretrain.hrnet:
         prof = override(prof, model={"pretrained": None})   # the profile pre-trains only the ResNet
@@ -209,12 +205,12 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
     split, _ = training_split(prof, split)   # the same training identities as B-F and B-R
     t_spec = teacher_spec(prof, split)
     t_dir = run_dir(prof, t_spec, runs_root)
-    teacher, _ = get_or_train(t_spec, t_dir, allow_training=train_if_missing, load=load_teacher,
-                              train=lambda: train_teacher(prof, split, t_dir, progress=progress)[0])
+    teacher, _ = train_teacher(prof, split, t_dir, progress=progress, spec=t_spec, allow_training=train_if_missing,
+                               missing_hint=_missing_hint("teacher"))
     s_spec = student_spec(prof, split, teacher)
     s_dir = run_dir(prof, s_spec, runs_root)
-    student, _ = get_or_train(s_spec, s_dir, allow_training=train_if_missing, load=load_student,
-                              train=lambda: train_student(prof, split, teacher, s_dir, progress=progress)[0])
+    student, _ = train_student(prof, split, teacher, s_dir, progress=progress, spec=s_spec,
+                               allow_training=train_if_missing, missing_hint=_missing_hint("student"))
     return teacher, student, {"teacher": t_dir, "student": s_dir}
 
 
