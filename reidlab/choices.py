@@ -10,6 +10,7 @@ list                   implemented by
 =====================  ===========================================================
 ``DATASETS``           :mod:`reidlab.data.readers` (one reader per name)
 ``PROTOCOLS``          :mod:`reidlab.data.protocols` (``build_protocol``)
+``MLR_CONSTRUCTIONS``  :mod:`reidlab.data.protocols` (``build_protocol``'s ``mlr``)
 ``INTERPOLATIONS``     :mod:`reidlab.data.mlr` (the PIL filter of each name)
 ``PSEUDO_STRATEGIES``  :mod:`reidlab.data.pseudo_labels`
 ``RFD_READINGS``       :mod:`reidlab.metrics.rfd` (``fused_distance``'s ``reading``)
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["DATASETS", "PROTOCOLS", "INTERPOLATIONS", "PSEUDO_STRATEGIES", "RFD_READINGS",
+__all__ = ["DATASETS", "PROTOCOLS", "MLR_CONSTRUCTIONS", "INTERPOLATIONS", "PSEUDO_STRATEGIES", "RFD_READINGS",
            "GLOBAL_BRANCHES", "BR_NETWORKS", "HRNET_HEADS", "VDSR_INITS", "PRETRAIN_ARCHS",
            "PS_OBJECTIVES", "PS_STUDENT_DATA", "resnet_backbones", "hrnet_backbones", "check_choice"]
 
@@ -42,6 +43,11 @@ DATASETS: tuple[str, ...] = (
 )
 #: Evaluation protocols: LR queries against an HR gallery, or CAVIAR's multi-resolution gallery.
 PROTOCOLS: tuple[str, ...] = ("lr_query", "multi_res_gallery")
+#: How synthetic LR images enter an MLR benchmark: ``per-image`` (every query image at its own random
+#: factor, the whole gallery HR: RFD Sec. 4.2's wording, the embedded study's default) or ``camera`` (one
+#: camera view per identity down-sampled, its images the LR queries, the other views the HR gallery:
+#: the construction of SING's MLR benchmarks, which RFD and PS-HRNet follow).
+MLR_CONSTRUCTIONS: tuple[str, ...] = ("per-image", "camera")
 #: Resampling filters of the LR synthesis (down-sampling and up-sampling).
 INTERPOLATIONS: tuple[str, ...] = ("bicubic", "bilinear")
 #: Pseudo resolution label binning of natively multi-resolution data.

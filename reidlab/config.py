@@ -22,7 +22,7 @@ from typing import Any
 # The allowed values of each choice, defined once in reidlab.choices (a leaf: config imports no
 # other part of the library) and re-exported here under the names notebooks and tests use.
 from reidlab.choices import (
-    BR_NETWORKS, DATASETS, HRNET_HEADS, INTERPOLATIONS, PROTOCOLS, PS_OBJECTIVES, PS_STUDENT_DATA,
+    BR_NETWORKS, DATASETS, HRNET_HEADS, INTERPOLATIONS, MLR_CONSTRUCTIONS, PROTOCOLS, PS_OBJECTIVES, PS_STUDENT_DATA,
     PSEUDO_STRATEGIES, RFD_READINGS, VDSR_INITS, check_choice,
 )
 from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS
@@ -51,6 +51,7 @@ class DataConfig:
     pseudo_strategy: str = "equal-width"
     val_ids: int = 0            # training identities held out for validation (learning curves, choices); 0: none
     lr_copies: int = 1          # MLR training set: LR copies per HR image, each at a random factor (RFD Sec. 3.1: 1)
+    mlr: str = "per-image"      # MLR construction (choices.MLR_CONSTRUCTIONS): per-image | camera (SING's benchmarks)
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def _quick() -> Profile:
     # CPU has native bf16 (1.2-1.4x fp32 on an AMX Xeon), fp32 elsewhere (bf16 is 11-25x *slower* on an
     # AVX2-only AMD EPYC); channels-last everywhere (1.09-1.27x in fp32 there; benchmarks/model_speed.py).
     # Every network starts from the pre-training stand-in for ImageNet (SynthPeople identities and
-    # attributes; engine/pretrain.py). Measured on trial 0 (B-F, 120 iterations): from scratch at
+    # attributes; engine/pretrain.py). Measured on trial 0 (B-F, 120 iterations; SynthPeople v2): from scratch at
     # lr 2e-3, rank-1 LR->HR 10.8%; fine-tuned at 1e-3 from 300 iterations of identity-only
     # pre-training 19.7%, of identity+attribute pre-training 29.3% (26.1% with the paper's 1:1 MLR
     # set), of 600 iterations 37.3% (lr 2e-3: 27.3%; 240 fine-tuning iterations: +2.8 points).
@@ -245,7 +246,9 @@ def _quick() -> Profile:
         # MGN (B-F) computes at 96x48: it resizes the 128x64 input inside the network, 1.75x faster in fp32
         # on the AVX2 EPYC (20.9 against 11.9 images/s), which brings the replicated study within the CPU
         # budget on a CPU without native bf16; its cost in accuracy is in the README (measured against
-        # the same study at 128x64). The images, their LR synthesis and the light B-R (which needs the
+        # the same study at 128x64). SynthPeople v3 draws its fine cues (garment patterns, logos) large
+        # enough to be resolved at 96x48 and lost at x3-x4, so the HR-only B-F still pays for LR queries
+        # (v2's cues, sized for 128x64, were half lost at 96x48 already). The images, their LR synthesis and the light B-R (which needs the
         # full resolution: 70% on the factor classes at 96x48 against 96% at 128x64) keep 128x64.
         model=ModelConfig(backbone="resnet18", height=128, width=64, reduction=16, feat_dim=128,
                           pretrained=SYNTHETIC_PRETRAINING, br_network="light", mgn_height=96, mgn_width=48),
@@ -292,8 +295,10 @@ def _paper() -> Profile:
                                  checkpoint_every=2000)
     return Profile(
         name="paper",
+        # the published MLR benchmarks' construction (SING; followed by RFD Sec. 4.2 and PS-HRNet): one
+        # camera view per identity down-sampled (protocols.py, mlr="camera")
         data=DataConfig(dataset="market1501", data_root="data/Market-1501-v15.09.15",
-                        hr_height=384, hr_width=128),
+                        hr_height=384, hr_width=128, mlr="camera"),
         model=ModelConfig(backbone="resnet50", height=384, width=128, pretrained="imagenet"),
         bf=bf,
         # B-R: (number of resolutions) x 16 batches; 500 x (number of resolution classes)
@@ -350,6 +355,7 @@ def validate(cfg: Any) -> None:
         check_choice("interpolation", cfg.interpolation, INTERPOLATIONS)
         check_choice("upsampling", cfg.upsampling, INTERPOLATIONS)
         check_choice("pseudo_strategy", cfg.pseudo_strategy, PSEUDO_STRATEGIES)
+        check_choice("mlr", cfg.mlr, MLR_CONSTRUCTIONS)
         if isinstance(cfg.data_root, bool) or not isinstance(cfg.data_root, (str, os.PathLike)):
             raise TypeError(f"data_root must be a path (str or os.PathLike), got "
                             f"{type(cfg.data_root).__name__} {cfg.data_root!r}")
@@ -504,7 +510,7 @@ def protocol_kwargs(profile: Profile) -> dict[str, Any]:
     adapter, like torchreid's ``imagedata_kwargs``): seed, factors and pseudo-labels."""
     data = profile.data
     return {"seed": data.seed, "factors": data.factors, "pseudo_bins": data.pseudo_bins,
-            "pseudo_strategy": data.pseudo_strategy, "lr_copies": data.lr_copies}
+            "pseudo_strategy": data.pseudo_strategy, "lr_copies": data.lr_copies, "mlr": data.mlr}
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -336,3 +336,98 @@ def test_units_spread_trials_over_retrained_identity_splits(caviar: ReidDataset)
         assert split.train == splits[t % 3].train and split.query == splits[t % 3].query
     assert len({frozenset(ids(s.query)) for s in splits}) == 3
     assert [r.path for r in splits[0].gallery] != [r.path for r in splits[3].gallery]   # another draw, same split
+
+
+# ------------------------------------------------- the camera construction (SING's MLR benchmarks)
+@pytest.fixture(scope="module")
+def fake_market(tmp_path_factory: pytest.TempPathFactory, write_image, market_name) -> ReidDataset:
+    """A Market-1501 layout: 12 training and 12 test identities over 3 cameras, 2 images per
+    camera; distractors (0000) and junk (-1) in the gallery."""
+    root = tmp_path_factory.mktemp("market")
+    for pid in range(1, 25):
+        folder = "bounding_box_train" if pid <= 12 else "bounding_box_test"
+        for cam in (1, 2, 3):
+            for frame in (1, 2):
+                if pid > 12 and cam == 1 and frame == 1:
+                    folder_ = "query"
+                else:
+                    folder_ = folder
+                write_image(root / folder_ / market_name(pid, cam, frame), size=(8, 16))
+    write_image(root / "bounding_box_test" / market_name(0, 2, 9), size=(8, 16))
+    write_image(root / "bounding_box_test" / market_name(-1, 3, 9), size=(8, 16))
+    return load_dataset("market1501", root)
+
+
+def _camera_checks(split: ProtocolSplit, test_records, factors=(2, 3, 4)) -> None:
+    """Per query identity exactly one camera view is LR (all its query images, none of its
+    gallery images), the gallery is HR, and the query and gallery re-divide the test images."""
+    assert {r.path for r in (*split.query, *split.gallery)} == {r.path for r in test_records}
+    assert {r.factor for r in split.query} <= set(factors) and {r.factor for r in split.gallery} == {1}
+    for pid in ids(split.query):
+        q_cams = {r.camid for r in split.query if r.pid == pid}
+        g_cams = {r.camid for r in split.gallery if r.pid == pid}
+        assert len(q_cams) == 1 and g_cams and not q_cams & g_cams, pid
+
+
+def test_camera_construction_on_a_fixed_split(fake_market: ReidDataset) -> None:
+    split = lr_query_protocol(fake_market, trial=0, seed=0, mlr="camera")
+    _camera_checks(split, (*fake_market.query, *fake_market.gallery))
+    assert len(ids(split.query)) == 12 and 0 not in ids(split.query) and -1 not in ids(split.query)
+    assert {r.factor for r in split.query} == {2, 3, 4}
+    # deterministic per seed and trial; other trials draw other views and factors
+    assert lr_query_protocol(fake_market, trial=0, seed=0, mlr="camera") == split
+    other = {tuple((r.path, r.factor) for r in lr_query_protocol(fake_market, trial=t, mlr="camera").query)
+             for t in range(4)}
+    assert len(other) == 4
+    # training: per identity one view LR only (each image once), the other views at x1 plus one LR copy
+    for pid in ids(split.train):
+        lr_only = {r.camid for r in split.train if r.pid == pid} - {r.camid for r in split.train
+                                                                    if r.pid == pid and r.factor == 1}
+        assert len(lr_only) == 1, pid
+        for r in (r for r in split.train if r.pid == pid and r.camid in lr_only):
+            assert r.factor in (2, 3, 4) and Counter(x.path for x in split.train)[r.path] == 1
+        hr = [r for r in split.train if r.pid == pid and r.camid not in lr_only]
+        assert Counter(r.factor == 1 for r in hr) == {True: 4, False: 4}
+    assert lr_query_protocol(fake_market, trial=3, seed=0, mlr="camera").train == split.train
+    assert lr_query_protocol(fake_market, trial=0, seed=1, mlr="camera").train != split.train
+    # the multi-resolution gallery draws the same views' gallery at {1} + factors
+    mr = multi_res_gallery_protocol(fake_market, trial=0, seed=0, mlr="camera")
+    assert mr.query == split.query and [r.path for r in mr.gallery] == [r.path for r in split.gallery]
+    assert {r.factor for r in mr.gallery} > {1}
+    # today's construction is untouched and stays the default
+    assert build_protocol("lr_query", fake_market) == lr_query_protocol(fake_market, mlr="per-image")
+    assert [r.path for r in lr_query_protocol(fake_market).query] == [r.path for r in fake_market.query]
+
+
+def test_camera_construction_on_identity_splits(cuhk03_flat: ReidDataset) -> None:
+    """Two-camera single-shot sets: the test identities' query camera is their LR view (as per-image),
+    and each training identity's query-camera images are LR only."""
+    per_image = lr_query_protocol(cuhk03_flat, trial=0, n_test=4)
+    camera = lr_query_protocol(cuhk03_flat, trial=0, n_test=4, mlr="camera")
+    assert camera.query == per_image.query and camera.gallery == per_image.gallery
+    lr_only = [r for r in camera.train if r.camid == 0]
+    assert lr_only and all(r.factor in (2, 3, 4) for r in lr_only)
+    assert Counter(r.factor == 1 for r in camera.train if r.camid == 1) == {True: 8 * 4, False: 8 * 4}
+
+
+def test_camera_construction_is_refused_by_name(cuhk03_flat: ReidDataset) -> None:
+    with pytest.raises(ValueError, match="mlr='sing' is not valid; choose one of: per-image, camera"):
+        lr_query_protocol(cuhk03_flat, n_test=4, mlr="sing")
+
+
+@pytest.mark.shared_data
+def test_viper_camera_construction(viper: ReidDataset) -> None:
+    """MLR-VIPeR (SING): 316/316 identities, camera a down-sampled (queries), camera b HR (gallery)."""
+    split = lr_query_protocol(viper, trial=0, seed=0, mlr="camera")
+    assert len(ids(split.query)) == len(ids(split.gallery)) == 316 and len(ids(split.train)) == 316
+    assert {r.camid for r in split.query} == {0} and {r.factor for r in split.query} == {2, 3, 4}
+    assert {r.camid for r in split.gallery} == {1} and {r.factor for r in split.gallery} == {1}
+    assert len(split.train) == 316 * 3
+    assert all(r.factor > 1 for r in split.train if r.camid == 0)
+
+
+def test_paper_profile_uses_the_camera_construction() -> None:
+    from reidlab.config import get_profile, protocol_kwargs
+
+    assert protocol_kwargs(get_profile("paper"))["mlr"] == "camera"
+    assert protocol_kwargs(get_profile("quick"))["mlr"] == "per-image"

@@ -28,6 +28,16 @@ than two cameras per dataset (GRID), "camera a" of an identity is the lower came
 images and "camera b" the other. Identity splits record which view the queries come from
 (``ProtocolSplit.query_view``).
 
+Two constructions of the synthetic MLR benchmarks (``mlr``, :data:`~reidlab.choices.MLR_CONSTRUCTIONS`):
+``per-image`` (the default, RFD Sec. 4.2's wording: each query image at its own random factor, the
+gallery HR) and ``camera`` (SING's MLR benchmarks, which RFD and PS-HRNet follow: per test identity the
+images of one camera view are down-sampled, each by a factor from {2, 3, 4}, and are its queries, the
+images of its other views the HR gallery; per training identity the same, one view LR, and each HR
+image of the other views also gets RFD's LR copies). On a fixed split (Market-1501, DukeMTMC-reID) the
+test identities' query and gallery images are pooled and re-divided by view; the LR view is drawn per
+identity and trial (per identity only, for training). On two-camera identity splits (VIPeR, CUHK03,
+PRID) the LR view of a test identity is its query camera, so only the training set changes.
+
 Training sets: on synthetic MLR data every training image appears at x1 (``res_label``
 0) and once per factor (``res_label = FACTOR_TO_RES_CLASS[factor]``), ``n_res_classes=4``.
 On native multi-resolution data training images are used as stored and ``res_label`` is
@@ -50,7 +60,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from reidlab.choices import PROTOCOLS
+from reidlab.choices import MLR_CONSTRUCTIONS, PROTOCOLS, check_choice
 from reidlab.data.mlr import assign_factors, stable_hash
 from reidlab.data.pseudo_labels import PSEUDO_STRATEGIES, apply_bins, pseudo_resolution_labels
 from reidlab.data.records import FACTOR_TO_RES_CLASS, ImageRecord, ProtocolSplit, ReidDataset
@@ -151,6 +161,36 @@ def _mlr_train(records: Sequence[ImageRecord], factors: Sequence[int], lr_copies
     return tuple(rec for r, fs in zip(records, chosen) for rec in (*_at([r], 1), *(_at([r], f)[0] for f in fs)))
 
 
+def _by_pid(records: Iterable[ImageRecord]) -> dict[int, list[ImageRecord]]:
+    out: dict[int, list[ImageRecord]] = defaultdict(list)
+    for r in records:
+        out[r.pid].append(r)
+    return dict(sorted(out.items()))
+
+
+def _lr_views(by_pid: dict[int, list[ImageRecord]], seed: int, trial: int, purpose: str) -> dict[int, int]:
+    """Per identity seen by >= 2 cameras, the camera whose images are down-sampled (seeded)."""
+    rng = _rng(seed, trial, purpose)
+    views = {}
+    for pid, records in by_pid.items():
+        cams = sorted({r.camid for r in records})
+        if len(cams) >= 2:
+            views[pid] = cams[int(rng.integers(len(cams)))]
+    return views
+
+
+def _camera_train(records: Sequence[ImageRecord], factors: Sequence[int], lr_copies: int, seed: int,
+                  name: str, lr_view: dict[int, int] | None = None) -> tuple[ImageRecord, ...]:
+    """The ``camera`` construction's training set: per identity the images of one camera view
+    (``lr_view``, default drawn per identity with the seed only) at a factor drawn from ``factors``,
+    LR only; every other image at x1 with RFD's ``lr_copies`` LR copies (:func:`_mlr_train`)."""
+    records = list(records)
+    views = lr_view if lr_view is not None else _lr_views(_by_pid(records), seed, 0, f"{name}:train-lr-view")
+    lr = [r for r in records if views.get(r.pid) == r.camid]
+    hr = [r for r in records if views.get(r.pid) != r.camid]
+    return (*_draw(lr, factors, seed, 0, f"{name}:train-lr"), *_mlr_train(hr, factors, lr_copies, seed, name))
+
+
 def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
                      gallery: Sequence[ImageRecord], bins: int, strategy: str
                      ) -> tuple[tuple[ImageRecord, ...], tuple[ImageRecord, ...],
@@ -171,18 +211,41 @@ def _pseudo_labelled(train: Sequence[ImageRecord], query: Sequence[ImageRecord],
 
 # ---------------------------------------------------------------------- fixed splits
 def _fixed_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
-                 factors: tuple[int, ...], lr_copies: int) -> ProtocolSplit:
+                 factors: tuple[int, ...], lr_copies: int, mlr: str = "per-image") -> ProtocolSplit:
     if not (dataset.train and dataset.query and dataset.gallery):
         raise ValueError(f"{dataset.name}: a fixed-split dataset needs train, query and "
                          "gallery images")
     check_disjoint_identities(dataset)
-    query = _draw(dataset.query, factors, seed, trial, f"{dataset.name}:query")
+    name = dataset.name
+    if mlr == "camera":
+        return _fixed_split_by_camera(protocol, dataset, trial, seed, factors, lr_copies)
+    query = _draw(dataset.query, factors, seed, trial, f"{name}:query")
     if protocol == "multi_res_gallery":
-        gallery = _draw(dataset.gallery, (1, *factors), seed, trial, f"{dataset.name}:gallery")
+        gallery = _draw(dataset.gallery, (1, *factors), seed, trial, f"{name}:gallery")
     else:
         gallery = _at(dataset.gallery, 1)
-    return ProtocolSplit(protocol=protocol, dataset=dataset.name, trial=trial,
-                         train=_mlr_train(dataset.train, factors, lr_copies, seed, dataset.name), query=query,
+    return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
+                         train=_mlr_train(dataset.train, factors, lr_copies, seed, name), query=query,
+                         gallery=gallery, n_res_classes=N_SYNTHETIC_RES_CLASSES)
+
+
+def _fixed_split_by_camera(protocol: str, dataset: ReidDataset, trial: int, seed: int,
+                           factors: tuple[int, ...], lr_copies: int) -> ProtocolSplit:
+    """The ``camera`` construction on a fixed split: the test identities' query and gallery images
+    pooled; per identity seen by >= 2 cameras one view (drawn per trial) is its LR queries, the
+    others its HR gallery; identities seen by one camera, distractors and junk stay in the gallery."""
+    name = dataset.name
+    ignored = {-1, _DISTRACTOR_PID.get(name, 0)}
+    test = [*dataset.query, *dataset.gallery]
+    people = _by_pid(r for r in test if r.pid not in ignored)
+    views = _lr_views(people, seed, trial, f"{name}:test-lr-view")
+    query = [r for r in test if views.get(r.pid) == r.camid]
+    rest = [r for r in test if views.get(r.pid) != r.camid]
+    query_d = _draw(query, factors, seed, trial, f"{name}:query")
+    gallery = (_draw(rest, (1, *factors), seed, trial, f"{name}:gallery") if protocol == "multi_res_gallery"
+               else _at(rest, 1))
+    return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
+                         train=_camera_train(dataset.train, factors, lr_copies, seed, name), query=query_d,
                          gallery=gallery, n_res_classes=N_SYNTHETIC_RES_CLASSES)
 
 
@@ -278,7 +341,8 @@ def _split_ids(name: str, root: str, paired: tuple[int, ...], n_test: int | None
 def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
                     factors: tuple[int, ...], pseudo_bins: int, pseudo_strategy: str,
                     n_test: int | None, partition_trial: int | None,
-                    drop_singles: bool, lr_copies: int = 1, all_camera_queries: bool = False) -> ProtocolSplit:
+                    drop_singles: bool, lr_copies: int = 1, all_camera_queries: bool = False,
+                    mlr: str = "per-image") -> ProtocolSplit:
     """``all_camera_queries``: the gallery image of each test identity is drawn from all its
     images and every other image is a query (RFD's multi-resolution CAVIAR setting), ranked
     without the same-camera exclusion."""
@@ -315,8 +379,13 @@ def _identity_split(protocol: str, dataset: ReidDataset, trial: int, seed: int,
         gallery_d = _draw(gallery, (1, *factors), seed, trial, f"{name}:gallery")
     else:
         gallery_d = _at(gallery, 1)
+    if mlr == "camera":   # each training identity's query-camera view is its LR one, as for the test identities
+        query_cam = {pid: ids.views[pid][qv][0].camid for pid in train_ids}
+        train_records = _camera_train(train, factors, lr_copies, seed, name, lr_view=query_cam)
+    else:
+        train_records = _mlr_train(train, factors, lr_copies, seed, name)
     return ProtocolSplit(protocol=protocol, dataset=name, trial=trial,
-                         train=_mlr_train(train, factors, lr_copies, seed, name), query=query_d, gallery=gallery_d,
+                         train=train_records, query=query_d, gallery=gallery_d,
                          n_res_classes=N_SYNTHETIC_RES_CLASSES, query_view=qv)
 
 
@@ -348,7 +417,8 @@ def caviar_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
 
 def _run(protocol: str, dataset: ReidDataset, trial: int, seed: int, factors: Sequence[int],
          pseudo_bins: int, pseudo_strategy: str, n_test: int | None,
-         partition_trial: int | None, lr_copies: int = 1) -> ProtocolSplit:
+         partition_trial: int | None, lr_copies: int = 1, mlr: str = "per-image") -> ProtocolSplit:
+    check_choice("mlr", mlr, MLR_CONSTRUCTIONS)
     trial, seed = _check_int("trial", trial, 0), _check_int("seed", seed, 0)
     factors = _check_factors(factors)
     _check_pseudo(pseudo_bins, pseudo_strategy)
@@ -359,15 +429,17 @@ def _run(protocol: str, dataset: ReidDataset, trial: int, seed: int, factors: Se
                                pseudo_bins=pseudo_bins, pseudo_strategy=pseudo_strategy,
                                n_test=n_test, partition_trial=partition_trial)
     if dataset.fixed_split:
-        return _fixed_split(protocol, dataset, trial, seed, factors, lr_copies)
+        return _fixed_split(protocol, dataset, trial, seed, factors, lr_copies, mlr)
     return _identity_split(protocol, dataset, trial, seed, factors, pseudo_bins,
-                           pseudo_strategy, n_test, partition_trial, drop_singles=False, lr_copies=lr_copies)
+                           pseudo_strategy, n_test, partition_trial, drop_singles=False, lr_copies=lr_copies,
+                           mlr=mlr)
 
 
 def lr_query_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
                       factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
                       pseudo_strategy: str = "equal-width", n_test: int | None = None,
-                      partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
+                      partition_trial: int | None = None, lr_copies: int = 1,
+                      mlr: str = "per-image") -> ProtocolSplit:
     """LR queries (factor drawn from ``factors`` per image), HR gallery (RFD Tables 1-3).
 
     Single-shot datasets only: ``n_test`` overrides the number of test identities
@@ -377,28 +449,32 @@ def lr_query_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
     trials). ``pseudo_*`` apply to native multi-resolution data, where ``factors`` are
     not used. ``lr_copies``: LR copies of each training image in the MLR training set, each
     at another factor (RFD Sec. 3.1: 1, HR:LR = 1:1; ``len(factors)``: one at every factor).
+    ``mlr``: ``"per-image"`` or ``"camera"`` (one view per identity down-sampled; module docstring).
+    Natively multi-resolution data are never down-sampled, whatever ``mlr`` says.
     """
     return _run("lr_query", dataset, trial, seed, factors, pseudo_bins, pseudo_strategy,
-                n_test, partition_trial, lr_copies)
+                n_test, partition_trial, lr_copies, mlr)
 
 
 def multi_res_gallery_protocol(dataset: ReidDataset, trial: int = 0, seed: int = 0,
                                factors: Sequence[int] = (2, 3, 4), *, pseudo_bins: int = 5,
                                pseudo_strategy: str = "equal-width",
                                n_test: int | None = None,
-                               partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
+                               partition_trial: int | None = None, lr_copies: int = 1,
+                               mlr: str = "per-image") -> ProtocolSplit:
     """LR queries and a multi-resolution gallery, factors from {1} + ``factors`` (Tables 4-5).
 
     Parameters as in :func:`lr_query_protocol`.
     """
     return _run("multi_res_gallery", dataset, trial, seed, factors, pseudo_bins,
-                pseudo_strategy, n_test, partition_trial, lr_copies)
+                pseudo_strategy, n_test, partition_trial, lr_copies, mlr)
 
 
 def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 0, *,
                    factors: Sequence[int] = (2, 3, 4), pseudo_bins: int = 5,
                    pseudo_strategy: str = "equal-width", n_test: int | None = None,
-                   partition_trial: int | None = None, lr_copies: int = 1) -> ProtocolSplit:
+                   partition_trial: int | None = None, lr_copies: int = 1,
+                   mlr: str = "per-image") -> ProtocolSplit:
     """Protocol ``name`` (one of :data:`PROTOCOL_NAMES`) for one trial of ``dataset``.
 
     Parameters as in :func:`lr_query_protocol`.
@@ -406,7 +482,7 @@ def build_protocol(name: str, dataset: ReidDataset, trial: int = 0, seed: int = 
     if name not in PROTOCOL_NAMES:
         raise ValueError(f"unknown protocol {name!r}; choose one of: {', '.join(PROTOCOL_NAMES)}")
     return _run(name, dataset, trial, seed, factors, pseudo_bins, pseudo_strategy, n_test,
-                partition_trial, lr_copies)
+                partition_trial, lr_copies, mlr)
 
 
 def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,

@@ -76,6 +76,7 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     identity_task = task == "bf"
     data = to_dict(profile.data)
     data.pop("data_root")   # where the data lie is not what they are: split_identity hashes their content
+    data.pop("mlr")         # the MLR construction is in the training records' factors, which split_identity hashes
     if identity_task:  # B-F never sees resolution labels
         data.pop("pseudo_bins"), data.pop("pseudo_strategy")
     model = {**to_dict(profile.model), "pretrained_weights": weights_identity(profile.model.pretrained)}

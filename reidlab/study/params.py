@@ -23,6 +23,7 @@ FLAT_PARAMETERS: dict[str, tuple[str, str]] = {
     "pseudo_bins": ("data", "pseudo_bins"),
     "pseudo_strategy": ("data", "pseudo_strategy"),
     "n_ids": ("data", "n_ids"),
+    "mlr": ("data", "mlr"),
     "backbone": ("model", "backbone"),
     "attention": ("model", "attention"),
     "pretrained": ("model", "pretrained"),
