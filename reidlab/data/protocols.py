@@ -285,17 +285,9 @@ class _Identities:
 
 def _group(dataset: ReidDataset) -> _Identities:
     distractor = _DISTRACTOR_PID.get(dataset.name)
-    by_pid: dict[int, list[ImageRecord]] = defaultdict(list)
-    singles: list[ImageRecord] = []
-    for r in dataset.images:
-        if r.pid == -1:
-            continue
-        if r.pid == distractor:
-            singles.append(r)
-        else:
-            by_pid[r.pid].append(r)
+    singles = [r for r in dataset.images if r.pid == distractor]
     views = {}
-    for pid, records in sorted(by_pid.items()):
+    for pid, records in _by_pid(r for r in dataset.images if r.pid not in (-1, distractor)).items():
         cam_a = min(r.camid for r in records)
         a = tuple(r for r in records if r.camid == cam_a)
         b = tuple(r for r in records if r.camid != cam_a)

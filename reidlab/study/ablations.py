@@ -10,10 +10,10 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from reidlab.config import Profile, check_lam, override
+from reidlab.config import Profile, override
 from reidlab.study import methods, scoring, stats
 
-__all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "checked_lambdas", "table4_sets", "table4_trials",
+__all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "table4_sets", "table4_trials",
            "table4_row", "table4", "table4_conclusions", "table5_frame", "table5", "table5_comparison", "table5_conclusion",
            "claims", "sweep_table", "sweep_conclusions", "chosen_lambda_conclusion", "pseudo_validation",
            "chosen_pseudo_setting", "pseudo_table", "pseudo_conclusion", "caviar_query_breakdown",
@@ -62,12 +62,6 @@ def table4_trials(sets: dict[str, Profile], *, trials: int, runs_dir, lam: float
                 if set_name == "Market-like":
                     sweep_features = multi.features
     return pd.concat(frames, ignore_index=True), sweep_features, data
-
-
-def checked_lambdas(values: Sequence[Any]) -> list[float]:
-    """The ``lambdas`` notebook parameter, each value checked by Eq. 8's one sign rule
-    (:func:`reidlab.config.check_lam`)."""
-    return [check_lam(value, name="lambdas") for value in values]
 
 
 def table4_sets(base: Profile, market_dataset: str, market_root: str | None, duke_dataset: str,

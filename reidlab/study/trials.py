@@ -219,13 +219,19 @@ def _extract_once(prof: Profile, splits: list[ProtocolSplit], models: Mapping[st
     return out
 
 
+def checked_lambdas(values) -> list[float]:
+    """Lambdas to sweep or choose from (notebook 04's ``lambdas``), each checked by Eq. 8's one sign
+    rule (:func:`reidlab.config.check_lam`, named ``lambdas`` in its errors)."""
+    from reidlab.config import check_lam
+
+    return [check_lam(value, name="lambdas") for value in values]
+
+
 def lambda_sweep(features: list[scoring.SplitFeatures], lams, readings=("similarity", "distance"),
                  feature_model: str = "bf", max_rank: int = 50) -> pd.DataFrame:
     """R1/mAP for each lambda and Eq. 8 reading on already-extracted features (cheap).
-    Every lambda must be >= 0 (:func:`reidlab.config.check_lam`): a sweep chooses Eq. 8's weight."""
-    from reidlab.config import check_lam
-
-    lams = [check_lam(lam, name="lambdas") for lam in lams]
+    Every lambda must be >= 0 (:func:`checked_lambdas`): a sweep chooses Eq. 8's weight."""
+    lams = checked_lambdas(lams)
     rows = []
     for trial, feats in enumerate(features):
         for reading in readings:
