@@ -65,10 +65,17 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
     model = make_model()
     data = PlainDataset()
+    checkpointed: dict[str, int] = {}
+
+    def after_checkpoint(iteration: int, metrics: Mapping[str, Any]) -> None:
+        if iteration == CFG.checkpoint_every and rank == 0:   # the mid-run checkpoint, rank 0's file
+            checkpointed["world_size"] = torch.load(Path(out) / "run" / "checkpoint.pt",
+                                                    weights_only=True)["world_size"]
+
     try:
         summary = fit(model, data, data.labels, ce_loss, CFG, Path(out) / "run", progress=False,
-                      device="cpu")
-        torch.save({"state": model.state_dict(), "loss": summary.final_metrics["loss"]},
+                      device="cpu", on_iteration=after_checkpoint)
+        torch.save({"state": model.state_dict(), "loss": summary.final_metrics["loss"], **checkpointed},
                    Path(out) / f"rank{rank}.pt")
     finally:
         cleanup_distributed()
@@ -99,4 +106,5 @@ def test_two_gloo_ranks_match_single_process(tmp_path: Path) -> None:
     assert len(ddp_rows) == CFG.iterations + 1  # written once, by rank 0
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in rank0["state"].items())
-    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["world_size"] == 2
+    assert rank0["world_size"] == 2                             # the mid-run checkpoint records the ranks
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()   # finished: the resumable state is removed

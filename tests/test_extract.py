@@ -231,3 +231,23 @@ def test_bf16_cpu_extraction_runs_channels_last_on_a_copy(records, tmp_path: Pat
     kw = dict(height=H, width=W, flip=False, interpolation="bicubic", upsampling="bilinear",
               amp_dtype=torch.bfloat16)
     assert feature_cache_key(model, **kw, channels_last=True) != feature_cache_key(model, **kw)
+
+
+def test_a_channels_last_model_is_extracted_without_a_copy(records, monkeypatch) -> None:
+    """A model already stored channels-last (what training and loading a channels-last run leave)
+    is extracted as it is: no deep copy (a 31 M-parameter MGN copy per extraction), the same
+    features as from a plain-layout model, whose layout is left untouched."""
+    import copy
+
+    from reidlab.engine import extract as extract_module
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    copies, deepcopy = [], copy.deepcopy
+    monkeypatch.setattr(extract_module.copy, "deepcopy", lambda m: copies.append(m) or deepcopy(m))
+    from_fast = _extract(fast, records, amp="off", flip=False)   # fp32 on the CPU: channels-last extraction
+    assert copies == []
+    from_plain = _extract(plain, records, amp="off", flip=False)
+    assert len(copies) == 1 and all(p.is_contiguous() for p in plain.parameters())
+    torch.testing.assert_close(from_fast, from_plain)

@@ -410,6 +410,24 @@ def _toy_fit(out: Path, spec: RunSpec | None = None, model: nn.Module | None = N
     return fit(model or ToyNet(), data, data.labels, toy_loss, make_cfg(**cfg), out, progress=False, spec=spec)
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupted_toy_fit(out: Path, stop_at: int, spec: RunSpec | None = None, **cfg: Any) -> None:
+    """A toy run stopped after iteration ``stop_at``: an unfinished run with its checkpoint."""
+    def stop(iteration: int, metrics: Any) -> None:
+        if iteration == stop_at:
+            raise _Interrupted
+
+    seed_everything(3)
+    data = ToyDataset()
+    with pytest.raises(_Interrupted):
+        fit(ToyNet(), data, data.labels, toy_loss, make_cfg(**cfg), out, progress=False, spec=spec,
+            on_iteration=stop)
+    assert (out / "checkpoint.pt").is_file() and not (out / "summary.json").exists()
+
+
 class _MeanColour(nn.Module):
     """A 'feature extractor' that returns each image's mean colour."""
 
@@ -509,9 +527,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
 
 def test_resume_checks_the_full_identity_not_only_the_schedule(tmp_path: Path) -> None:
     spec_a = RunSpec.of("toy", data={"seed": 0}, train=dict(make_cfg().__dict__))
-    _toy_fit(tmp_path, spec_a, iterations=10)
-    (tmp_path / "summary.json").unlink()
-    (tmp_path / "model.pt").unlink()                 # an unfinished run, config.json never written
+    _interrupted_toy_fit(tmp_path, 9, spec_a, iterations=10)   # an unfinished run, config.json never written
     spec_b = RunSpec.of("toy", data={"seed": 1}, train=dict(make_cfg().__dict__))
     with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
         _toy_fit(tmp_path, spec_b, iterations=10)
@@ -528,8 +544,7 @@ def test_a_failed_start_does_not_block_the_corrected_run(tmp_path: Path) -> None
 
 
 def test_resuming_with_another_architecture_is_explained(tmp_path: Path) -> None:
-    _toy_fit(tmp_path, iterations=10, checkpoint_every=4)
-    (tmp_path / "summary.json").unlink()
+    _interrupted_toy_fit(tmp_path, 9, iterations=10, checkpoint_every=4)
     wide = ToyNet()
     wide.fc = nn.Linear(8, 9)
     with pytest.raises(ConfigMismatchError, match="another architecture"):
@@ -654,10 +669,11 @@ def test_deleted_config_json_still_protects_the_finished_run(tmp_path: Path) -> 
     spec_b = RunSpec.of("toy", data={"seed": 1}, train=dict(make_cfg().__dict__))
     with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
         spec_b.prepare(tmp_path)
-    (tmp_path / "summary.json").unlink()
-    (tmp_path / "model.pt").unlink()                                  # only the checkpoint is left
+    interrupted = tmp_path / "interrupted"
+    _interrupted_toy_fit(interrupted, 3, spec_a, iterations=4, checkpoint_every=2)
+    (interrupted / "config.json").unlink(missing_ok=True)             # only the checkpoint is left
     with pytest.raises(ConfigMismatchError, match="data.seed: 0 -> 1"):
-        spec_b.prepare(tmp_path)
+        spec_b.prepare(interrupted)
 
 
 def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None:
@@ -886,7 +902,7 @@ def test_reproduce_checks_its_dataset_up_front(capsys) -> None:
 
 
 def test_truncated_checkpoint_names_the_cli_flag(tmp_path: Path) -> None:
-    _toy_fit(tmp_path, iterations=4, checkpoint_every=2)
+    _interrupted_toy_fit(tmp_path, 3, iterations=4, checkpoint_every=2)
     _truncate(tmp_path / "checkpoint.pt")
     with pytest.raises(RuntimeError, match=r"--no-resume on the command line .* resume=False from Python"):
         load_checkpoint(tmp_path / "checkpoint.pt")

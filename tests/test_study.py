@@ -252,16 +252,14 @@ def test_missing_imagenet_weights_fail_at_once_naming_the_cache(tmp_path, monkey
     check_pretrained(build_profile("paper", pretrained="scratch"), hrnet=True)   # nothing to look up
 
 
-@pytest.mark.slow
 def test_paper_notebook_fails_before_any_data_work_without_weights(tmp_path, monkeypatch):
-    papermill = pytest.importorskip("papermill")
-    from reidlab.paths import repo_root
+    from reidlab.models.pretrained import PretrainedWeightsMissing
+    from reidlab.study.begin import begin
+    from test_notebooks import notebook_namespace
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))   # an empty cache: the kernel inherits it
-    with pytest.raises(papermill.PapermillExecutionError, match="PretrainedWeightsMissing"):
-        papermill.execute_notebook(str(repo_root() / "notebooks" / "01_train_bf.ipynb"), str(tmp_path / "o.ipynb"),
-                                   parameters={"profile": "paper", "data_root": str(tmp_path / "absent")},
-                                   kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))   # an empty cache
+    with pytest.raises(PretrainedWeightsMissing):
+        begin("01_train_bf", notebook_namespace("01_train_bf", profile="paper", data_root=str(tmp_path / "absent")))
     assert not (tmp_path / "absent").exists()
 
 
@@ -430,3 +428,33 @@ def test_fig4_shows_the_ranking_that_is_scored() -> None:
     # a protocol scored without the camera rule (SplitFeatures.ids: queries on 0, gallery on 1) keeps it
     assert displayed_ranking(dist[0], q_pids[0], 0, g_pids, np.ones(n_g, dtype=int), topk=10)[0] == 6
     assert displayed_ranking(dist[0], q_pids[0], 0, g_pids, g_cams, topk=10)[0] != 6
+
+
+def test_table4_with_two_datasets_has_both_columns_and_verdicts() -> None:
+    """Table 4's two-dataset layout (the paper profile's; smoke and quick run one set): both sets'
+    columns beside their published columns, and a verdict per set."""
+    from reidlab.study import ablations, methods
+
+    rows = []
+    for dataset, shift in (("Market-like", 0.0), ("Duke-like", -5.0)):
+        for unit in range(3):
+            for trial in range(2):
+                base = 40.0 + shift + unit + trial
+                for protocol, method, interp, r1 in (
+                        ("Single-Reso", methods.BF, "bicubic", base),
+                        ("Single-Reso", methods.BF, "bilinear", base - 2.0 - unit),
+                        ("Single-Reso", methods.BF_RFD, "bicubic", base + 0.1),
+                        ("Multi-Reso", methods.BF, "bicubic", base - 10.0),
+                        ("Multi-Reso", methods.BF_RFD, "bicubic", base - 9.0 + 0.5 * unit)):
+                    rows.append(dict(dataset=dataset, protocol=protocol, method=method, interpolation=interp,
+                                     unit=unit, trial=trial, R1=r1, R5=r1 + 20.0))
+    per4 = pd.DataFrame(rows)
+    table = ablations.table4(per4, ["Market-like", "Duke-like"])
+    assert list(table["Table 4 row"]) == list(ablations.TABLE4_ROWS)
+    for name in ("Market-like R1", "Duke-like R5", "published MLR-Market-1501 R1", "published MLR-DukeMTMC-reID R1"):
+        assert name in table.columns, name
+    bicubic = table.set_index("Table 4 row").loc[ablations.BICUBIC]
+    assert bicubic["Market-like R1"].startswith("41.5") and bicubic["Duke-like R1"].startswith("36.5")
+    conclusions = ablations.table4_conclusions(per4, ["Market-like", "Duke-like"])
+    assert len(conclusions) == 6
+    assert [c.split(":")[0] for c in conclusions] == ["Market-like"] * 3 + ["Duke-like"] * 3

@@ -190,6 +190,12 @@ def extract_features(model: nn.Module, records: Sequence[ImageRecord], *, height
     return torch.stack([entries[key] for key in keys]).clone()
 
 
+def _in_channels_last(model: nn.Module) -> bool:
+    """Whether every 4-d weight of ``model`` is already stored channels-last (a trained or loaded
+    model of a channels-last schedule), so extraction needs no converted copy."""
+    return all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4)
+
+
 def _extract(model: nn.Module, records: tuple[ImageRecord, ...], *, height: int, width: int, batch_size: int,
              flip: bool, interpolation: str, upsampling: str, device: torch.device, progress: bool,
              num_workers: int, amp_dtype: torch.dtype | None, channels_last: bool) -> torch.Tensor:
@@ -200,7 +206,8 @@ def _extract(model: nn.Module, records: tuple[ImageRecord, ...], *, height: int,
                                interpolation=interpolation, upsampling=upsampling)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
-    net = copy.deepcopy(model).to(memory_format=torch.channels_last) if channels_last else model
+    net = model if not channels_last or _in_channels_last(model) else \
+        copy.deepcopy(model).to(memory_format=torch.channels_last)   # the caller's model keeps its layout
     chunks: list[torch.Tensor] = []
     with _eval_on(net, device), torch.inference_mode(), \
             tqdm(total=len(records), desc="extract", unit="img", disable=not progress,

@@ -7,7 +7,8 @@ pure functions of ``(seed, iteration)`` (see :class:`~reidlab.data.samplers.PKSa
 and the checkpoint holds model, optimiser, scheduler, grad-scaler and every RNG state.
 
 Files in ``out_dir`` (written by rank 0 only):
-    ``checkpoint.pt``  everything needed to resume (atomic, every ``checkpoint_every``)
+    ``checkpoint.pt``  everything needed to resume (atomic, every ``checkpoint_every`` iterations
+                       before the last); removed once the run is finished
     ``model.pt``       the final weights (``state_dict`` of the unwrapped model)
     ``metrics.csv``    one row per logged iteration (iteration, lr, loss, metrics, images_per_s)
     ``summary.json``   the :class:`TrainSummary` and the config; marks the run finished
@@ -77,7 +78,7 @@ class TrainSummary:
         out_dir: the run directory.
         iterations: iterations completed (= ``cfg.iterations``).
         final_metrics: loss and metrics of the last logged iteration (rank mean).
-        checkpoint: path of ``checkpoint.pt``.
+        checkpoint: path of ``checkpoint.pt`` (the resumable state; removed once the run is finished).
         model_path: path of ``model.pt``.
         wall_s: seconds spent in the last ``fit`` call that trained.
         resumed_from: iteration the last call resumed from (``None``: fresh start).
@@ -417,6 +418,8 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
         if resume and (finished := _finished_summary(out, spec)) is not None:
             load_weights(model, paths[MODEL_FILE])
             model.to(device)
+            if cfg.channels_last:   # the layout a trained model is left in
+                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             return finished
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
@@ -499,7 +502,7 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                     if done == cfg.iterations and cfg.bn_recalibration > 0:
                         recalibrate_batch_norm(model, dataset, labels, cfg, device, channels_last=cfg.channels_last,
                                                amp_dtype=amp_dtype, rank=info.rank, world_size=info.world_size)
-                    if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+                    if done % cfg.checkpoint_every == 0 and done < cfg.iterations:   # the end writes model.pt
                         _save_checkpoint(paths[CHECKPOINT_FILE], info, done, model, optimizer,
                                          scheduler, scaler, spec)
                     if steady_from is None:
@@ -528,6 +531,8 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
             if info.is_main:
                 atomic_save(model_state(model), paths[MODEL_FILE])
                 write_json(paths[SUMMARY_FILE], {**summary.to_dict(), "spec": dict(spec.config)})
+                # finished: the resumable state is dead weight (optimiser moments: 2x the model's size)
+                paths[CHECKPOINT_FILE].unlink(missing_ok=True)
             barrier()
         return summary
 
