@@ -4,7 +4,7 @@
 #   make check-results  run the study into runs/check-results/<profile>/ and compare its metrics.json and
 #                    claims with the committed results/ within the study's own uncertainty (exit 1 if not)
 #   make docs        regenerate the code-derived part of docs/architecture.md (python -m reidlab.architecture)
-# Options: PROFILE=quick|paper|smoke  DATASET=...  DATA_ROOT=...  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
+# Options: PROFILE=quick|paper|smoke  DATASET=... (results/<dataset>/)  DATA_ROOT=...  MLR=per-image|camera  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
 #          REFERENCE=results (check-results)  ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
 
 PYTHON ?= python3
@@ -12,6 +12,7 @@ VENV ?= .venv
 PROFILE ?= quick
 DATASET ?=
 DATA_ROOT ?=
+MLR ?=
 PRETRAINED ?=
 SEED ?= 0
 REFERENCE ?= results
@@ -36,7 +37,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 reproduce: install
 	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
-		--cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
+		$(if $(MLR),--mlr $(MLR)) --cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
 
 check-results: install
 	$(BIN)/python -m reidlab.study.pipeline check-results --profile $(PROFILE) --seed $(SEED) \

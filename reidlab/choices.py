@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["DATASETS", "PROTOCOLS", "MLR_CONSTRUCTIONS", "INTERPOLATIONS", "PSEUDO_STRATEGIES", "RFD_READINGS",
+__all__ = ["DATASETS", "NATIVELY_MULTI_RESOLUTION", "PROTOCOLS", "MLR_CONSTRUCTIONS", "INTERPOLATIONS", "PSEUDO_STRATEGIES", "RFD_READINGS",
            "GLOBAL_BRANCHES", "BR_NETWORKS", "HRNET_HEADS", "VDSR_INITS", "PRETRAIN_ARCHS",
            "PS_OBJECTIVES", "PS_STUDENT_DATA", "resnet_backbones", "hrnet_backbones", "check_choice"]
 
@@ -41,6 +41,9 @@ DATASETS: tuple[str, ...] = (
     "synth-market", "synth-caviar", "market1501", "dukemtmc", "msmt17", "cuhk03",
     "viper", "caviar", "grid", "prid",
 )
+#: Datasets whose own images come at several resolutions (no synthetic degradation): CAVIAR's
+#: multi-resolution protocol (RFD Table 5, notebook 05) needs one of them.
+NATIVELY_MULTI_RESOLUTION: frozenset[str] = frozenset({"synth-caviar", "caviar", "grid"})
 #: Evaluation protocols: LR queries against an HR gallery, or CAVIAR's multi-resolution gallery.
 PROTOCOLS: tuple[str, ...] = ("lr_query", "multi_res_gallery")
 #: How synthetic LR images enter an MLR benchmark: ``per-image`` (every query image at its own random

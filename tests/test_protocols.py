@@ -431,3 +431,20 @@ def test_paper_profile_uses_the_camera_construction() -> None:
 
     assert protocol_kwargs(get_profile("paper"))["mlr"] == "camera"
     assert protocol_kwargs(get_profile("quick"))["mlr"] == "per-image"
+
+
+def test_camera_construction_validation_queries_the_lr_view(cuhk03_flat: ReidDataset) -> None:
+    """Validation identities carved from a camera-construction training set (one view LR only, as on
+    VIPeR): their LR view queries their HR view, as on the test identities; per-image is unchanged."""
+    from reidlab.data.protocols import carve_validation
+
+    camera = lr_query_protocol(cuhk03_flat, trial=0, n_test=4, mlr="camera")
+    train, validation = carve_validation(camera, 2, seed=0)
+    held = {r.pid for r in validation.gallery}
+    assert len(held) == 2 and not held & {r.pid for r in train.train}
+    assert {r.camid for r in validation.query} == {0} and all(r.factor in (2, 3, 4) for r in validation.query)
+    assert {r.camid for r in validation.gallery} == {1} and all(r.factor == 1 for r in validation.gallery)
+    assert {r.pid for r in validation.query} == held
+    per_image = lr_query_protocol(cuhk03_flat, trial=0, n_test=4)
+    _, plain = carve_validation(per_image, 2, seed=0)
+    assert [r.path for r in plain.query] == [r.path for r in plain.gallery]   # the same images, down-sampled

@@ -215,6 +215,47 @@ def test_report_collects_claims_in_column_order(tmp_path):
     assert body.startswith("| RFD over B-F | synth-market | +1.4 | +1.3 | [") and body.endswith("| 07_controls |")
 
 
+# ---------------------------------------------------------------- issue 22: dataset arms
+
+def test_a_dataset_arm_writes_its_own_folder_and_skips_what_does_not_apply():
+    from reidlab.choices import DATASETS, NATIVELY_MULTI_RESOLUTION
+    from reidlab.study.pipeline import RESULT_FILES, arm_skips, results_dir_for
+
+    assert results_dir_for(None) == "results" and results_dir_for("viper") == "results/viper"
+    assert arm_skips(None) == {}
+    assert set(arm_skips("viper")) == {"04_ablations", "05_per_split_plot"}
+    assert "natively multi-resolution" in arm_skips("viper")["05_per_split_plot"]
+    assert set(arm_skips("grid")) == {"04_ablations"} and "grid" in NATIVELY_MULTI_RESOLUTION
+    assert set(DATASETS) <= RESULT_FILES   # an arm's folder inside results/ is not a foreign file there
+
+
+def test_multi_resolution_names_match_what_the_readers_say(fake_caviar_root, tmp_path, write_image):
+    from reidlab.choices import NATIVELY_MULTI_RESOLUTION
+    from reidlab.data.readers import load_dataset
+
+    assert load_dataset("caviar", fake_caviar_root).multi_resolution == ("caviar" in NATIVELY_MULTI_RESOLUTION)
+    for pid in range(4):
+        for view in (1, 2):
+            write_image(tmp_path / "viper" / f"{pid:03d}_0_{view}.bmp", size=(12, 32), seed=pid * 2 + view)
+    assert load_dataset("viper", tmp_path / "viper").multi_resolution == ("viper" in NATIVELY_MULTI_RESOLUTION)
+
+
+def test_report_links_dataset_arms_and_says_what_an_arm_skipped(tmp_path):
+    from reidlab.study.contract import NotebookResult, write_result
+    from reidlab.study.report import write_report
+
+    arm = tmp_path / "viper"
+    write_result(arm, NotebookResult("03_rfd_eval", "RFD on VIPeR"))
+    (arm / "run_info.json").write_text(json.dumps({
+        "profile": "quick", "seed": 0, "dataset": "viper", "wall_seconds": 60, "notebook_seconds": {"03_rfd_eval": 60},
+        "machine": "x", "python": "3", "torch": "t", "torchvision": "v", "numpy": "n", "finished": "now",
+        "skipped_notebooks": {"04_ablations": "Tables 4 and 5 are on their own datasets"}}))
+    arm_text = write_report(arm).read_text()
+    assert "- not run on this dataset: `04_ablations`: Tables 4 and 5 are on their own datasets" in arm_text
+    write_result(tmp_path, NotebookResult("03_rfd_eval", "RFD"))
+    assert "- [`viper/`](viper/README.md)" in write_report(tmp_path).read_text()
+
+
 # ---------------------------------------------------------------- issue 11: ImageNet start, schedules
 
 def test_pretrained_parameter_values():

@@ -488,7 +488,8 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
     validation split mirrors ``lr_query`` on them: the gallery holds each of their images
     at full resolution, the query the same images down-sampled by a factor drawn from
     ``factors`` (natively multi-resolution training images, whose factor is always 1, are
-    queried as stored). Market-style evaluation then ignores an image's own HR copy (same
+    queried as stored). Under ``mlr="camera"``, whose training set holds one view per identity
+    at its LR factor only, the query is that LR view and the gallery the other views' HR images. Market-style evaluation then ignores an image's own HR copy (same
     identity and camera), so every query is matched against the other camera's images.
     Learning curves and hyper-parameters (lambda, pseudo-label bins) are chosen on it,
     never on test identities.
@@ -496,8 +497,9 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
     _check_int("n_ids", n_ids, 1)
     stored = [r for r in split.train if r.factor == 1 and r.pid >= 0]
     cameras: dict[int, set[int]] = defaultdict(set)
-    for r in stored:
-        cameras[r.pid].add(r.camid)
+    for r in split.train:   # the camera construction's LR view is in the training set at its factor only
+        if r.pid >= 0:
+            cameras[r.pid].add(r.camid)
     eligible = sorted(pid for pid, cams in cameras.items() if len(cams) >= 2)
     n_train_ids = len({r.pid for r in stored})
     n_ids = min(n_ids, max(2, len(eligible) // 5))
@@ -511,9 +513,15 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
     held = set(int(p) for p in rng.choice(eligible, size=n_ids, replace=False))
     train = tuple(r for r in split.train if r.pid not in held)
     gallery = tuple(dataclasses.replace(r, res_label=-1) for r in stored if r.pid in held)
+    hr_views = {(r.pid, r.camid) for r in gallery}
+    lr_views = tuple(dataclasses.replace(r, res_label=-1) for r in split.train
+                     if r.pid in held and r.factor > 1 and (r.pid, r.camid) not in hr_views)
     synthetic = any(r.factor > 1 for r in split.train)
-    query = _draw(gallery, _check_factors(factors), seed, 0, f"{split.dataset}:validation-query") \
-        if synthetic else gallery
+    if lr_views:   # mlr="camera": the held-out identities' LR views query their HR views, as on test identities
+        query = lr_views
+    else:
+        query = _draw(gallery, _check_factors(factors), seed, 0, f"{split.dataset}:validation-query") \
+            if synthetic else gallery
     validation = dataclasses.replace(split, protocol="validation", train=(), query=query, gallery=gallery)
     return dataclasses.replace(split, train=train), validation
 

@@ -33,6 +33,7 @@ from reidlab.study.contract import (
 )
 from reidlab.study.io import read_json, write_json
 from reidlab.config import DATASETS
+from reidlab.choices import MLR_CONSTRUCTIONS
 from reidlab.study.params import declared_parameters, pretrained_setting
 from reidlab.study.report import write_report
 
@@ -77,12 +78,39 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
     return time.perf_counter() - start
 
 
+def results_dir_for(dataset: str | None) -> str:
+    """Where ``reproduce`` writes by default: ``results/`` for the embedded study (each notebook's
+    default dataset), ``results/<dataset>/`` for a dataset arm (``--dataset``), so an arm's
+    results and ``run_info.json`` never mix with the embedded default's."""
+    return COMMITTED_RESULTS if dataset is None else f"{COMMITTED_RESULTS}/{dataset}"
+
+
+def arm_skips(dataset: str | None) -> dict[str, str]:
+    """The notebooks a dataset arm (``--dataset``) does not run, with the reason: 04's Tables 4 and 5
+    are defined on their own datasets (MLR-Market/Duke, CAVIAR; its own parameters), and 05's
+    multi-resolution protocol needs natively multi-resolution images."""
+    from reidlab.choices import NATIVELY_MULTI_RESOLUTION
+
+    if dataset is None:
+        return {}
+    skips = {"04_ablations": "RFD Tables 4 and 5 are defined on MLR-Market/Duke and CAVIAR (notebook 04's own "
+                             "market_dataset / duke_dataset / caviar_dataset parameters), not on the arm's dataset"}
+    if dataset not in NATIVELY_MULTI_RESOLUTION:
+        skips["05_per_split_plot"] = (f"the multi-resolution protocol of Fig. 5 needs natively multi-resolution "
+                                      f"images ({', '.join(sorted(NATIVELY_MULTI_RESOLUTION))}); {dataset} is not")
+    return skips
+
+
 def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
-              only: list[str] | None = None, results_dir: str = "results",
-              pretrained: str | None = None, allow_dirty: bool = False) -> dict[str, float]:
+              only: list[str] | None = None, results_dir: str | None = None,
+              pretrained: str | None = None, allow_dirty: bool = False, mlr: str | None = None) -> dict[str, float]:
+    results_dir = results_dir or results_dir_for(dataset)
+    skips = arm_skips(dataset)
     params: dict[str, Any] = {"profile": profile, "seed": seed, "results_dir": results_dir}
     if pretrained:
         params["pretrained"] = pretrained
+    if mlr:
+        params["mlr"] = mlr
     if dataset:
         params["dataset"] = dataset
     if data_root:
@@ -115,6 +143,9 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         for name in NOTEBOOKS:
             if only and name not in only:
                 continue
+            if name in skips:
+                print(f"[reidlab] skipping notebooks/{name}.ipynb on {dataset}: {skips[name]}", flush=True)
+                continue
             print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
             log = Path(stage_dir) / f"{name}.jsonl"
             timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
@@ -124,7 +155,10 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in stages[name].items() if v >= 0.5)})", flush=True)
         os.environ.pop(STAGE_LOG_ENV, None)
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
+    info["mlr"] = mlr or "profile default"
     info["stage_seconds"] = stages
+    if skips:
+        info["skipped_notebooks"] = skips
     info["code"] = {k: v for k, v in version.items() if k != "changed"}
     if only:
         previous = resolve(results_dir) / "run_info.json"
@@ -143,9 +177,10 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     return timings
 
 
-#: What a results folder written by the pipeline holds (besides hidden temporaries).
+#: What a results folder written by the pipeline holds (besides hidden temporaries); in the
+#: committed one also the dataset arms' folders (:func:`results_dir_for`).
 RESULT_FILES: frozenset[str] = frozenset({*(f"{n}.json" for n in NOTEBOOKS), "metrics.json", "run_info.json",
-                                          "README.md", "check.md", "tables", "figures", "notebooks"})
+                                          "README.md", "check.md", "tables", "figures", "notebooks", *DATASETS})
 
 
 def check_foreign_files(results: Path) -> None:
@@ -372,10 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--dataset", default=None, choices=DATASETS, help="default: each notebook's")
     rep.add_argument("--data-root", default=None)
     rep.add_argument("--cell-timeout", type=int, default=3600)
-    rep.add_argument("--results-dir", default="results")
+    rep.add_argument("--results-dir", default=None,
+                     help="default: results/ (the embedded study), results/<dataset>/ with --dataset")
     rep.add_argument("--pretrained", default=None,
                      help="imagenet | synthpeople | scratch | a weights file (default: the profile's: imagenet "
                           "in paper, synthpeople (the pre-training stand-in) in smoke/quick)")
+    rep.add_argument("--mlr", default=None, choices=MLR_CONSTRUCTIONS,
+                     help="how LR images enter the benchmark (default: the profile's: per-image in smoke/quick, "
+                          "camera in paper; camera is SING's MLR-VIPeR/-Market/-CUHK03 construction)")
     rep.add_argument("--allow-dirty", action="store_true",
                      help="regenerate the committed results/ from a tree with uncommitted changes (recorded)")
     rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
@@ -406,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_root and resolve(args.data_root, name="--data-root").is_file():
             parser.error(f"--data-root {args.data_root}: {resolve(args.data_root)} is a file, not a folder")
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
-                  args.results_dir, args.pretrained, args.allow_dirty)
+                  args.results_dir, args.pretrained, args.allow_dirty, args.mlr)
     elif args.command == "prepare-nbval":
         for p in prepare_nbval(resolve(args.out)):
             print(p)

@@ -20,6 +20,20 @@ def _precision_line(p: dict) -> str:
             f"{p.get('extraction_precision')} (`amp={p.get('amp_setting')}`)")
 
 
+def _notebooks_link(results: Path) -> str:
+    """The repository's ``notebooks/`` relative to ``results`` (``..`` for ``results/``, ``../..`` for a
+    dataset arm's ``results/<dataset>/``)."""
+    import os
+
+    from reidlab.paths import repo_root
+
+    root = repo_root().resolve()
+    real = results.resolve()
+    if root not in real.parents:
+        return "../notebooks"
+    return Path(os.path.relpath(root / "notebooks", real)).as_posix()
+
+
 def _stages_line(stages: dict) -> str:
     """Seconds per stage over all notebooks (``run_info.json``'s ``stage_seconds``)."""
     totals: dict[str, float] = {}
@@ -43,7 +57,8 @@ def write_report(results: Path) -> Path:
     if info_path.exists():
         info = read_json(info_path)
         lines += ["## Run", "",
-                  f"- profile: `{info['profile']}`, seed {info['seed']}, dataset: {info['dataset']}",
+                  f"- profile: `{info['profile']}`, seed {info['seed']}, dataset: {info['dataset']}"
+                  + (f", MLR construction: {info['mlr']}" if "mlr" in info else ""),
                   f"- wall time: {info['wall_seconds'] / 60:.1f} min "
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in info['notebook_seconds'].items())})",
                   f"- machine: {info['machine']}"
@@ -54,7 +69,9 @@ def write_report(results: Path) -> Path:
                     if isinstance(info.get("code"), dict) else []),
                   f"- versions: Python {info['python']}, torch {info['torch']}, torchvision {info['torchvision']}, "
                   f"numpy {info['numpy']}",
-                  f"- finished: {info['finished']}", ""]
+                  f"- finished: {info['finished']}",
+                  *(f"- not run on this dataset: `{name}`: {why}" for name, why in info.get("skipped_notebooks", {}).items()),
+                  ""]
     metrics_path = results / "metrics.json"
     if metrics_path.exists():
         lines += ["## Headline numbers (`results/metrics.json`)", "",
@@ -66,6 +83,15 @@ def write_report(results: Path) -> Path:
                   "| name | value |", "|---|---|"]
         lines += [f"| `{k}` | {'null' if v is None else v} |" for k, v in read_json(metrics_path).items()]
         lines.append("")
+    arms = [sub for sub in sorted(results.iterdir()) if sub.is_dir() and (sub / "run_info.json").is_file()
+            and (sub / "README.md").is_file()]
+    if arms:
+        lines += ["## Dataset arms", "",
+                  "The study run on other data (`make reproduce DATASET=<name> DATA_ROOT=<folder>`), each in a folder "
+                  "of its own with its own `run_info.json`:", ""]
+        lines += [f"- [`{arm.name}/`]({arm.name}/README.md)" for arm in arms]
+        lines.append("")
+    notebooks_link = _notebooks_link(results)
     conclusions = []
     sections = []
     claims: list[dict] = []
@@ -76,7 +102,7 @@ def write_report(results: Path) -> Path:
         result = read_result(path)
         claims += [{**row, "notebook": name} for row in result.data.get("claims", [])]
         sec = [f"## {result.title}", "",
-               f"Notebook: [`notebooks/{name}.ipynb`](../notebooks/{name}.ipynb) "
+               f"Notebook: [`notebooks/{name}.ipynb`]({notebooks_link}/{name}.ipynb) "
                f"(executed copy: [`results/notebooks/{name}.ipynb`](notebooks/{name}.ipynb))", ""]
         for c in result.conclusions:
             sec.append(f"- {c}")
