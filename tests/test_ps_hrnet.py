@@ -540,3 +540,36 @@ def test_authors_objective_refuses_the_bnneck_head(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs head='authors'"):
         train_student(profile, split, teacher, tmp_path / "student", progress=False)
     assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
+
+
+def test_vdsr_warmup_learns_to_restore_and_starts_the_student(tmp_path: Path) -> None:
+    """VDSR-CA's restoration-only warm-up (issue 22): L1 to the HR twin falls while it trains, the run
+    is reused and loads back, and the student built from it starts with its VDSR-CA weights, the
+    warm-up's digest in the student's identity."""
+    import pandas as pd
+
+    from reidlab.engine.pseudo_siamese import load_vdsr_warmup, train_vdsr_warmup, vdsr_warmup_spec
+
+    split = _split(tmp_path / "images", factors=(1, 4))
+    profile = _profile(vdsr_warmup_iterations=40, vdsr_warmup_lr=3e-3)
+    vdsr, summary = train_vdsr_warmup(profile, split, tmp_path / "warmup", progress=False)
+    config = json.loads((tmp_path / "warmup" / CONFIG_FILE).read_text())
+    assert config["task"] == "vdsr_warmup" and config["train"]["iterations"] == 40
+    assert config["train"]["lr"] == 3e-3 and config["train"]["random_erasing"] is False
+    assert vdsr_warmup_spec(profile, split).config == config
+    l1 = pd.read_csv(tmp_path / "warmup" / "metrics.csv")["img_l1"]
+    assert l1.tail(10).mean() < l1.head(10).mean()
+    again, same = train_vdsr_warmup(profile, split, tmp_path / "warmup", progress=False)
+    assert same == summary
+    loaded = load_vdsr_warmup(tmp_path / "warmup")
+    assert all(torch.equal(v, vdsr.state_dict()[k].cpu()) for k, v in loaded.state_dict().items())
+
+    teacher, _ = train_teacher(profile, split, tmp_path / "teacher", progress=False)
+    plain, warm = student_spec(profile, split, teacher), student_spec(profile, split, teacher, vdsr_start=loaded)
+    assert "vdsr_start_sha" not in plain.config and warm.config["vdsr_start_sha"]
+    started = ps_engine._with_vdsr(ps_engine.build_student(4, profile.ps, teacher=teacher), loaded)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in started.vdsr.state_dict().items())
+    student, _ = train_student(profile, split, teacher, tmp_path / "student", progress=False, vdsr_start=loaded)
+    assert json.loads((tmp_path / "student" / CONFIG_FILE).read_text())["vdsr_start_sha"] == warm.config["vdsr_start_sha"]
+    with pytest.raises(ValueError, match="no VDSR-CA warm-up"):
+        ps_engine.vdsr_warmup_schedule(_profile(vdsr_warmup_iterations=0), split)

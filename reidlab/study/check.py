@@ -21,8 +21,9 @@ spread it reports itself. Each ``metrics.json`` key falls under one rule (:func:
     whose seeds differ in that way differ by sqrt(2) *s* in standard deviation, so 3 *s* is
     about a two-sided 97% band.
 ``absolute``
-    an image-restoration error (``vdsr_mae``, ``interp_mae``: percent of the intensity range,
-    one PS-HRNet unit, so no spread is reported): within :data:`MAE_TOLERANCE` points.
+    an image-restoration error (``vdsr_mae``, ``interp_mae``, ``vdsr_warmup_mae``: percent of the
+    intensity range; ``*_psnr``: dB; one PS-HRNet unit, so no spread is reported): within
+    :data:`MAE_TOLERANCE` points (percent, or dB for a PSNR).
 ``exact``
     counts and chance levels, fixed by the data and the protocol: equal.
 ``choice``
@@ -54,7 +55,7 @@ MAE_TOLERANCE = 0.5
 SPREAD_KEY = "bf_lr_to_hr_r1_unit_std"
 _EXACT = ("_chance", "_units_")
 _CHOICES = ("lambda_chosen", "pseudo_bins_chosen")
-_ABSOLUTE = ("vdsr_mae", "interp_mae")
+_ABSOLUTE = ("vdsr_mae", "interp_mae", "vdsr_warmup_mae", "vdsr_psnr", "interp_psnr", "vdsr_warmup_psnr")
 _IGNORED = ("reproduce_minutes",)
 _CLAIM_NOTEBOOKS = ("04_ablations", "07_controls")
 

@@ -275,6 +275,10 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     # mean absolute error to the HR image, in percent of the intensity range
     "vdsr_mae": ("06_ps_hrnet", "vdsr_mae", 100.0),
     "interp_mae": ("06_ps_hrnet", "interp_mae", 100.0),
+    "vdsr_psnr": ("06_ps_hrnet", "vdsr_psnr", 1.0),
+    "interp_psnr": ("06_ps_hrnet", "interp_psnr", 1.0),
+    "vdsr_warmup_mae": ("06_ps_hrnet", "vdsr_warmup_mae", 100.0),
+    "vdsr_warmup_psnr": ("06_ps_hrnet", "vdsr_warmup_psnr", 1.0),
     # lambda chosen on validation identities for the study's Eq. 8 reading (notebook 04)
     "lambda_chosen": ("04_ablations", "lambda_chosen", 1.0),
     # RFD's gain over B-F on the profile's dataset (notebook 07): mean over independent units, the

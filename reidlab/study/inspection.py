@@ -13,7 +13,7 @@ from reidlab.data.records import ProtocolSplit
 
 __all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
            "held_out_resolution_labels", "HeldOutConfusion", "held_out_confusion", "ResolutionValidator",
-           "restoration_errors"]
+           "restoration_errors", "restoration_table", "psnr"]
 
 
 def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
@@ -62,18 +62,20 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.n
 @torch.inference_mode()
 def restore_examples(student: torch.nn.Module, records, *, height: int, width: int, interpolation: str = "bicubic",
                      upsampling: str = "bilinear"):
-    """(LR input, VDSR-CA output, HR original) images, de-normalised to [0, 1] HxWx3 arrays."""
+    """(LR input, VDSR-CA output, HR original) images, de-normalised to [0, 1] HxWx3 arrays;
+    ``student`` is PS-HRNet's student (its ``vdsr``) or a VDSR-CA on its own."""
     tf = build_transforms(height, width, train=False)
     lr_ds = ReidImageDataset(records, tf, interpolation=interpolation, upsampling=upsampling)
     hr_ds = ReidImageDataset([dataclasses.replace(r, factor=1) for r in records], tf)
     lr = torch.stack([lr_ds[i][0] for i in range(len(records))])
     hr = torch.stack([hr_ds[i][0] for i in range(len(records))])
-    was_training = student.training
-    student.eval()
+    vdsr = getattr(student, "vdsr", student)
+    was_training = vdsr.training
+    vdsr.eval()
     try:
-        restored = student.vdsr(lr.to(next(student.parameters()).device)).cpu()
+        restored = vdsr(lr.to(next(vdsr.parameters()).device)).cpu()
     finally:
-        student.train(was_training)
+        vdsr.train(was_training)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     to_img = lambda t: (t * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # noqa: E731
@@ -132,10 +134,42 @@ def held_out_confusion(model: torch.nn.Module, split: ProtocolSplit, *, multi_re
                             100 * cm.sum(1).max() / max(1, cm.sum()), dataset)
 
 
-def restoration_errors(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray) -> dict[str, float]:
-    """Mean absolute error to the HR original of VDSR-CA's output (``vdsr_mae``) and of the
-    interpolated LR input it starts from (``interp_mae``), images in [0, 1]."""
-    return {"vdsr_mae": float(abs(restored - hr).mean()), "interp_mae": float(abs(lr - hr).mean())}
+def psnr(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean over images of the peak signal-to-noise ratio in dB, ``10 log10(1 / MSE)``, of
+    ``image`` against ``reference`` ((N, H, W, 3) arrays in [0, 1])."""
+    mse = ((np.asarray(image, dtype=np.float64) - reference) ** 2).reshape(len(image), -1).mean(axis=1)
+    return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12))))
+
+
+def restoration_errors(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray, prefix: str = "vdsr") -> dict[str, float]:
+    """Mean absolute error to the HR original of VDSR-CA's output (``<prefix>_mae``) and of the
+    interpolated LR input it starts from (``interp_mae``), images in [0, 1], and their PSNR
+    (``<prefix>_psnr``, ``interp_psnr``, dB)."""
+    return {f"{prefix}_mae": float(abs(restored - hr).mean()), "interp_mae": float(abs(lr - hr).mean()),
+            f"{prefix}_psnr": psnr(restored, hr), "interp_psnr": psnr(lr, hr)}
+
+
+def restoration_table(restorers: dict[str, torch.nn.Module], records, *, height: int, width: int,
+                      interpolation: str = "bicubic", upsampling: str = "bilinear"):
+    """MAE (percent of the intensity range) and PSNR (dB) to the HR originals of ``records`` (held-out
+    LR images) for the interpolated input and for each of ``restorers`` (name -> student or VDSR-CA,
+    the first one the student). Returns the table and the numbers by name (``vdsr_*`` for the first,
+    ``vdsr_warmup_*`` for one named "after warm-up")."""
+    import pandas as pd
+
+    rows, numbers = [], {}
+    for i, (name, model) in enumerate(restorers.items()):
+        lr, restored, hr = restore_examples(model, records, height=height, width=width,
+                                            interpolation=interpolation, upsampling=upsampling)
+        prefix = "vdsr" if i == 0 else "vdsr_warmup"
+        errors = restoration_errors(lr, restored, hr, prefix=prefix)
+        if i == 0:
+            rows.append({"images": "interpolated LR input", "MAE %": 100 * errors["interp_mae"],
+                         "PSNR dB": errors["interp_psnr"]})
+        rows.append({"images": name, "MAE %": 100 * errors[f"{prefix}_mae"], "PSNR dB": errors[f"{prefix}_psnr"]})
+        numbers.update(errors)
+    table = pd.DataFrame(rows).assign(**{"held-out images": len(records)})
+    return table, numbers
 
 
 class ResolutionValidator:

@@ -257,10 +257,11 @@ def per_split_result(results: Path, prof: Profile, ds: ReidDataset, *, per_trial
 
 def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols: Sequence[str], per_trial: pd.DataFrame,
                     summary: pd.DataFrame, table: pd.DataFrame, restoration: Mapping[str, float],
-                    ps_runs: Mapping[str, str], units: int, trials: int, pretraining_figure: bool,
-                    curves_figure: bool) -> contract.NotebookResult:
+                    restoration_table: pd.DataFrame, ps_runs: Mapping[str, str], units: int, trials: int,
+                    pretraining_figure: bool, curves_figure: bool) -> contract.NotebookResult:
     """Notebook 06: B-F, RFD and PS-HRNet on the same draws (paired per protocol); VDSR-CA's
-    restoration error (``restoration``: ``{"vdsr_mae": ..., "interp_mae": ...}``)."""
+    restoration error on held-out images (``restoration``: ``vdsr_mae``, ``interp_mae``, their PSNR
+    and, with a warm-up, ``vdsr_warmup_*``: :func:`~reidlab.study.inspection.restoration_table`)."""
     conclusions = []
     for protocol in protocols:
         d = per_trial[per_trial.protocol == protocol]
@@ -269,9 +270,15 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         rfd_ps = stats.paired_comparison(d, methods.with_rfd(methods.PS_HRNET), methods.PS_HRNET, "R1")
         conclusions.append(f"{protocol}: " + rfd_ps.sentence("RFD on PS-HRNet features"))
     l1_out, l1_in = restoration["vdsr_mae"], restoration["interp_mae"]
-    conclusions.append(f"VDSR-CA restoration: mean absolute error to HR {l1_out:.4f} vs {l1_in:.4f} for the "
-                       f"interpolated LR input ({'better' if l1_out < l1_in else 'not better'}).")
+    n_images = int(restoration_table["held-out images"].iloc[0])
+    conclusions.append(
+        f"VDSR-CA restoration on {n_images} held-out LR images: mean absolute error to HR {100 * l1_out:.2f}% "
+        f"(PSNR {restoration['vdsr_psnr']:.2f} dB) vs {100 * l1_in:.2f}% ({restoration['interp_psnr']:.2f} dB) for the "
+        f"interpolated LR input: {'better' if l1_out < l1_in else 'not better'} than interpolation"
+        + (f"; after its restoration-only warm-up, before the student's training, {100 * restoration['vdsr_warmup_mae']:.2f}% "
+           f"({restoration['vdsr_warmup_psnr']:.2f} dB)" if "vdsr_warmup_mae" in restoration else "") + ".")
     write_table(table, results / "tables" / "06_rfd_vs_ps_hrnet")
+    write_table(restoration_table, results / "tables" / "06_restoration", floatfmt=".2f")
     write_table(per_trial, results / "tables" / "06_per_trial", floatfmt=".2f")
     mean = summary.set_index(["protocol", "method"])["R1 mean"]
     return _write(results, contract.NotebookResult(
@@ -282,18 +289,22 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         tables=[contract.TableRef("tables/06_rfd_vs_ps_hrnet.md",
                                   f"B-F, B-F+RFD, PS-HRNet, PS-HRNet+RFD ({units} trained unit"
                                   f"{'' if units == 1 else 's'}, mean over {trials} trials)",
-                                  "Published PS-HRNet rows are the paper's rank-1 on the real MLR-Market-1501 "
-                                  "with ImageNet pre-training, for reference only.")],
+                                  f"Published PS-HRNet rows are the paper's rank-1 on the real "
+                                  f"{published.paper_dataset_for(ds.name) or 'dataset'} with ImageNet pre-training, "
+                                  "for reference only."),
+                contract.TableRef("tables/06_restoration.md",
+                                  "VDSR-CA's restoration error on held-out LR images (mean absolute error in percent "
+                                  "of the intensity range, PSNR)")],
         figures=([contract.FigureRef("figures/06_pretraining_curves.png",
                                      f"Pre-training stand-in for ImageNet ({prof.ps.hrnet})")]
                  if pretraining_figure else [])
-        + ([contract.FigureRef("figures/06_ps_hrnet_training_curves.png", "PS-HRNet teacher and student training curves")]
+        + ([contract.FigureRef("figures/06_ps_hrnet_training_curves.png", "PS-HRNet training curves: teacher, VDSR-CA warm-up (where the profile has one) and student")]
            if curves_figure else [])
         + [contract.FigureRef("figures/06_restored_images.png", "VDSR-CA: LR input, restored, HR original")],
         conclusions=list(conclusions),
         metrics={**{f"ps_hrnet_{p}_r1": mean[(p, methods.PS_HRNET)] for p in protocols},
                  **{f"bf_{p}_r1": mean[(p, methods.BF)] for p in protocols},
-                 "vdsr_mae": l1_out, "interp_mae": l1_in},
+                 **{k: v for k, v in restoration.items()}},
         counts={**scoring.query_summary(per_trial), "trials": int(per_trial["trial"].nunique())},
         data={"runs": dict(ps_runs), "summary": summary.to_dict(orient="records")}))
 

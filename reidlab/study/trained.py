@@ -19,7 +19,7 @@ from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models", "restorers",
            "check_pretrained", "start_label", "ps_start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -28,6 +28,7 @@ PRODUCER_NOTEBOOK = {
     "br": "notebooks/02_train_br.ipynb",
     "teacher": "notebooks/06_ps_hrnet.ipynb",
     "student": "notebooks/06_ps_hrnet.ipynb",
+    "vdsr_warmup": "notebooks/06_ps_hrnet.ipynb",
     "pretrain": "notebooks/01_train_bf.ipynb (ResNet) or notebooks/06_ps_hrnet.ipynb (HRNet)",
 }
 
@@ -197,7 +198,9 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
                     train_if_missing: bool = True, progress: bool = True
                     ) -> tuple[torch.nn.Module, torch.nn.Module, dict[str, Path]]:
     """PS-HRNet's frozen HR teacher and its LR student (VDSR-CA + HRNet-ReID)."""
-    from reidlab.engine.pseudo_siamese import student_spec, teacher_spec, train_student, train_teacher
+    from reidlab.engine.pseudo_siamese import (
+        student_spec, teacher_spec, train_student, train_teacher, train_vdsr_warmup, vdsr_warmup_spec,
+    )
 
     if uses_pretraining(prof) and not prof.pretrain.hrnet:
         prof = override(prof, model={"pretrained": None})   # the profile pre-trains only the ResNet
@@ -207,11 +210,32 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
     t_dir = run_dir(prof, t_spec, runs_root)
     teacher, _ = train_teacher(prof, split, t_dir, progress=progress, spec=t_spec, allow_training=train_if_missing,
                                missing_hint=_missing_hint("teacher"))
-    s_spec = student_spec(prof, split, teacher)
-    s_dir = run_dir(prof, s_spec, runs_root)
-    student, _ = train_student(prof, split, teacher, s_dir, progress=progress, spec=s_spec,
-                               allow_training=train_if_missing, missing_hint=_missing_hint("student"))
-    return teacher, student, {"teacher": t_dir, "student": s_dir}
+    dirs = {"teacher": t_dir}
+    vdsr = None
+    if prof.ps.vdsr_warmup_iterations:
+        v_spec = vdsr_warmup_spec(prof, split)
+        dirs["vdsr_warmup"] = run_dir(prof, v_spec, runs_root)
+        vdsr, _ = train_vdsr_warmup(prof, split, dirs["vdsr_warmup"], progress=progress, spec=v_spec,
+                                    allow_training=train_if_missing, missing_hint=_missing_hint("vdsr_warmup"))
+    s_spec = student_spec(prof, split, teacher, vdsr_start=vdsr)
+    dirs["student"] = run_dir(prof, s_spec, runs_root)
+    student, _ = train_student(prof, split, teacher, dirs["student"], progress=progress, spec=s_spec,
+                               allow_training=train_if_missing, missing_hint=_missing_hint("student"),
+                               vdsr_start=vdsr)
+    return teacher, student, dirs
+
+
+def restorers(student: torch.nn.Module, dirs: dict[str, Path]) -> dict[str, torch.nn.Module]:
+    """The restoration networks of a PS-HRNet unit by name, for
+    :func:`~reidlab.study.inspection.restoration_table`: the trained student's VDSR-CA first, and
+    VDSR-CA after its restoration-only warm-up where the profile has one (``dirs`` from
+    :func:`ps_hrnet_models`)."""
+    from reidlab.engine.pseudo_siamese import load_vdsr_warmup
+
+    out = {"VDSR-CA in the trained student": student}
+    if "vdsr_warmup" in dirs:
+        out["VDSR-CA after its warm-up (before the student)"] = load_vdsr_warmup(dirs["vdsr_warmup"])
+    return out
 
 
 def check_pretrained(prof: Profile, *, mgn: bool = True, hrnet: bool = False) -> None:
