@@ -489,8 +489,9 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
     at full resolution, the query the same images down-sampled by a factor drawn from
     ``factors`` (natively multi-resolution training images, whose factor is always 1, are
     queried as stored). Under ``mlr="camera"``, whose training set holds one view per identity
-    at its LR factor only, the query is that LR view and the gallery the other views' HR images. Market-style evaluation then ignores an image's own HR copy (same
-    identity and camera), so every query is matched against the other camera's images.
+    at its LR factor only, the query is that LR view and the gallery the other views' HR images.
+    Market-style evaluation then ignores an image's own HR copy (same identity and camera), so
+    every query is matched against the other camera's images.
     Learning curves and hyper-parameters (lambda, pseudo-label bins) are chosen on it,
     never on test identities.
     """
