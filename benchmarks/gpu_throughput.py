@@ -12,6 +12,12 @@ channels-last; ``flip`` doubles its cost); the PS-HRNet student (VDSR-CA + HRNet
 6 x 4; bf16, + channels-last) and the teacher alone. Medians of ``--iters`` iterations after
 ``--warmup`` (synchronised); ratios and peak memory are measured in this one run.
 
+How far from the limit: each variant's FLOPs per image (forward + backward for a training step,
+counted once by ``torch.utils.flop_counter.FlopCounterMode``: matrix products and convolutions),
+the rate it reaches (images/s x FLOPs per image), and that rate as a fraction of this device's
+measured dense matrix-product rate in the variant's precision (a square ``--matmul-size`` product,
+median of repeats; fp32 without TF32, bf16). A launch-bound step shows as a small fraction.
+
     .venv/bin/python benchmarks/gpu_throughput.py [--iters 40] [--warmup 8] [--no-compile] [--json out.json]
     .venv/bin/python benchmarks/gpu_throughput.py --device cpu --tiny    # a few-second check of the script
 """
@@ -54,7 +60,41 @@ class Result:
     images_per_s: float = math.nan    # batch / median
     peak_mib: float = math.nan        # torch.cuda.max_memory_allocated
     warmup_s: float = math.nan        # wall time of the warm-up (compilation included)
+    gflop_per_image: float = math.nan  # matrix products and convolutions, forward (+ backward when training)
+    tflop_per_s: float = math.nan     # images/s x FLOPs per image
+    of_matmul_peak: float = math.nan  # tflop_per_s / the measured matrix-product rate in its precision
     error: str = ""
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 10) -> float:
+    """This device's dense matrix-product rate in TFLOP/s: an ``n x n`` by ``n x n`` product in
+    ``dtype`` (2 n^3 FLOPs), median of ``repeats`` after one warm-up; fp32 without TF32."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        a @ b
+        times = []
+        for _ in range(repeats):
+            sync()
+            t0 = time.perf_counter()
+            a @ b
+            sync()
+            times.append(time.perf_counter() - t0)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    return 2 * n**3 / statistics.median(times) / 1e12
+
+
+def count_flops(step: Step) -> float:
+    """FLOPs of one call of ``step`` (matrix products and convolutions, as ``FlopCounterMode`` counts them)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
 
 
 def tiny_profile() -> Profile:
@@ -157,8 +197,9 @@ def ps_train(profile: Profile, device: torch.device, num_classes: int, *, studen
 
 
 def measure(result: Result, build: Callable[[], Step], kernels: str, device: torch.device, *,
-            warmup: int, iters: int) -> Result:
-    """Build one variant, warm it up, time ``iters`` iterations; errors are recorded, not raised.
+            warmup: int, iters: int, count: bool = True) -> Result:
+    """Build one variant, count its FLOPs (``count``; not for a compiled one, whose count would
+    trace it), warm it up, time ``iters`` iterations; errors are recorded, not raised.
     ``kernels``: ``"fit"`` (``fit``'s ``deterministic_mode``), ``"default"`` (torch's settings, as
     ``extract_features``) or ``"benchmark"`` (``cudnn.benchmark`` autotuning)."""
     gc.collect()
@@ -171,6 +212,8 @@ def measure(result: Result, build: Callable[[], Step], kernels: str, device: tor
     try:
         with deterministic_mode(kernels == "fit"):
             step = build()
+            if count:
+                result.gflop_per_image = count_flops(step) / result.batch / 1e9
             t0 = time.perf_counter()
             for _ in range(warmup):
                 step()
@@ -214,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-classes", type=int, default=751, help="training identities (Market-1501: 751)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--json", help="also write every result to this JSON file")
+    parser.add_argument("--matmul-size", type=int, default=8192,
+                        help="side of the square matrix product that measures the device's rate (--tiny: 256)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -249,14 +294,25 @@ def main(argv: list[str] | None = None) -> int:
         ("ps student bf16+cl", st_n, ps_size, partial(ps_step, student=True, channels_last=True), "fit"),
         ("ps teacher bf16+cl", te_n, ps_size, partial(ps_step, student=False, channels_last=True), "fit"),
     ]
-    results = [measure(Result(name, n, sz), build, kernels, device, warmup=warmup, iters=iters)
+    n_matmul = 256 if args.tiny else args.matmul_size
+    peaks = {"fp32": matmul_rate(device, torch.float32, n_matmul), "bf16": matmul_rate(device, torch.bfloat16, n_matmul)}
+    print(f"matrix product {n_matmul}x{n_matmul}: fp32 {peaks['fp32']:.2f} TFLOP/s, bf16 {peaks['bf16']:.2f} TFLOP/s")
+    results = [measure(Result(name, n, sz), build, kernels, device, warmup=warmup, iters=iters,
+                       count="compile" not in name)
                for name, n, sz, build, kernels in cases if compile_model or "compile" not in name]
     by_name = {r.name: r for r in results if not r.error}
-    print(f"\n{'variant':28s} {'size':>7} {'batch':>5} {'img/s':>9} {'ms/iter':>8} {'peak MiB':>9} {'warm-up s':>9}")
+    for r in results:   # the compiled step runs the same arithmetic as the eager one
+        if "compile" in r.name and "mgn bf16+cl" in by_name:
+            r.gflop_per_image = by_name["mgn bf16+cl"].gflop_per_image
+        r.tflop_per_s = r.images_per_s * r.gflop_per_image / 1e3
+        r.of_matmul_peak = r.tflop_per_s / peaks["fp32" if "fp32" in r.name else "bf16"]
+    print(f"\n{'variant':28s} {'size':>7} {'batch':>5} {'img/s':>9} {'ms/iter':>8} {'peak MiB':>9} {'warm-up s':>9} "
+          f"{'GFLOP/img':>9} {'TFLOP/s':>8} {'of matmul':>9}")
     for r in results:
         peak = "-" if math.isnan(r.peak_mib) else f"{r.peak_mib:.0f}"
         print(f"{r.name:28s} {r.size:>7} {r.batch:>5} {r.images_per_s:>9.1f} {r.ms:>8.1f} {peak:>9} "
-              f"{r.warmup_s:>9.1f}" + (f"  {r.error[:80]}" if r.error else ""))
+              f"{r.warmup_s:>9.1f} {r.gflop_per_image:>9.2f} {r.tflop_per_s:>8.3f} {r.of_matmul_peak:>9.1%}"
+              + (f"  {r.error[:80]}" if r.error else ""))
     pairs = {"bf16 / fp32": ("mgn bf16", "mgn fp32"),
              "channels_last gain (bf16+cl / bf16)": ("mgn bf16+cl", "mgn bf16"),
              "compile gain (+compile / bf16+cl)": ("mgn bf16+cl+compile", "mgn bf16+cl"),
@@ -270,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:38s} " + ("n/a" if math.isnan(value) else f"{value:.2f}x"))
     if args.json:
         meta = {"torch": torch.__version__, "device": where, "profile": profile.name, "tiny": args.tiny,
-                "warmup": warmup, "iters": iters, "num_classes": k}
+                "warmup": warmup, "iters": iters, "num_classes": k, "matmul_size": n_matmul,
+                "matmul_tflop_per_s": peaks}
         with open(args.json, "w") as fh:
             json.dump(finite({"meta": meta, "results": [asdict(r) for r in results], "ratios": ratios}), fh, indent=2)
     failed = [r.name for r in results if r.error and "compile" not in r.name]
