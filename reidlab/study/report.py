@@ -75,8 +75,8 @@ def write_report(results: Path) -> Path:
     metrics_path = results / "metrics.json"
     if metrics_path.exists():
         lines += ["## Headline numbers (`results/metrics.json`)", "",
-                  "Percent, one decimal (`vdsr_mae`/`interp_mae`: mean absolute error to the HR image in percent "
-                  "of the intensity range; `lambda_chosen`: Eq. 8's lambda chosen on validation identities; "
+                  "Percent, one decimal (`vdsr_mae`/`interp_mae`/`vdsr_warmup_mae`: mean absolute error to the HR image "
+                  "in percent of the intensity range, `*_psnr` its PSNR in dB, on held-out LR images; `lambda_chosen`: Eq. 8's lambda chosen on validation identities; "
                   "`*_units`: independently trained models behind a gain; `*_ci_low`/`*_ci_high`: its 95% "
                   "interval over those units); `null` where the notebook has not run or, for an interval, "
                   "where fewer than 3 units make it not testable.", "",
