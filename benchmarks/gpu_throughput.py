@@ -6,7 +6,8 @@ Adam for B-F; ``build_student`` / ``build_teacher`` + the ``ps.objective`` loss 
 frozen teacher + SGD (VDSR-CA's own group) for PS-HRNet; and times ``fit``'s step (zero_grad,
 autocast forward + loss, backward, optimiser step) in ``fit``'s ``deterministic_mode``.
 MGN-R50 (384x128, batch 32): fp32, bf16, bf16 + channels-last, + ``torch.compile`` (a failure
-is printed, not fatal), and bf16 + channels-last with ``cudnn.benchmark`` instead; eval-mode
+is printed, not fatal), bf16 + channels-last with ``cudnn.benchmark`` instead, and with the 8
+heads and their losses batched (``batched_heads``); eval-mode
 extraction (batch 256, inference mode, bf16 as ``extract_features`` on CUDA, and +
 channels-last; ``flip`` doubles its cost); the PS-HRNet student (VDSR-CA + HRNet-W32, 256x128,
 6 x 4; bf16, + channels-last) and the teacher alone. Medians of ``--iters`` iterations after
@@ -125,19 +126,21 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, loss_of: LossOf
     return step
 
 
-def mgn(profile: Profile, num_classes: int, device: torch.device, channels_last: bool) -> nn.Module:
+def mgn(profile: Profile, num_classes: int, device: torch.device, channels_last: bool,
+        batched_heads: bool = False) -> nn.Module:
     m = profile.model
     torch.manual_seed(0)
     model = build_mgn(num_classes, m.backbone, attention=m.attention, reduction=m.reduction,
-                      feat_dim=m.feat_dim, dropout=m.dropout, global_branch=m.global_branch)
+                      feat_dim=m.feat_dim, dropout=m.dropout, global_branch=m.global_branch,
+                      batched_heads=batched_heads)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     return model.to(device, memory_format=fmt)  # type: ignore[call-overload]
 
 
 def mgn_train(profile: Profile, device: torch.device, num_classes: int, *, amp: str,
-              channels_last: bool, compile_model: bool = False) -> Step:
+              channels_last: bool, compile_model: bool = False, batched_heads: bool = False) -> Step:
     cfg, m = profile.bf, profile.model
-    model = mgn(profile, num_classes, device, channels_last).train()
+    model = mgn(profile, num_classes, device, channels_last, batched_heads).train()
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     x = images(cfg.p * cfg.k, m.height, m.width, device, channels_last)
     y = torch.arange(cfg.p * cfg.k, device=device) // cfg.k
@@ -288,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         ("mgn bf16+cl", bf_n, size, partial(train, amp="bf16", channels_last=True), "fit"),
         ("mgn bf16+cl+compile", bf_n, size, partial(train, amp="bf16", channels_last=True, compile_model=True), "fit"),
         ("mgn bf16+cl cudnn.benchmark", bf_n, size, partial(train, amp="bf16", channels_last=True), "benchmark"),
+        ("mgn bf16+cl batched heads", bf_n, size, partial(train, amp="bf16", channels_last=True, batched_heads=True),
+         "fit"),
         ("mgn extract bf16", ext_n, size, partial(extract, channels_last=False), "default"),
         ("mgn extract bf16+cl", ext_n, size, partial(extract, channels_last=True), "default"),
         ("ps student bf16", st_n, ps_size, partial(ps_step, student=True, channels_last=False), "fit"),
@@ -317,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
              "channels_last gain (bf16+cl / bf16)": ("mgn bf16+cl", "mgn bf16"),
              "compile gain (+compile / bf16+cl)": ("mgn bf16+cl+compile", "mgn bf16+cl"),
              "cudnn.benchmark / deterministic": ("mgn bf16+cl cudnn.benchmark", "mgn bf16+cl"),
+             "batched heads gain": ("mgn bf16+cl batched heads", "mgn bf16+cl"),
              "extract channels_last gain": ("mgn extract bf16+cl", "mgn extract bf16"),
              "student channels_last gain": ("ps student bf16+cl", "ps student bf16")}
     ratios = {label: by_name[a].images_per_s / by_name[b].images_per_s if a in by_name and b in by_name

@@ -70,6 +70,8 @@ class ModelConfig:
     br_network: str = "mgn"         # B-R: "mgn" (RFD: the re-id network itself) or "light" (models/resolution_net.py)
     mgn_height: int = 0             # > 0: MGN resizes its input to mgn_height x mgn_width inside the network
     mgn_width: int = 0              # (a cheaper B-F; the data, the light B-R and the caches keep height x width)
+    batched_heads: bool = False     # the 8 classifier heads and their losses in batched kernels (fewer GPU launches;
+                                    # the same numbers to 1e-6, tests/test_losses.py); in a run's identity only when on
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,23 @@ def test_run_dir_ignores_result_neutral_settings(tmp_path, make_split):
     assert run_dir(prof, bf_spec(prof, make_split()), tmp_path) == run_dir(other, bf_spec(other, make_split()), tmp_path)
 
 
+def test_batched_heads_enter_the_run_identity_only_when_on(tmp_path, make_split):
+    """Issue 23: runs trained before the option (per-head kernels) keep their identity; a batched-heads
+    run (the same function, other float rounding) gets its own, and is built batched again when loaded."""
+    from reidlab.config import override
+    from reidlab.models.build import build_model
+
+    prof = get_profile("smoke")
+    spec = bf_spec(prof, make_split())
+    assert "batched_heads" not in spec.config["model"]
+    batched = override(prof, model={"batched_heads": True})
+    batched_spec = bf_spec(batched, make_split())
+    assert batched_spec.config["model"]["batched_heads"] is True
+    assert run_dir(batched, batched_spec, tmp_path) != run_dir(prof, spec, tmp_path)
+    assert build_model("mgn", batched_spec.config["model"], 4, pretrained=False).batched_heads
+    assert not build_model("mgn", spec.config["model"], 4, pretrained=False).batched_heads
+
+
 def test_train_or_load_names_the_notebook_when_training_is_not_allowed(tmp_path):
     from reidlab.engine.runner import train_or_load
     from reidlab.study.trained import _missing_hint

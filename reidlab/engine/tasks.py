@@ -62,9 +62,9 @@ class MGNObjective:
     def __call__(self, model: nn.Module, batch: Sequence[Any]) -> tuple[torch.Tensor, Mapping[str, Any]]:
         images, labels = batch[0], batch[1]
         outputs = model(images)
+        as_float = lambda v: v.float() if isinstance(v, torch.Tensor) else [t.float() for t in v]  # noqa: E731
         with torch.autocast(images.device.type, enabled=False):
-            outputs = {"logits": [t.float() for t in outputs["logits"]],
-                       "triplet": [t.float() for t in outputs["triplet"]]}
+            outputs = {"logits": as_float(outputs["logits"]), "triplet": as_float(outputs["triplet"])}
             return mgn_loss(outputs, labels, self.margin, self.label_smoothing)
 
 
@@ -80,6 +80,8 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     if identity_task:  # B-F never sees resolution labels
         data.pop("pseudo_bins"), data.pop("pseudo_strategy")
     model = {**to_dict(profile.model), "pretrained_weights": weights_identity(profile.model.pretrained)}
+    if not model["batched_heads"]:   # the per-head kernels every run before the option used
+        model.pop("batched_heads")
     if model.pop("br_network", "mgn") == "light" and not identity_task:
         model = {"br_network": "light"}   # its own small network from random weights: nothing else of the model counts
     return RunSpec.of(task, profile=profile.name, num_classes=num_classes, data=data,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 __all__ = ["cross_entropy_over_branches", "top1_accuracy"]
 
 
-def cross_entropy_over_branches(logits_list: Sequence[torch.Tensor], targets: torch.Tensor,
+def cross_entropy_over_branches(logits_list: Sequence[torch.Tensor] | torch.Tensor, targets: torch.Tensor,
                                 label_smoothing: float = 0.0,
                                 reduction: str = "sum") -> torch.Tensor:
     """Eq. (1) of RFD: softmax cross-entropy of every classification branch, combined.
@@ -18,7 +18,8 @@ def cross_entropy_over_branches(logits_list: Sequence[torch.Tensor], targets: to
     (``torch.nn.functional.cross_entropy`` with ``label_smoothing``).
 
     Args:
-        logits_list: one (N, num_classes) tensor per classifier head (8 for MGN).
+        logits_list: one (N, num_classes) tensor per classifier head (8 for MGN), or one
+            (heads, N, num_classes) tensor (MGN with ``batched_heads``).
         targets: (N,) identity labels in ``[0, num_classes)``.
         label_smoothing: epsilon of label smoothing (0 = plain cross-entropy).
         reduction: ``"sum"`` over heads (Eq. (1), MGN paper) or ``"mean"``.
@@ -27,17 +28,25 @@ def cross_entropy_over_branches(logits_list: Sequence[torch.Tensor], targets: to
         raise ValueError("logits_list is empty")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction={reduction!r} is not valid; choose 'sum' or 'mean'")
-    losses = [F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
-              for logits in logits_list]
-    total = torch.stack(losses).sum()
-    return total / len(losses) if reduction == "mean" else total
+    if isinstance(logits_list, torch.Tensor):   # (heads, N, classes): every head in one call
+        heads, n = logits_list.shape[:2]
+        per_head = F.cross_entropy(logits_list.flatten(0, 1), targets.repeat(heads), label_smoothing=label_smoothing,
+                                   reduction="none").view(heads, n).mean(dim=1)
+    else:
+        per_head = torch.stack([F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
+                                for logits in logits_list])
+    total = per_head.sum()
+    return total / len(per_head) if reduction == "mean" else total
 
 
-def top1_accuracy(logits_list: Sequence[torch.Tensor], targets: torch.Tensor) -> float:
+def top1_accuracy(logits_list: Sequence[torch.Tensor] | torch.Tensor, targets: torch.Tensor) -> float:
     """Top-1 training accuracy averaged over the classifier heads, in [0, 1]."""
     if len(logits_list) == 0:
         raise ValueError("logits_list is empty")
     with torch.no_grad():
-        correct = torch.stack([(logits.argmax(dim=1) == targets).float().mean()
-                               for logits in logits_list])
+        if isinstance(logits_list, torch.Tensor):   # (heads, N, classes)
+            correct = (logits_list.argmax(dim=-1) == targets).float().mean(dim=-1)
+        else:
+            correct = torch.stack([(logits.argmax(dim=1) == targets).float().mean()
+                                   for logits in logits_list])
     return float(correct.mean())

@@ -13,11 +13,12 @@ __all__ = ["pairwise_euclidean", "batch_hard_triplet_loss", "triplet_over_branch
 
 def pairwise_euclidean(features: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """(N, N) Euclidean distances ``||f_i - f_j||_2`` in float32, also under autocast
-    (clamped at ``sqrt(eps)``, which keeps the gradient finite at zero distance)."""
+    (clamped at ``sqrt(eps)``, which keeps the gradient finite at zero distance); (B, N, D)
+    features give (B, N, N), one matrix per branch in one batched product."""
     with torch.autocast(device_type=features.device.type, enabled=False):
         features = features.float()
-        sq = features.pow(2).sum(dim=1)
-        d2 = sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * features @ features.t()
+        sq = features.pow(2).sum(dim=-1)
+        d2 = sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2.0 * features @ features.transpose(-1, -2)
         return d2.clamp(min=eps).sqrt()
 
 
@@ -34,12 +35,14 @@ def batch_hard_triplet_loss(features: torch.Tensor, targets: torch.Tensor,
     is valid the loss is 0 (still connected to ``features`` for autograd).
 
     Args:
-        features: (N, D) embeddings (distances are computed in float32).
+        features: (N, D) embeddings (distances are computed in float32), or (B, N, D): B
+            branches' embeddings of the same N images, one loss each (a (B,) tensor) from
+            batched kernels.
         targets: (N,) identity labels.
         margin: hinge margin ``alpha``.
     """
-    if features.dim() != 2 or targets.dim() != 1 or features.shape[0] != targets.shape[0]:
-        raise ValueError(f"expected features (N, D) and targets (N,), got "
+    if features.dim() not in (2, 3) or targets.dim() != 1 or features.shape[-2] != targets.shape[0]:
+        raise ValueError(f"expected features (N, D) or (B, N, D) and targets (N,), got "
                          f"{tuple(features.shape)} and {tuple(targets.shape)}")
     dist = pairwise_euclidean(features)
     same = targets.unsqueeze(0) == targets.unsqueeze(1)
@@ -47,22 +50,26 @@ def batch_hard_triplet_loss(features: torch.Tensor, targets: torch.Tensor,
     positive = same & ~eye
     negative = ~same
     valid = positive.any(dim=1) & negative.any(dim=1)
-    hardest_pos = dist.masked_fill(~positive, 0.0).amax(dim=1)
-    hardest_neg = dist.masked_fill(~negative, float("inf")).amin(dim=1)
+    hardest_pos = dist.masked_fill(~positive, 0.0).amax(dim=-1)
+    hardest_neg = dist.masked_fill(~negative, float("inf")).amin(dim=-1)
     hinge = F.relu(margin + hardest_pos - hardest_neg)
     hinge = torch.where(valid, hinge, torch.zeros_like(hinge))  # no host sync
-    return hinge.sum() / valid.sum().clamp(min=1)
+    return hinge.sum(dim=-1) / valid.sum().clamp(min=1)
 
 
-def triplet_over_branches(features_list: Sequence[torch.Tensor], targets: torch.Tensor,
+def triplet_over_branches(features_list: Sequence[torch.Tensor] | torch.Tensor, targets: torch.Tensor,
                           margin: float, reduction: str = "sum") -> torch.Tensor:
     """Eq. (2) applied to every branch-global feature (3 for MGN) and summed (MGN paper;
-    ``reduction="mean"`` averages, as the common MGN-pytorch code does)."""
+    ``reduction="mean"`` averages, as the common MGN-pytorch code does). A (B, N, D) tensor
+    (MGN with ``batched_heads``) is taken in one batched call."""
     if len(features_list) == 0:
         raise ValueError("features_list is empty")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction={reduction!r} is not valid; choose 'sum' or 'mean'")
-    losses = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in features_list])
+    if isinstance(features_list, torch.Tensor):
+        losses = batch_hard_triplet_loss(features_list, targets, margin)
+    else:
+        losses = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in features_list])
     return losses.mean() if reduction == "mean" else losses.sum()
 
 

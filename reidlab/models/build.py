@@ -77,7 +77,8 @@ def mgn(model: Mapping[str, Any], num_classes: int, *, pretrained: bool = True) 
                      pretrained=model["pretrained"] if pretrained else None,
                      reduction=model["reduction"], feat_dim=model["feat_dim"],
                      dropout=model["dropout"], global_branch=model.get("global_branch", "mgn"),
-                     input_size=(model["mgn_height"], model["mgn_width"]) if model.get("mgn_height") else None)
+                     input_size=(model["mgn_height"], model["mgn_width"]) if model.get("mgn_height") else None,
+                     batched_heads=model.get("batched_heads", False))
 
 
 @register_model
