@@ -516,3 +516,21 @@ def test_table4_with_two_datasets_has_both_columns_and_verdicts() -> None:
     conclusions = ablations.table4_conclusions(per4, ["Market-like", "Duke-like"])
     assert len(conclusions) == 6
     assert [c.split(":")[0] for c in conclusions] == ["Market-like"] * 3 + ["Duke-like"] * 3
+
+
+def test_figures_of_real_people_never_go_into_a_results_folder(tmp_path):
+    """Real re-id images may not be republished (their licences; ../shared/data/README): a figure
+    that shows people of a real dataset goes under runs/, and the result lists only what is there."""
+    from reidlab.study.contract import FigureRef
+    from reidlab.study.notebook_results import _written
+    from reidlab.study.plots import people_figures_folder
+
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    assert people_figures_folder(results, "synth-market", runs) == results / "figures"
+    for real in ("viper", "market1501", "caviar"):
+        folder = people_figures_folder(results, real, runs)
+        assert results not in folder.parents and folder == runs / "people_figures" / real
+    (results / "figures").mkdir(parents=True)
+    (results / "figures" / "a.png").write_bytes(b"png")
+    refs = [FigureRef("figures/a.png", "kept"), FigureRef("figures/b.png", "of real people, elsewhere")]
+    assert _written(results, refs) == refs[:1]

@@ -22,6 +22,12 @@ __all__ = ["data_synthesis_result", "bf_training_result", "br_training_result", 
            "ablations_result", "per_split_result", "ps_hrnet_result", "controls_result"]
 
 
+def _written(results: Path, figures: list[contract.FigureRef]) -> list[contract.FigureRef]:
+    """The figures that are in ``results``: one showing people of a real dataset is kept out of it
+    (:func:`~reidlab.study.plots.people_figures_folder`)."""
+    return [f for f in figures if (results / f.file).is_file()]
+
+
 def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: ReidDataset | None,
                           tables: Mapping[str, pd.DataFrame], confound: pd.DataFrame | None,
                           edges: Sequence[float] | None) -> contract.NotebookResult:
@@ -31,6 +37,7 @@ def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: Rei
         figures += [contract.FigureRef("figures/00_size_histogram.png", "Image sizes and pseudo-resolution bin edges"),
                     contract.FigureRef("figures/00_native_resolution_samples.png",
                                        "Natively multi-resolution images at their own size")]
+    figures = _written(results, figures)
     tables = dict(tables)
     table_refs, conclusions = [], []
     if mr is not None:
@@ -244,9 +251,10 @@ def per_split_result(results: Path, prof: Profile, ds: ReidDataset, *, per_trial
         parameters={"start": trained.start_label(prof), "profile": prof.name, "dataset": ds.name, "lam": prof.eval.lam,
                     "reading": prof.eval.rfd_reading, "trials": prof.eval.trials, "pseudo_bins": prof.data.pseudo_bins},
         tables=[contract.TableRef("tables/05_fig5_per_split.md", "Rank-1 per split (Fig. 5 data)")],
-        figures=[contract.FigureRef("figures/fig5_per_split.png", "Fig. 5: rank-1 of B-F and B-F+RFD per split"),
-                 contract.FigureRef("figures/fig4_rankings_rfd.png", "Fig. 4: top-10 rankings, B-F + RFD"),
-                 contract.FigureRef("figures/fig4_rankings_bf.png", "Fig. 4 (for comparison): top-10 rankings, B-F alone")],
+        figures=_written(results, [
+            contract.FigureRef("figures/fig5_per_split.png", "Fig. 5: rank-1 of B-F and B-F+RFD per split"),
+            contract.FigureRef("figures/fig4_rankings_rfd.png", "Fig. 4: top-10 rankings, B-F + RFD"),
+            contract.FigureRef("figures/fig4_rankings_bf.png", "Fig. 4 (for comparison): top-10 rankings, B-F alone")]),
         conclusions=list(conclusions),
         metrics={"bf_r1": mean.loc[methods.BF, "R1 mean"], "rfd_r1": mean.loc[methods.BF_RFD, "R1 mean"],
                  "rfd_gain_r1": comparison.mean_diff, "rfd_wins": wins},
@@ -300,7 +308,7 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
                  if pretraining_figure else [])
         + ([contract.FigureRef("figures/06_ps_hrnet_training_curves.png", "PS-HRNet training curves: teacher, VDSR-CA warm-up (where the profile has one) and student")]
            if curves_figure else [])
-        + [contract.FigureRef("figures/06_restored_images.png", "VDSR-CA: LR input, restored, HR original")],
+        + _written(results, [contract.FigureRef("figures/06_restored_images.png", "VDSR-CA: LR input, restored, HR original")]),
         conclusions=list(conclusions),
         metrics={**{f"ps_hrnet_{p}_r1": mean[(p, methods.PS_HRNET)] for p in protocols},
                  **{f"bf_{p}_r1": mean[(p, methods.BF)] for p in protocols},

@@ -264,6 +264,13 @@ def br_confusion_figures(confusions) -> dict[str, object]:
             for kind, c in confusions.items()}
 
 
+def people_figures_folder(results: str | Path, dataset: str, runs: str | Path) -> Path:
+    """Where a figure that shows people goes: ``<results>/figures`` for SynthPeople (drawn by the
+    project itself); for real re-identification images, whose licences forbid republishing them,
+    ``<runs>/people_figures/<dataset>/`` (git-ignored, on this machine only), never a results folder."""
+    return Path(results) / "figures" if dataset.startswith("synth-") else Path(runs) / "people_figures" / dataset
+
+
 def savefigs(figures: Mapping[str, object], folder: str | Path) -> list[Path]:
     """:func:`savefig` each figure as ``<folder>/<stem>`` (stem: its key)."""
     return [path for stem, fig in figures.items() for path in savefig(fig, Path(folder) / stem)]
