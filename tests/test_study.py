@@ -534,3 +534,16 @@ def test_figures_of_real_people_never_go_into_a_results_folder(tmp_path):
     (results / "figures" / "a.png").write_bytes(b"png")
     refs = [FigureRef("figures/a.png", "kept"), FigureRef("figures/b.png", "of real people, elsewhere")]
     assert _written(results, refs) == refs[:1]
+
+
+def test_psnr_and_restoration_errors_hand_computed():
+    from reidlab.study.inspection import psnr, restoration_errors
+
+    hr = np.zeros((2, 4, 4, 3))
+    restored = hr + 0.1                     # MSE 0.01 -> 20 dB, MAE 0.1
+    lr = hr + np.array([0.2, 0.0])[:, None, None, None]   # image 0: MSE 0.04 (14.0 dB); image 1: exact
+    assert psnr(restored, hr) == pytest.approx(20.0)
+    assert psnr(lr[:1], hr[:1]) == pytest.approx(10 * np.log10(25))
+    errors = restoration_errors(lr, restored, hr, prefix="vdsr_warmup")
+    assert errors["vdsr_warmup_mae"] == pytest.approx(0.1) and errors["interp_mae"] == pytest.approx(0.1)
+    assert errors["vdsr_warmup_psnr"] == pytest.approx(20.0)

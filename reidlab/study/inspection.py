@@ -153,8 +153,8 @@ def restoration_table(restorers: dict[str, torch.nn.Module], records, *, height:
                       interpolation: str = "bicubic", upsampling: str = "bilinear"):
     """MAE (percent of the intensity range) and PSNR (dB) to the HR originals of ``records`` (held-out
     LR images) for the interpolated input and for each of ``restorers`` (name -> student or VDSR-CA,
-    the first one the student). Returns the table and the numbers by name (``vdsr_*`` for the first,
-    ``vdsr_warmup_*`` for one named "after warm-up")."""
+    the first one the student, a second one VDSR-CA after its warm-up: :func:`~reidlab.study.trained.restorers`).
+    Returns the table and the numbers by name (``vdsr_*`` for the first, ``vdsr_warmup_*`` for the second)."""
     import pandas as pd
 
     rows, numbers = [], {}
