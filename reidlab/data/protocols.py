@@ -515,11 +515,11 @@ def carve_validation(split: ProtocolSplit, n_ids: int, seed: int = 0,
     train = tuple(r for r in split.train if r.pid not in held)
     gallery = tuple(dataclasses.replace(r, res_label=-1) for r in stored if r.pid in held)
     hr_views = {(r.pid, r.camid) for r in gallery}
-    lr_views = tuple(dataclasses.replace(r, res_label=-1) for r in split.train
-                     if r.pid in held and r.factor > 1 and (r.pid, r.camid) not in hr_views)
+    lr_only = tuple(dataclasses.replace(r, res_label=-1) for r in split.train
+                    if r.pid in held and r.factor > 1 and (r.pid, r.camid) not in hr_views)
     synthetic = any(r.factor > 1 for r in split.train)
-    if lr_views:   # mlr="camera": the held-out identities' LR views query their HR views, as on test identities
-        query = lr_views
+    if lr_only:   # mlr="camera": the held-out identities' LR views query their HR views, as on test identities
+        query = lr_only
     else:
         query = _draw(gallery, _check_factors(factors), seed, 0, f"{split.dataset}:validation-query") \
             if synthetic else gallery

@@ -254,6 +254,17 @@ def build_student(num_classes: int, ps: PSHRNetConfig, pretrained: str | None = 
                        teacher_state=state)
 
 
+def _training_dataset(dataset_cls: type, records: Sequence[ImageRecord], labels: Sequence[int],
+                      profile: Profile, cfg: TrainConfig) -> Any:
+    """``dataset_cls`` (:class:`~reidlab.data.dataset.ReidImageDataset` for the teacher,
+    :class:`~reidlab.data.dataset.PairedLRHRDataset` for the VDSR-CA warm-up and the student) over
+    ``records`` at :func:`ps_input_size`, with ``cfg``'s augmentation and the profile's degradation."""
+    height, width = ps_input_size(profile)
+    return dataset_cls(records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
+                                                 pad_crop=cfg.pad_crop),
+                       labels=labels, **degradation_kwargs(profile.data))
+
+
 def _with_vdsr(student: PSHRNetStudent, vdsr: VDSRCA | None) -> PSHRNetStudent:
     """``student`` with its VDSR-CA weights copied from ``vdsr`` (when given)."""
     if vdsr is not None:
@@ -399,7 +410,6 @@ def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.Path
     :func:`teacher_spec` when the caller has it already; ``allow_training``,
     ``missing_hint``: see :func:`~reidlab.engine.runner.train_or_load`.
     """
-    height, width = ps_input_size(profile)
     ps = profile.ps
     _check_objective(ps)
     labels_of = _label_map(split)
@@ -414,10 +424,7 @@ def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.Path
         return objective(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
 
     def fit_teacher(model: nn.Module, _: None) -> tuple[HRNetReID, TrainSummary]:
-        dataset = ReidImageDataset(
-            records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
-                                      pad_crop=cfg.pad_crop),
-            labels=labels, **degradation_kwargs(profile.data))
+        dataset = _training_dataset(ReidImageDataset, records, labels, profile, cfg)
         summary = fit(model, dataset, labels, loss_fn, cfg, out_dir, resume=resume, progress=progress,
                       desc="PS-HRNet teacher", device=device, spec=spec)
         return model, summary   # type: ignore[return-value]
@@ -442,7 +449,6 @@ def train_vdsr_warmup(profile: Profile, split: ProtocolSplit, out_dir: str | os.
     absolute error to HR against 3.02% for the interpolated input; after 200 warm-up iterations
     2.60%). Returns VDSR-CA (a finished run is reused:
     :func:`load_vdsr_warmup`) and the :class:`TrainSummary`."""
-    height, width = ps_input_size(profile)
     ps = profile.ps
     labels_of = _label_map(split)
     records = student_records(split, ps.student_data)
@@ -456,9 +462,7 @@ def train_vdsr_warmup(profile: Profile, split: ProtocolSplit, out_dir: str | os.
         return loss, {"img_l1": float(loss.detach())}
 
     def fit_vdsr(model: nn.Module, _: None) -> tuple[VDSRCA, TrainSummary]:
-        dataset = PairedLRHRDataset(
-            records, build_transforms(height, width, train=True, random_erasing=False, pad_crop=cfg.pad_crop),
-            labels=labels, **degradation_kwargs(profile.data))
+        dataset = _training_dataset(PairedLRHRDataset, records, labels, profile, cfg)   # no erasing: the schedule's
         summary = fit(model, dataset, labels, restoration_loss, cfg, out_dir, resume=resume, progress=progress,
                       desc="VDSR-CA warm-up", device=device, spec=spec)
         return model, summary   # type: ignore[return-value]
@@ -500,7 +504,6 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
     vdsr_lr_scale = profile.ps.vdsr_lr_scale if vdsr_lr_scale is None else vdsr_lr_scale
     if vdsr_lr_scale <= 0:
         raise ValueError(f"vdsr_lr_scale must be > 0, got {vdsr_lr_scale}")
-    height, width = ps_input_size(profile)
     ps = profile.ps
     _check_objective(ps)
     labels_of = _label_map(split)
@@ -534,10 +537,7 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
                                            margin=cfg.margin, eps=cfg.label_smoothing)
 
     def fit_student(model: nn.Module, _: None) -> tuple[PSHRNetStudent, TrainSummary]:
-        dataset = PairedLRHRDataset(
-            records, build_transforms(height, width, train=True, random_erasing=cfg.random_erasing,
-                                      pad_crop=cfg.pad_crop),
-            labels=labels, **degradation_kwargs(profile.data))
+        dataset = _training_dataset(PairedLRHRDataset, records, labels, profile, cfg)
         run_device = torch.device(device) if device is not None else default_device()
         frozen(teacher).to(run_device)
         if cfg.channels_last:
