@@ -48,7 +48,7 @@ notebooks-nbval: install
 
 # nbval executes the smoke notebooks first; tests/test_notebook_results.py then reads their results
 test: notebooks-nbval
-	REIDLAB_SMOKE_BUILD=build/nbval $(BIN)/python -m pytest -p no:cacheprovider build/nbval tests \
+	REIDLAB_SMOKE_BUILD=build/nbval $(BIN)/python -m pytest -p no:cacheprovider -p reidlab.study.nbval_outputs build/nbval tests \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -q
 
 benchmarks: install

@@ -62,7 +62,7 @@ def _manual(model: nn.Module, records: tuple[ImageRecord, ...], flip: bool) -> t
 
 
 def _extract(model: nn.Module, records, **kw) -> torch.Tensor:
-    kw = {"height": H, "width": W, "batch_size": 3, "progress": False, **kw}
+    kw = {"height": H, "width": W, "batch_size": 3, "progress": False, "amp": "off", **kw}   # fp32 on every CPU
     return extract_features(model, records, **kw)
 
 

@@ -85,6 +85,33 @@ def test_every_figure_is_a_readable_image(results, smoke_build, name):
         assert (smoke_build / "results" / table.file).is_file()
 
 
+def _image_outputs(smoke_build: Path) -> dict[str, int]:
+    """Image outputs per notebook of this session's smoke run: counted by the nbval plugin
+    (``-p reidlab.study.nbval_outputs``) or read off the executed copies of our own run."""
+    import json
+
+    import nbformat
+
+    from reidlab.study.nbval_outputs import IMAGE_OUTPUTS_FILE, image_output_count
+
+    record = smoke_build / IMAGE_OUTPUTS_FILE
+    if record.is_file():
+        return {k: v for k, v in json.loads(record.read_text()).items() if not k.startswith("_")}
+    executed = smoke_build / "executed"
+    if not executed.is_dir():
+        pytest.skip(f"neither {record} (nbval run without -p reidlab.study.nbval_outputs) nor executed notebooks")
+    return {name: sum(image_output_count(c.get("outputs")) for c in nbformat.read(executed / f"{name}.ipynb", 4).cells)
+            for name in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_listed_figure_is_shown_in_its_notebook(results, smoke_build, name):
+    """Issue 24: a figure is displayed in the notebook that makes it, not only written to a file."""
+    shown = _image_outputs(smoke_build).get(name, 0)
+    assert shown == len(results[name].figures), (
+        f"{name} shows {shown} images but its result lists {len(results[name].figures)} figures")
+
+
 def _per_trial_tables(smoke_build: Path) -> list[Path]:
     found = sorted((smoke_build / "results" / "tables").glob("*per_trial.csv")) + \
         [smoke_build / "results" / "tables" / "05_fig5_per_split.csv"]

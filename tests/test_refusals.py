@@ -103,9 +103,9 @@ def test_generation_writes_into_a_pid_named_temporary(tmp_path: Path,
     seen: list[Path] = []
     render = synth._render_jobs
 
-    def spy(jobs, cameras, folder, progress, desc):  # type: ignore[no-untyped-def]
+    def spy(jobs, cameras, folder, progress, desc, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(folder)
-        return render(jobs, cameras, folder, progress, desc)
+        return render(jobs, cameras, folder, progress, desc, **kwargs)
 
     monkeypatch.setattr(synth, "_render_jobs", spy)
     make_synth_dataset(tmp_path / "ds", **TINY_SYNTH)

@@ -279,6 +279,11 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "interp_psnr": ("06_ps_hrnet", "interp_psnr", 1.0),
     "vdsr_warmup_mae": ("06_ps_hrnet", "vdsr_warmup_mae", 100.0),
     "vdsr_warmup_psnr": ("06_ps_hrnet", "vdsr_warmup_psnr", 1.0),
+    # how well a pixel-statistics classifier names the camera of an image of the study's dataset,
+    # identities disjoint (Cohen's kappa; notebook 00, reidlab/data/camera_cue.py): on all images
+    # and at 96 images, the size the real reference sets are compared at
+    "camera_cue_kappa": ("00_data_synthesis", "camera_cue_kappa", 1.0),
+    "camera_cue_kappa_matched": ("00_data_synthesis", "camera_cue_kappa_matched", 1.0),
     # lambda chosen on validation identities for the study's Eq. 8 reading (notebook 04)
     "lambda_chosen": ("04_ablations", "lambda_chosen", 1.0),
     # RFD's gain over B-F on the profile's dataset (notebook 07): mean over independent units, the
@@ -302,7 +307,8 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
 
 
 #: Headline numbers that are not percentages keep more decimals (lambda values such as 0.05).
-HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2, "pseudo_bins_chosen": 0}
+HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2, "pseudo_bins_chosen": 0, "camera_cue_kappa": 2,
+                                     "camera_cue_kappa_matched": 2}
 
 
 def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None = None) -> dict[str, float | None]:

@@ -30,8 +30,10 @@ def _written(results: Path, figures: list[contract.FigureRef]) -> list[contract.
 
 def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: ReidDataset | None,
                           tables: Mapping[str, pd.DataFrame], confound: pd.DataFrame | None,
-                          edges: Sequence[float] | None) -> contract.NotebookResult:
-    """Notebook 00: split counts per protocol, the camera/resolution confound, dataset counts."""
+                          edges: Sequence[float] | None, camera_cue: pd.DataFrame | None = None
+                          ) -> contract.NotebookResult:
+    """Notebook 00: split counts per protocol, the camera/resolution confound, dataset counts and
+    how strongly the camera shows in the pixels (``camera_cue``, :func:`~reidlab.study.summaries.camera_cue_table`)."""
     figures = [contract.FigureRef("figures/00_samples_every_resolution.png", "Identities at HR, x2, x3, x4")]
     if mr is not None:
         figures += [contract.FigureRef("figures/00_size_histogram.png", "Image sizes and pseudo-resolution bin edges"),
@@ -48,12 +50,21 @@ def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: Rei
         title = (f"{mr.name}: images per camera and pseudo-resolution bin" if name == "camera_resolution"
                  else f"Split counts: {name} (trial 0)")
         table_refs.append(contract.TableRef(f"tables/00_counts_{name}.md", title))
+    metrics: dict[str, float] = {"images": len(ds.images), "identities": ds.num_ids}
+    if camera_cue is not None:
+        write_table(camera_cue, results / "tables" / "00_camera_cue", floatfmt=".2f")
+        table_refs.append(contract.TableRef("tables/00_camera_cue.md",
+                                            "How well the camera can be told from the pixels (identity-disjoint, Cohen's kappa)"))
+        ours = camera_cue.iloc[0]
+        matched = [c for c in camera_cue.columns if c.startswith("kappa (") and c != "kappa (all)"][0]
+        metrics.update(camera_cue_kappa=float(ours["kappa (all)"]), camera_cue_kappa_matched=float(ours[matched]))
+        conclusions.append(summaries.camera_cue_sentence(camera_cue))
     return _write(results, contract.NotebookResult(
         notebook="00_data_synthesis", title="00 · Data",
         parameters={"profile": prof.name, "dataset": ds.name, "seed": prof.data.seed,
                     "multires_dataset": mr.name if mr is not None else None},
         tables=table_refs, figures=figures, conclusions=conclusions,
-        metrics={"images": len(ds.images), "identities": ds.num_ids},
+        metrics=metrics,
         counts={"skipped files": dict(ds.skipped),
                 **({f"skipped files ({mr.name})": dict(mr.skipped)} if mr is not None else {})},
         data={"counts": summaries.dataset_counts(ds).to_dict(orient="records"),

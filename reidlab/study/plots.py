@@ -271,19 +271,53 @@ def people_figures_folder(results: str | Path, dataset: str, runs: str | Path) -
     return Path(results) / "figures" if dataset.startswith("synth-") else Path(runs) / "people_figures" / dataset
 
 
-def savefigs(figures: Mapping[str, object], folder: str | Path) -> list[Path]:
+def savefigs(figures: Mapping[str, object], folder: str | Path, *, show: bool = True) -> list[Path]:
     """:func:`savefig` each figure as ``<folder>/<stem>`` (stem: its key)."""
-    return [path for stem, fig in figures.items() for path in savefig(fig, Path(folder) / stem)]
+    return [path for stem, fig in figures.items() for path in savefig(fig, Path(folder) / stem, show=show)]
 
 
 def close(fig) -> None:
     plt.close(fig)
 
 
-def savefig(fig, stem: str | Path) -> list[Path]:
+def savefig(fig, stem: str | Path, *, show: bool = True) -> list[Path]:
+    """Save ``fig`` as ``<stem>.png`` and ``.svg`` (atomically), show the PNG in the notebook
+    that made it (:func:`show_png`: the very bytes of the file) and close the figure (so that
+    Lab's inline backend does not show it twice). A figure of real people written for a
+    ``make reproduce`` run is saved but not shown (:func:`may_show`)."""
     from reidlab.study.io import save_figure
 
-    return save_figure(fig, stem)
+    paths = save_figure(fig, stem)
+    if show and may_show(stem):
+        show_png(paths[0])
+    close(fig)
+    return paths
+
+
+def may_show(stem: str | Path) -> bool:
+    """Whether a figure saved at ``stem`` may appear in its notebook's outputs: always, except a
+    figure of a real dataset's people (:func:`people_figures_folder`) in a run of ``make
+    reproduce``, whose executed notebook is committed under ``results/`` (their licences
+    forbid republishing the images)."""
+    from reidlab.study.contract import REPRODUCE_ENV
+    import os
+
+    return not ("people_figures" in Path(stem).parts and os.environ.get(REPRODUCE_ENV) == "1")
+
+
+def show_png(path: str | Path) -> bool:
+    """Display the PNG file ``path`` as an image output of the running notebook (Jupyter
+    kernel only; elsewhere nothing happens). Returns whether it was displayed."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image as IPyImage, display
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    display(IPyImage(data=Path(path).read_bytes(), format="png"))
+    return True
 
 
 def restoration_grid(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray, *, factors: Sequence[int] = (),

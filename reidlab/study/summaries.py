@@ -134,3 +134,51 @@ def protocol_tables(prof, ds: ReidDataset, mr: ReidDataset | None = None) -> dic
         tables["multires_multi_res_gallery"] = protocol_counts(
             build_protocol("multi_res_gallery", mr, trial=0, **protocol_kwargs(prof)))
     return tables
+
+
+#: real datasets read for the camera-cue comparison when found (folder name under the
+#: reference root -> dataset reader)
+CAMERA_CUE_REFERENCES: tuple[tuple[str, str], ...] = (
+    ("mini_market1501", "market1501"), ("VIPeR", "viper"), ("PRID", "prid"))
+
+
+def camera_cue_table(ds: ReidDataset, reference_root: str | None = None, *, seed: int = 0) -> pd.DataFrame:
+    """How well the camera of an image can be told from its pixels
+    (:mod:`reidlab.data.camera_cue`), for ``ds`` and, as reference rows, for the real
+    datasets of :data:`CAMERA_CUE_REFERENCES` found under ``reference_root`` (absent ones
+    are left out): Cohen's kappa on all images and at :data:`~reidlab.data.camera_cue.MATCHED_IMAGES`
+    images (mean ± std over 5 identity draws)."""
+    from pathlib import Path
+
+    from reidlab.data.camera_cue import MATCHED_IMAGES, camera_predictability, matched_predictability
+    from reidlab.data.readers import load_dataset
+    from reidlab.paths import resolve
+
+    sets = [(ds.name, "this study", ds.images)]
+    if reference_root is not None:
+        root = resolve(reference_root, name="camera_cue_references")
+        for folder, reader in CAMERA_CUE_REFERENCES:
+            if (Path(root) / folder).is_dir() and reader != ds.name:
+                sets.append((reader, "real (reference)", load_dataset(reader, Path(root) / folder).images))
+    rows = []
+    for name, kind, images in sets:
+        full, matched = camera_predictability(images, seed=seed), matched_predictability(images, seed=seed)
+        rows.append({"dataset": name, "rows": kind, "images": full.images, "cameras": full.cameras,
+                     "accuracy (all)": round(100 * full.accuracy, 1), "kappa (all)": round(full.kappa, 2),
+                     f"kappa ({MATCHED_IMAGES} images)": round(matched.kappa, 2),
+                     "std": round(matched.kappa_std, 2)})
+    return pd.DataFrame(rows)
+
+
+def camera_cue_sentence(table: pd.DataFrame) -> str:
+    """One sentence on :func:`camera_cue_table`: this dataset's camera cue against the real
+    reference sets at the matched sample size."""
+    matched = [c for c in table.columns if c.startswith("kappa (") and c != "kappa (all)"][0]
+    ours = table.iloc[0]
+    text = (f"Camera cue ({ours['dataset']}): a pixel-statistics classifier names the camera with kappa "
+            f"{ours['kappa (all)']:.2f} on all {ours['images']} images, {ours[matched]:.2f} at {matched[7:-1]}")
+    refs = table.iloc[1:]
+    if refs.empty:
+        return text + " (no real reference set found)."
+    return text + "; real data at the same size: " + ", ".join(
+        f"{r.dataset} {r[matched]:.2f}" for _, r in refs.iterrows()) + "."

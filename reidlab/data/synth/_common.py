@@ -7,8 +7,9 @@ import numpy as np
 
 #: Bump whenever the rendered pixels or the layout change: existing datasets then no
 #: longer match their manifest and are refused instead of silently reused.
-GENERATOR_VERSION = 3   # 2: CAVIAR4REID shape (22/72 one-camera ids, far camera 26-55% of the height);
-#                         3: garment patterns and logos resolvable at the B-F working size (96x48)
+GENERATOR_VERSION = 4   # 2: CAVIAR4REID shape (22/72 one-camera ids, far camera 26-55% of the height);
+#                         3: garment patterns and logos resolvable at the B-F working size (96x48);
+#                         4: Market-like cameras share scenes and differ less in photometry (issue 22)
 MANIFEST_NAME = "synth_manifest.json"
 VARIANTS: tuple[str, ...] = ("market", "caviar")
 

@@ -47,6 +47,12 @@ def _color(rng: np.random.Generator, lo: int, hi: int) -> RGB:
     return tuple(int(np.clip(base + t, 0, 255)) for t in tint)  # type: ignore[return-value]
 
 
+#: Market-like: the probability that an image's background is its own camera's scene; otherwise
+#: it is the scene of a camera drawn uniformly from all of the dataset's (people walk past the
+#: same kinds of place in every view), so the background alone does not name the camera
+MARKET_OWN_SCENE = 0.0
+
+
 def sample_camera(seed: int, index: int, variant: str = "market") -> CameraSpec:
     """Camera ``index`` (0-based) of a dataset; caviar camera 1 (0-based) is the farther one."""
     rng = _rng(seed, _S_CAMERA, VARIANTS.index(variant), index)
@@ -60,7 +66,11 @@ def sample_camera(seed: int, index: int, variant: str = "market") -> CameraSpec:
     else:
         distance = (1.0, 1.0)
         quality = (_MARKET_JPEG_QUALITY, _MARKET_JPEG_QUALITY + 1)
-        blur = float(rng.uniform(0.0, 0.7))
+        blur = float(rng.uniform(0.15, 0.45))
+    # Market-like cameras differ in photometry by about as much as one camera's lighting varies
+    # from image to image (ViewSpec.brightness), so that, with the scenes they share
+    # (MARKET_OWN_SCENE), the camera is about as weak a cue as in real Market-1501 (issue 22)
+    spread = 1.0 if variant == "caviar" else 0.2
     return CameraSpec(
         index=index,
         scene_seed=int(rng.integers(2**32)),
@@ -69,10 +79,10 @@ def sample_camera(seed: int, index: int, variant: str = "market") -> CameraSpec:
         wall_texture=_pick(rng, ("bricks", "tiles", "panels", "blotches")),
         texture_scale=float(rng.uniform(0.05, 0.12)),
         horizon=float(rng.uniform(0.55, 0.75)),
-        gain=float(rng.uniform(0.7, 1.2)),
-        cast=tuple(float(c) for c in 1.0 + rng.uniform(-0.12, 0.12, size=3)),  # type: ignore[arg-type]
-        gamma=float(rng.uniform(0.85, 1.15)),
-        noise=float(rng.uniform(1.5, 7.0)),
+        gain=float(0.95 + spread * rng.uniform(-0.25, 0.25)),
+        cast=tuple(float(c) for c in 1.0 + spread * rng.uniform(-0.12, 0.12, size=3)),  # type: ignore[arg-type]
+        gamma=float(1.0 + spread * rng.uniform(-0.15, 0.15)),
+        noise=float(4.25 + spread * rng.uniform(-2.75, 2.75)),
         blur=blur,
         view_probs=tuple(float(v) for v in views),  # type: ignore[arg-type]
         distance=distance,
@@ -101,7 +111,8 @@ class ViewSpec:
 
     ``stride`` and ``arm_spread`` are angles in radians; ``scale`` is the person height
     as a fraction of the canvas height; ``shift`` the (x, y) offset of the person in
-    canvas fractions; ``bg_offset`` where in the camera scene the crop lies (0-1);
+    canvas fractions; ``scene`` the index of the camera whose scene is the background
+    (:data:`MARKET_OWN_SCENE`); ``bg_offset`` where in that scene the crop lies (0-1);
     ``jitter`` per-part RGB multipliers in :data:`PARTS` order; ``noise_seed`` seeds
     the sensor noise.
     """
@@ -113,6 +124,7 @@ class ViewSpec:
     arm_spread: float
     scale: float
     shift: tuple[float, float]
+    scene: int
     bg_offset: float
     brightness: float
     jitter: tuple[tuple[float, float, float], ...]
@@ -131,8 +143,12 @@ def _sample_occluder(rng: np.random.Generator) -> Occluder:
     return Occluder("pole", float(rng.uniform(0.0, 1.0 - w)), 0.0, w, 1.0, color)
 
 
-def sample_view(rng: np.random.Generator, camera: CameraSpec, *, junk: bool = False) -> ViewSpec:
-    """One image's viewpoint, pose, framing, lighting jitter and occluder.
+def sample_view(rng: np.random.Generator, camera: CameraSpec, *, junk: bool = False,
+                n_scenes: int = 1) -> ViewSpec:
+    """One image's viewpoint, pose, framing, background scene, lighting jitter and occluder.
+
+    ``n_scenes`` > 1 (Market-like: the dataset's cameras) lets the background be another
+    camera's scene (:data:`MARKET_OWN_SCENE`); 1 keeps every image in its own camera's scene.
 
     ``junk=True`` frames a bad detection: the person is zoomed in and shifted so that only
     a fragment is visible (Market-1501's ``-1`` images).
@@ -155,6 +171,8 @@ def sample_view(rng: np.random.Generator, camera: CameraSpec, *, junk: bool = Fa
         stride=float(rng.uniform(0.16, 0.42)),
         arm_spread=float(rng.uniform(0.10, 0.24)),
         scale=scale, shift=shift,
+        scene=(camera.index if n_scenes <= 1 or rng.random() < MARKET_OWN_SCENE
+               else int(rng.integers(n_scenes))),
         bg_offset=float(rng.random()),
         brightness=float(rng.uniform(0.88, 1.12)),
         jitter=jitter,  # type: ignore[arg-type]

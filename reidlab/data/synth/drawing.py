@@ -490,17 +490,19 @@ def _draw_occluder(canvas: Image.Image, occ: Occluder) -> None:
 
 
 def render_image(person: IdentitySpec | None, camera: CameraSpec, view: ViewSpec,
-                 out_size: tuple[int, int], *, render_size: tuple[int, int] | None = None) -> Image.Image:
+                 out_size: tuple[int, int], *, render_size: tuple[int, int] | None = None,
+                 scene: CameraSpec | None = None) -> Image.Image:
     """Render one captured image (pure in its inputs).
 
     The scene is drawn at twice ``render_size`` (default ``out_size``; width, height),
     downscaled with Lanczos antialiasing to ``out_size``, then blurred, lit, colour-cast and
     given sensor noise by ``camera`` (noise seeded by ``view.noise_seed``). ``person=None``
-    renders the background only (junk detections).
+    renders the background only (junk detections). ``scene`` is the camera whose scene is the
+    background (``view.scene``; default ``camera``'s own).
     """
     rw, rh = render_size or out_size
     canvas_size = (2 * rw, 2 * rh)
-    canvas = _background(camera, view, canvas_size)
+    canvas = _background(scene or camera, view, canvas_size)
     if person is not None:
         layer, mask = _draw_person(person, view, canvas_size)
         canvas.paste(layer, (0, 0), mask)

@@ -156,13 +156,17 @@ def remove_generation_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _render_jobs(jobs: Sequence[_Job], cameras: Sequence[CameraSpec], folder: Path,
-                 progress: bool, desc: str) -> None:
+                 progress: bool, desc: str, *, shared_scenes: bool) -> None:
+    """Render and write every job; ``shared_scenes``: backgrounds may be other cameras' scenes
+    (Market-like, :data:`~reidlab.data.synth.cameras.MARKET_OWN_SCENE`)."""
     for sub in sorted({Path(job.relpath).parent for job in jobs}):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc=desc, unit="img", disable=not progress):
         camera = cameras[job.camera]
-        view = sample_view(_rng(*job.view_key), camera, junk=job.junk)
-        image = render_image(job.person, camera, view, job.out_size, render_size=job.render_size)
+        view = sample_view(_rng(*job.view_key), camera, junk=job.junk,
+                           n_scenes=len(cameras) if shared_scenes else 1)
+        image = render_image(job.person, camera, view, job.out_size, render_size=job.render_size,
+                             scene=cameras[view.scene])
         image.save(folder / job.relpath, format="JPEG", quality=job.jpeg_quality)
 
 
@@ -215,7 +219,7 @@ def make_synth_dataset(root: str | os.PathLike[str], variant: str = "market", n_
     tmp.mkdir()
     try:
         os.chmod(tmp, 0o755)                # a normal folder once renamed, whatever the umask
-        _render_jobs(jobs, cameras, tmp, progress, f"SynthPeople {variant}")
+        _render_jobs(jobs, cameras, tmp, progress, f"SynthPeople {variant}", shared_scenes=variant == "market")
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         try:
             os.replace(tmp, root)
