@@ -3,6 +3,8 @@
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
 #   make check-results  run the study into runs/check-results/<profile>/ and compare its metrics.json and
 #                    claims with the committed results/ within the study's own uncertainty (exit 1 if not)
+#   make figures     re-render results/figures and results/tables (PNG + PDF, Markdown + LaTeX) from the stored
+#                    data in seconds, no model (reidlab/study/figures.py)
 #   make docs        regenerate the code-derived part of docs/architecture.md (python -m reidlab.architecture)
 # Options: PROFILE=quick|paper|smoke  DATASET=... (results/<dataset>/)  DATA_ROOT=...  MLR=per-image|camera  SEED=0  PRETRAINED=imagenet|synthpeople|scratch|FILE
 #          REFERENCE=results (check-results)  ALLOW_DIRTY=1 (regenerate results/ from uncommitted code; recorded in run_info.json)  PYTHON=python3
@@ -16,6 +18,7 @@ MLR ?=
 PRETRAINED ?=
 SEED ?= 0
 REFERENCE ?= results
+RESULTS_DIR ?= results
 CELL_TIMEOUT ?= 3600
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -24,7 +27,7 @@ export MPLBACKEND := Agg
 # headless notebook runs: plain-text progress bars (no widget state in executed notebooks)
 export REIDLAB_PLAIN_PROGRESS := 1
 
-.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build docs
+.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build docs figures
 
 install: $(VENV)/.installed
 
@@ -38,6 +41,10 @@ reproduce: install
 	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
 		$(if $(MLR),--mlr $(MLR)) --cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
+
+# re-render every figure (PNG + PDF) and table (Markdown + LaTeX) of results/ from its stored data
+figures: install
+	$(BIN)/python -m reidlab.study.pipeline figures --results-dir $(RESULTS_DIR)
 
 check-results: install
 	$(BIN)/python -m reidlab.study.pipeline check-results --profile $(PROFILE) --seed $(SEED) \

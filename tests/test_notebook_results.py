@@ -75,7 +75,7 @@ def test_percent_metrics_are_in_range(results, name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_figure_is_a_readable_image(results, smoke_build, name):
     for fig in results[name].figures:
-        for suffix in (".png", ".svg"):
+        for suffix in (".png", ".pdf"):
             path = smoke_build / "results" / Path(fig.file).with_suffix(suffix)
             assert path.is_file() and path.stat().st_size > 0, path
         with Image.open(smoke_build / "results" / fig.file) as img:
@@ -235,3 +235,45 @@ def test_check_results_on_the_smoke_study(smoke_build: Path, tmp_path: Path,
     (candidate / "metrics.json").write_text(json.dumps(metrics))
     assert check_results_command("smoke", 0, str(reference), str(candidate), run=False) == 1
     assert "bf_hr_to_hr_r1" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_make_figures_rewrites_the_notebooks_figures_and_tables_byte_for_byte(smoke_build, tmp_path):
+    """Issue 24: `make figures` renders every figure again from its stored data (no model) into the
+    same bytes the notebook wrote, and every table's Markdown and LaTeX from its CSV."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "results"
+    shutil.copytree(smoke_build / "results", copy)
+    written = {p.relative_to(copy): p.read_bytes() for sub in ("figures", "tables") for p in (copy / sub).glob("*.*")
+               if p.suffix in (".png", ".pdf", ".md", ".tex")}
+    assert any(p.suffix == ".pdf" for p in written) and any(p.suffix == ".tex" for p in written)
+    for p in written:
+        (copy / p).unlink()
+    subprocess.run([sys.executable, "-m", "reidlab.study.pipeline", "figures", "--results-dir", str(copy)],
+                   check=True, capture_output=True)
+    again = {p.relative_to(copy): p.read_bytes() for sub in ("figures", "tables") for p in (copy / sub).glob("*.*")
+             if p.suffix in (".png", ".pdf", ".md", ".tex")}
+    assert again.keys() == written.keys()
+    assert [str(p) for p in written if again[p] != written[p]] == []
+
+
+def test_the_explorer_ranks_as_notebooks_03_and_05_scored(results, smoke_build):
+    """Issue 24: notebook 08 recomputes each trial's rank-1 from the distances 03 and 05 stored:
+    B-F alone exactly, B-F + RFD at the study's lambda to float rounding (Eq. 8 rebuilt as
+    D(0) + lambda * (D(1) - D(0)))."""
+    from reidlab.study import methods
+
+    rank1 = pd.read_csv(smoke_build / "results" / "tables" / "08_rank1_from_stored_distances.csv")
+    assert set(rank1["protocol"]) == {"lr_query", "multi_res_gallery"}
+    for protocol, table in (("lr_query", "03"), ("multi_res_gallery", "05")):
+        ours = rank1[rank1.protocol == protocol].set_index("trial")
+        theirs = (pd.read_csv(next((smoke_build / "results" / "tables").glob("03_rfd_*_per_trial.csv")))
+                  if table == "03" else pd.read_csv(smoke_build / "results" / "tables" / "05_fig5_per_split.csv"))
+        bf = theirs[theirs.method == methods.BF].set_index("trial")["R1"]
+        rfd = theirs[theirs.method == methods.BF_RFD].set_index("trial")["R1"]
+        assert np.allclose(ours.loc[bf.index, "R1 at lambda 0"], bf, atol=1e-6), protocol
+        assert np.allclose(ours.loc[rfd.index, "R1 at the study's lambda"], rfd, atol=1.0), protocol
+    m = results["08_ranking_explorer"].metrics
+    assert m["selected_bf_rank"] >= 1 and m["selected_rfd_rank"] >= 1

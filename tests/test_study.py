@@ -198,9 +198,9 @@ def test_summarise_mean_and_std_per_method_in_order():
 def test_atomic_writers_leave_no_temporary_files(tmp_path):
     io.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": np.int64(2)})
     assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"n": 2, "v": 1.5}
-    csv, md = io.write_table(pd.DataFrame({"m": ["a"], "R1": [12.345]}), tmp_path / "t")
-    assert md.read_text().splitlines()[2] == "| a | 12.3 |"
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "t.csv", "t.md", "x.json"]
+    csv, md, tex = io.write_table(pd.DataFrame({"m": ["a"], "R1": [12.345]}), tmp_path / "t")
+    assert md.read_text().splitlines()[2] == "| a | 12.3 |" and r"a & 12.3 \\" in tex.read_text()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "formats.json", "t.csv", "t.md", "t.tex", "x.json"]
 
 
 def test_report_inlines_tables_and_links_figures(tmp_path):
@@ -271,6 +271,41 @@ def test_report_links_dataset_arms_and_says_what_an_arm_skipped(tmp_path):
     assert "- not run on this dataset: `04_ablations`: Tables 4 and 5 are on their own datasets" in arm_text
     write_result(tmp_path, NotebookResult("03_rfd_eval", "RFD"))
     assert "- [`viper/`](viper/README.md)" in write_report(tmp_path).read_text()
+
+
+def test_report_puts_the_embedded_controls_beside_each_arm(tmp_path):
+    """Issue 22: one table of the controls and the camera cue, embedded study and arms side by side."""
+    from reidlab.study.contract import NotebookResult, write_result
+    from reidlab.study.report import ACROSS_DATA_TABLE, across_data_table, write_report
+
+    def study(folder, dataset, commit, camera_gain, kappa):
+        write_result(folder, NotebookResult("00_data_synthesis", "Data", parameters={"dataset": dataset}))
+        (folder / "run_info.json").write_text(json.dumps({
+            "profile": "quick", "seed": 0, "dataset": dataset, "wall_seconds": 60, "notebook_seconds": {},
+            "machine": "x", "python": "3", "torch": "t", "torchvision": "v", "numpy": "n", "finished": "now",
+            "code": {"commit": commit, "tree": "clean"}}))
+        (folder / "README.md").write_text("x")
+        io.write_table(pd.DataFrame([
+            {"protocol": "lr_query", "control": "B-F + camera oracle", "R1 change": camera_gain,
+             "95% interval": "[+1.0, +2.0]" if camera_gain else "not testable", "units": 3, "reading": "r"}]),
+            folder / "tables" / "07_control_gains")
+        io.write_table(pd.DataFrame([{"dataset": dataset, "rows": "this study", "images": 10, "cameras": 2,
+                                      "accuracy (all)": 50.0, "kappa (all)": kappa, "kappa (96 images)": kappa,
+                                      "std": 0.01}]), folder / "tables" / "00_camera_cue")
+
+    assert across_data_table(tmp_path) is None          # nothing yet
+    study(tmp_path, "synth-market", "a" * 40, 15.03, 0.6)
+    assert across_data_table(tmp_path) is None          # no arm yet
+    study(tmp_path / "viper", "viper", "b" * 40, 0.0, 0.5)
+    table = across_data_table(tmp_path)
+    assert list(table.columns) == ["measure (R1 change against B-F alone, points)",
+                                   "embedded (synth-market, aaaaaaa)", "viper (viper, bbbbbbb)"]
+    rows = table.set_index(table.columns[0])
+    assert rows.loc["lr_query: B-F + camera oracle"].tolist() == ["+15.0 [+1.0, +2.0] (3)", "+0.0 not testable (3)"]
+    assert rows.loc["camera cue: kappa, all images"].tolist() == ["0.60", "0.50"]
+    text = write_report(tmp_path).read_text()
+    assert "### The embedded study beside the dataset arms" in text
+    assert (tmp_path / "tables" / f"{ACROSS_DATA_TABLE}.md").is_file()
 
 
 # ---------------------------------------------------------------- issue 11: ImageNet start, schedules
@@ -547,3 +582,33 @@ def test_psnr_and_restoration_errors_hand_computed():
     errors = restoration_errors(lr, restored, hr, prefix="vdsr_warmup")
     assert errors["vdsr_warmup_mae"] == pytest.approx(0.1) and errors["interp_mae"] == pytest.approx(0.1)
     assert errors["vdsr_warmup_psnr"] == pytest.approx(20.0)
+
+
+# ---------------------------------------------------------------- issue 24: figures and LaTeX tables
+
+def test_latex_tables_set_published_rows_apart_in_italics_and_print_mean_pm_std():
+    from reidlab.study.figures import to_latex
+
+    df = pd.DataFrame({"source": ["ours (synth_market)", "published (RFD, Table 1)"], "method": ["B-F", "SING"],
+                       "R1": ["22.5 ± 2.4", "74.4"], "units": [3, np.nan]})
+    tex = to_latex(df).splitlines()
+    assert tex[0] == r"\begin{tabular}{lllr}" and tex[1] == r"\toprule" and tex[-1] == r"\end{tabular}"
+    assert r"ours (synth\_market) & B-F & 22.5 $\pm$ 2.4 & 3.0 \\" in tex
+    published = tex.index(r"\textit{published (RFD, Table 1)} & \textit{SING} & \textit{74.4} &  \\")
+    assert tex[published - 1] == r"\midrule" and tex[published + 1] == r"\bottomrule"
+
+
+def test_a_figure_source_round_trips_and_renders_the_same_bytes(tmp_path):
+    from reidlab.study import figures, plots
+
+    source = plots.per_split_plot(pd.DataFrame({"trial": range(4), "unit": [0, 1] * 2, "method": ["B-F"] * 4,
+                                                "R1": [10.0, 20.0, 30.0, 40.0]}), methods=["B-F"])
+    paths = plots.savefig(source, tmp_path / "figures" / "fig5")
+    assert [p.name for p in paths] == ["fig5.png", "fig5.pdf"]
+    stored = figures.load_source(tmp_path / "figures" / "data" / "fig5")
+    assert stored.renderer == "per_split" and stored.frames["per_trial"]["R1"].tolist() == [10.0, 20.0, 30.0, 40.0]
+    first = [p.read_bytes() for p in paths]
+    assert figures.render_results(tmp_path) == {"figures": 1, "tables": 0}
+    assert [p.read_bytes() for p in paths] == first
+    with pytest.raises(ValueError, match="renderer 'nope' is unknown"):
+        figures.render(figures.FigureSource("nope"))

@@ -31,7 +31,7 @@ from reidlab.engine.runs import SUMMARY_FILE, RunSpec, locked
 from reidlab.engine.trainer import TrainSummary, seed_everything
 from reidlab.paths import read_json
 
-__all__ = ["Outcome", "train_or_load"]
+__all__ = ["Outcome", "train_or_load", "TRAINED_LOG_ENV", "log_trained_run", "read_trained_log"]
 
 R = TypeVar("R")
 D = TypeVar("D")
@@ -91,7 +91,44 @@ def train_or_load(spec: RunSpec, out_dir: str | os.PathLike[str], *,
         seed_everything(seed)
         model = build(prepared)
         result, summary = fit(model, prepared)
+    if info.is_main:
+        log_trained_run(spec.task, out)
     return Outcome(result, summary, trained=True)
+
+
+#: names a file to which every run trained (or resumed) here is appended as one JSON line
+#: (the study pipeline sets it per notebook: ``run_info.json``'s ``trained_units``)
+TRAINED_LOG_ENV = "REIDLAB_TRAINED_LOG"
+
+
+def log_trained_run(task: str, out: Path) -> None:
+    """Append ``{"task", "run"}`` to the file :data:`TRAINED_LOG_ENV` names (nothing when unset)."""
+    import json
+
+    log = os.environ.get(TRAINED_LOG_ENV)
+    if not log:
+        return
+    try:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"task": task, "run": str(out)}) + "\n")
+    except OSError:
+        pass   # informative only
+
+
+def read_trained_log(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """The runs a :func:`log_trained_run` file lists (none for a missing file)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
 
 
 def _stored_summary(out: Path) -> TrainSummary | None:

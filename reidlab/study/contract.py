@@ -41,7 +41,7 @@ __all__ = [
 #: The numbered notebooks, in the order ``make reproduce`` runs them.
 NOTEBOOKS: tuple[str, ...] = (
     "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
-    "04_ablations", "05_per_split_plot", "06_ps_hrnet", "07_controls",
+    "04_ablations", "05_per_split_plot", "06_ps_hrnet", "07_controls", "08_ranking_explorer",
 )
 #: Parameters of the smoke run (tests, nbval): each notebook gets those it declares.
 SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}

@@ -1,4 +1,4 @@
-"""Atomic result files (strict JSON, Markdown/CSV tables, figures).
+"""Atomic result files (strict JSON, Markdown/CSV/LaTeX tables; figures: :mod:`reidlab.study.figures`).
 
 Nothing under ``results/`` is ever half-written: every writer goes through a
 temporary file in the same folder followed by :func:`os.replace`.
@@ -18,12 +18,12 @@ from reidlab.paths import (  # noqa: F401
 )
 
 
-def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".1f") -> tuple[Path, Path]:
-    """Write ``df`` as ``<stem>.csv`` and ``<stem>.md`` (GitHub Markdown), atomically."""
-    stem = Path(stem)
-    csv = atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False))
-    md = atomic_write_text(stem.with_suffix(".md"), to_markdown(df, floatfmt=floatfmt) + "\n")
-    return csv, md
+def write_table(df: pd.DataFrame, stem: str | os.PathLike, *, floatfmt: str = ".1f") -> tuple[Path, ...]:
+    """Write ``df`` as ``<stem>.csv``, ``.md`` and ``.tex``, atomically
+    (:func:`reidlab.study.figures.write_table`, which ``make figures`` re-renders from)."""
+    from reidlab.study.figures import write_table as write
+
+    return write(df, stem, floatfmt=floatfmt)
 
 
 def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".1f") -> str:
@@ -38,15 +38,3 @@ def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".1f") -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines)
-
-
-def save_figure(fig, stem: str | os.PathLike, *, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 130) -> list[Path]:
-    """Save a matplotlib figure atomically in each format (raster + vector)."""
-    import io as _io
-
-    out = []
-    for fmt in formats:
-        buf = _io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-        out.append(atomic_write_bytes(Path(stem).with_suffix("." + fmt), buf.getvalue()))
-    return out

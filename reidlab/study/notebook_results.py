@@ -8,6 +8,7 @@ writes its tables under ``<results>/tables/`` and its typed :class:`~reidlab.stu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
@@ -372,3 +373,33 @@ def controls_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
 def _write(results: Path, result: contract.NotebookResult) -> contract.NotebookResult:
     contract.write_result(results, result)
     return result
+
+
+def explorer_result(results: Path, prof: Profile, *, sources: Sequence[str], missing: Mapping[str, str],
+                    selection: Mapping[str, Any], ranks: pd.DataFrame, rank1: pd.DataFrame,
+                    figure: str | None) -> contract.NotebookResult:
+    """Notebook 08: the default selection's ranking at lambda 0 and at the study's lambda, and
+    each source's trial rank-1 recomputed from the explorer's stored distances (they must equal
+    notebooks 03's and 05's)."""
+    write_table(ranks, results / "tables" / "08_selected_query_ranks", floatfmt=".2f")
+    write_table(rank1, results / "tables" / "08_rank1_from_stored_distances", floatfmt=".2f")
+    first = ranks.set_index("method")["rank of the true match"]
+    lam = float(selection["lambda"])
+    conclusions = [f"{selection['source']}, trial {selection['trial']}, query {selection['query']}: the true match is at "
+                   f"rank {first.iloc[0]} for B-F alone and {first.iloc[1]} for B-F + RFD at lambda {lam:g}."]
+    conclusions += [f"no explorer data for {name}: {why}" for name, why in missing.items()]
+    figures = [] if figure is None else _written(results, [contract.FigureRef(
+        f"figures/{figure}.png", "Fig. 4 row of the selected query at the study's lambda")])
+    metrics = {"selected_bf_rank": float(first.iloc[0]) if pd.notna(first.iloc[0]) else float("nan"),
+               "selected_rfd_rank": float(first.iloc[1]) if pd.notna(first.iloc[1]) else float("nan")}
+    for _, row in rank1.iterrows():
+        if row["trial"] == 0:
+            metrics[f"rank1_lam0_{row['protocol']}_trial0"] = float(row["R1 at lambda 0"])
+            metrics[f"rank1_lam_{row['protocol']}_trial0"] = float(row["R1 at the study's lambda"])
+    return _write(results, contract.NotebookResult(
+        notebook="08_ranking_explorer", title="08 · Ranking explorer: how lambda changes one query's ranking",
+        parameters={"profile": prof.name, "sources": list(sources), **{k: v for k, v in selection.items()}},
+        tables=[contract.TableRef("tables/08_selected_query_ranks.md", "Rank of the true match of the selected query"),
+                contract.TableRef("tables/08_rank1_from_stored_distances.md",
+                                  "Rank-1 per trial from the explorer's stored distances (equal to notebooks 03 and 05)")],
+        figures=figures, conclusions=conclusions, metrics=metrics))

@@ -26,6 +26,7 @@ from typing import Any
 
 from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
+from reidlab.engine.runner import TRAINED_LOG_ENV, read_trained_log
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.contract import (
     COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, check_results_folder, headline_metrics,
@@ -47,9 +48,10 @@ def _params_for(path: Path, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeout: int = 3600,
-                 log_output: bool = True, stage_log: Path | None = None) -> float:
+                 log_output: bool = True, stage_log: Path | None = None, trained_log: Path | None = None) -> float:
     """Execute one notebook with papermill; the executed copy replaces ``out_dir/name.ipynb`` only on success.
-    With ``stage_log``, the kernel appends its stage timings there (:mod:`reidlab.stages`)."""
+    With ``stage_log``, the kernel appends its stage timings there (:mod:`reidlab.stages`); with
+    ``trained_log``, every run it trains (:func:`reidlab.engine.runner.log_trained_run`)."""
     import papermill as pm
 
     src = repo_root() / "notebooks" / f"{name}.ipynb"
@@ -64,6 +66,11 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
         os.environ[STAGE_LOG_ENV] = str(stage_log)
     else:
         os.environ.pop(STAGE_LOG_ENV, None)
+    if trained_log is not None:
+        trained_log.unlink(missing_ok=True)
+        os.environ[TRAINED_LOG_ENV] = str(trained_log)
+    else:
+        os.environ.pop(TRAINED_LOG_ENV, None)
     try:
         pm.execute_notebook(str(src), tmp, parameters=_params_for(src, params), kernel_name="python3",
                             progress_bar=False, log_output=log_output, execution_timeout=cell_timeout,
@@ -103,10 +110,16 @@ def arm_skips(dataset: str | None) -> dict[str, str]:
 
 def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
               only: list[str] | None = None, results_dir: str | None = None,
-              pretrained: str | None = None, allow_dirty: bool = False, mlr: str | None = None) -> dict[str, float]:
+              pretrained: str | None = None, allow_dirty: bool = False, mlr: str | None = None,
+              runs_dir: str | None = None, notebook_params: dict[str, Any] | None = None) -> dict[str, float]:
+    """Run the notebooks in order into ``results_dir`` (default: results/, or results/<dataset>/)
+    and write ``run_info.json``, ``metrics.json`` and the report. ``notebook_params``: further
+    parameters for every notebook that declares them (tests: the smoke run's)."""
     results_dir = results_dir or results_dir_for(dataset)
     skips = arm_skips(dataset)
-    params: dict[str, Any] = {"profile": profile, "seed": seed, "results_dir": results_dir}
+    params: dict[str, Any] = {**(notebook_params or {}), "profile": profile, "seed": seed, "results_dir": results_dir}
+    if runs_dir:
+        params["runs_dir"] = runs_dir
     if pretrained:
         params["pretrained"] = pretrained
     if mlr:
@@ -138,6 +151,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         remove_stale_temporaries(folder)
     timings: dict[str, float] = {}
     stages: dict[str, dict[str, float]] = {}
+    trained_units: dict[str, int] = {}
     total_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reidlab-stages-") as stage_dir:
         for name in NOTEBOOKS:
@@ -148,15 +162,20 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
                 continue
             print(f"[reidlab] running notebooks/{name}.ipynb ({profile})", flush=True)
             log = Path(stage_dir) / f"{name}.jsonl"
+            trained_log = Path(stage_dir) / f"{name}.trained.jsonl"
             timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
-                                         cell_timeout=cell_timeout, stage_log=log)
+                                         cell_timeout=cell_timeout, stage_log=log, trained_log=trained_log)
             stages[name] = stage_seconds(read_stage_log(log), timings[name])
+            trained_units[name] = len(read_trained_log(trained_log))
             print(f"[reidlab] {name} done in {timings[name]:.0f} s "
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in stages[name].items() if v >= 0.5)})", flush=True)
         os.environ.pop(STAGE_LOG_ENV, None)
+        os.environ.pop(TRAINED_LOG_ENV, None)
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
     info["mlr"] = mlr or "profile default"
     info["stage_seconds"] = stages
+    # runs each notebook trained (or resumed) itself: 0 everywhere after `train-units`
+    info["trained_units"] = trained_units
     if skips:
         info["skipped_notebooks"] = skips
     info["code"] = {k: v for k, v in version.items() if k != "changed"}
@@ -166,6 +185,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             old = read_json(previous)
             info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
             info["stage_seconds"] = {**old.get("stage_seconds", {}), **stages}
+            info["trained_units"] = {**old.get("trained_units", {}), **trained_units}
             info["wall_seconds"] = sum(info["notebook_seconds"].values())
     write_json(results / "run_info.json", info)
     write_json(results / "metrics.json", headline_metrics(results, info["wall_seconds"]))
@@ -433,8 +453,38 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("--results-dir", default=None,
                      help="where this run's results go (default: runs/check-results/<profile>)")
     chk.add_argument("--no-run", action="store_true", help="compare an existing --results-dir without running the study")
+    rep.add_argument("--runs-dir", default=None, help="trained runs and caches (default: runs/)")
     rpt = sub.add_parser("report", help="regenerate results/README.md from results/")
     rpt.add_argument("--results-dir", default="results")
+    fig = sub.add_parser("figures", help="re-render every figure (PNG + PDF) and table (Markdown + LaTeX) of "
+                                         "results/ and its dataset arms from the stored data, in seconds, no model")
+    fig.add_argument("--results-dir", default="results")
+    pln = sub.add_parser("plan", help="list every training unit `reproduce` needs (run folder, state, images, "
+                                      "estimated hours), trained or not")
+    trn = sub.add_parser("train-units", help="train every unit `reproduce` needs outside the notebooks, N at a "
+                                             "time: local processes, or submitit (its local executor, or SLURM)")
+    for sp in (pln, trn):
+        sp.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--dataset", default=None, choices=DATASETS)
+        sp.add_argument("--data-root", default=None)
+        sp.add_argument("--mlr", default=None, choices=MLR_CONSTRUCTIONS)
+        sp.add_argument("--pretrained", default=None)
+        sp.add_argument("--runs-dir", default="runs")
+        sp.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None, help="the units of these notebooks")
+    pln.add_argument("--images-per-second", default=MEASURED_RATES,
+                     help="measured training rates per unit kind for the hours column (default: %(default)s, "
+                          "MGN-ResNet-50 at 384x128 and the PS-HRNet student on one H100, benchmarks/README.md)")
+    trn.add_argument("--jobs", type=int, default=1, help="units trained at once (processes; on CUDA spread over "
+                                                         "the visible GPUs; on SLURM the array's parallelism)")
+    trn.add_argument("--executor", default="local", choices=("local", "submitit-local", "slurm"))
+    trn.add_argument("--threads", type=int, default=None,
+                     help="CPU threads per job (default: torch's, as the notebooks train: results identical to the "
+                          "sequential run; fewer, e.g. cores / jobs, run faster side by side, equal to float rounding)")
+    trn.add_argument("--no-speculative", action="store_true",
+                     help="leave the candidates of notebook 04's pseudo-label choice to the notebooks")
+    trn.add_argument("--slurm", nargs="*", default=[], metavar="KEY=VALUE",
+                     help="submitit SLURM parameters, e.g. slurm_partition=gpu gpus_per_node=1 cpus_per_task=16")
     args = parser.parse_args(argv)
     if args.command == "reproduce":
         if args.pretrained:
@@ -445,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_root and resolve(args.data_root, name="--data-root").is_file():
             parser.error(f"--data-root {args.data_root}: {resolve(args.data_root)} is a file, not a folder")
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
-                  args.results_dir, args.pretrained, args.allow_dirty, args.mlr)
+                  args.results_dir, args.pretrained, args.allow_dirty, args.mlr, args.runs_dir)
+    elif args.command in ("plan", "train-units"):
+        return units_command(args)
     elif args.command == "prepare-nbval":
         for p in prepare_nbval(resolve(args.out)):
             print(p)
@@ -454,8 +506,74 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "check-results":
         return check_results_command(args.profile, args.seed, args.reference, args.results_dir,
                                      run=not args.no_run, cell_timeout=args.cell_timeout)
+    elif args.command == "figures":
+        from reidlab.study.figures import render_results
+
+        results = require_results(resolve(args.results_dir, name="--results-dir"), args.results_dir)
+        start = time.perf_counter()
+        counts = render_results(results)
+        write_report(results)
+        for arm in (sub for sub in sorted(results.iterdir()) if (sub / "run_info.json").is_file()):
+            write_report(arm)
+        print(f"[reidlab] {counts['figures']} figures and {counts['tables']} tables re-rendered from {results} "
+              f"in {time.perf_counter() - start:.1f} s", flush=True)
     elif args.command == "report":
         print(write_report(require_results(resolve(args.results_dir, name="--results-dir"), args.results_dir)))
+    return 0
+
+
+#: ``plan``'s default training rates (images/s) per unit kind: measured on one H100 at the
+#: paper profile's sizes (benchmarks/README.md: MGN-ResNet-50 at 384x128, batch 32, 335-469 images/s
+#: whatever the precision; the PS-HRNet student about 110 images/s)
+MEASURED_RATES = "bf=400,br=400,pretrain=400,ps_hrnet=110"
+
+
+def study_parameters(profile: str, seed: int, dataset: str | None, data_root: str | None, mlr: str | None,
+                     pretrained: str | None, runs_dir: str | None) -> dict[str, Any]:
+    """The parameters ``reproduce`` hands every notebook (``plan`` and ``train-units`` list the
+    units of the same run)."""
+    params: dict[str, Any] = {"profile": profile, "seed": seed}
+    for key, value in (("dataset", dataset), ("data_root", data_root), ("mlr", mlr), ("pretrained", pretrained),
+                       ("runs_dir", runs_dir)):
+        if value:
+            params[key] = value
+    return params
+
+
+def _rates(text: str) -> dict[str, float]:
+    try:
+        return {k.strip(): float(v) for k, v in (item.split("=") for item in text.split(",") if item.strip())}
+    except ValueError:
+        raise SystemExit(f"[reidlab] --images-per-second {text!r}: expected kind=rate,... e.g. {MEASURED_RATES}") from None
+
+
+def units_command(args: argparse.Namespace) -> int:
+    """``plan`` (print the units) and ``train-units`` (train them)."""
+    from reidlab.study import units
+
+    params = study_parameters(args.profile, args.seed, args.dataset, args.data_root, args.mlr, args.pretrained,
+                              args.runs_dir)
+    skips = tuple(arm_skips(args.dataset))
+    if args.command == "train-units":
+        slurm = dict(item.split("=", 1) for item in args.slurm)
+        done = units.train_units(params, jobs=args.jobs, executor=args.executor, skips=skips, notebooks=args.only,
+                                 include_speculative=not args.no_speculative, threads=args.threads, slurm=slurm)
+        print(f"[reidlab] train-units: {len(done)} units trained; `make reproduce` with the same settings now "
+              "trains none", flush=True)
+        return 0
+    runs = resolve(args.runs_dir, name="--runs-dir")
+    planned = units.planned_units(units.study_units({**params, "runs_dir": str(runs)}, notebooks=args.only,
+                                                    skips=skips), runs)
+    table = units.plan_table(planned, images_per_second=_rates(args.images_per_second))
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 80, "display.width", 200):
+        print(table.to_string(index=False))
+    todo = table[table.state != "finished"]
+    waiting = int((table.run == "(after pre-training)").sum())
+    print(f"\n[reidlab] {len(table)} units ({len(todo)} not finished, {int((table.state == 'speculative').sum())} "
+          f"speculative); {waiting} get their run folder once pre-training is done"
+          + (f"; {todo['hours'].sum():.1f} hours to train at --images-per-second" if "hours" in table else ""))
     return 0
 
 

@@ -1,4 +1,11 @@
-"""Figures of the study: data samples, training curves, Fig. 4 rankings, Fig. 5 per split, lambda sweep."""
+"""Figures of the study: data samples, training curves, Fig. 4 rankings, Fig. 5 per split, lambda sweep.
+
+Each public figure function returns a :class:`~reidlab.study.figures.FigureSource` (the numbers or
+pictures the figure shows, and which renderer draws them); :func:`savefig` stores it, renders it
+and shows it in the notebook, and ``make figures`` renders the stored sources again
+(:mod:`reidlab.study.figures`). The ``_draw_*`` functions, registered as renderers, are the only
+code that draws.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +23,15 @@ from PIL import Image, ImageDraw  # noqa: E402
 from reidlab.data import degrade, load_image  # noqa: E402
 from reidlab.data.mlr import check_interpolation  # noqa: E402
 from reidlab.data.records import ImageRecord  # noqa: E402
+from reidlab.study.figures import COLUMN_WIDTH, TEXT_WIDTH, FigureSource, publish, renderer  # noqa: E402
 
-sns.set_theme(style="whitegrid", context="notebook")
+
+def _uint8(images) -> np.ndarray:
+    """Images as uint8 (floats in [0, 1] scaled), as they are stored and drawn."""
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return arr
 
 
 def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bool = False,
@@ -39,8 +53,8 @@ def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bo
 
 
 def sample_grid(records: Sequence[ImageRecord], *, n_ids: int = 6, factors: Sequence[int] = (1, 2, 3, 4),
-                interpolation: str = "bicubic", upsampling: str = "bilinear", seed: int = 0):
-    """One row per identity, one column per degradation factor (x1 = HR)."""
+                interpolation: str = "bicubic", upsampling: str = "bilinear", seed: int = 0) -> FigureSource:
+    """One row per degradation factor (x1 = HR), one column per identity."""
     by_pid: dict[int, ImageRecord] = {}
     for r in records:
         if r.pid > 0 and r.factor == 1:
@@ -48,59 +62,94 @@ def sample_grid(records: Sequence[ImageRecord], *, n_ids: int = 6, factors: Sequ
     pids = sorted(by_pid)
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(pids, size=min(n_ids, len(pids)), replace=False).tolist())
-    fig, axes = plt.subplots(len(factors), len(chosen), figsize=(1.3 * len(chosen), 2.4 * len(factors)),
-                             squeeze=False)
-    for col, pid in enumerate(chosen):
-        for row, f in enumerate(factors):
-            rec = ImageRecord(**{**by_pid[pid].__dict__, "factor": f})
-            ax = axes[row, col]
-            ax.imshow(record_image(rec, interpolation, upsampling=upsampling))
-            ax.set_xticks([]); ax.set_yticks([])
-            if col == 0:
-                ax.set_ylabel("HR" if f == 1 else f"x{f}")
-            if row == 0:
-                ax.set_title(f"id {pid}", fontsize=9)
-    fig.suptitle(f"Sample identities at every resolution ({interpolation} down, {upsampling} up)")
+    images = [[np.asarray(record_image(ImageRecord(**{**by_pid[pid].__dict__, "factor": f}), interpolation,
+                                       upsampling=upsampling).convert("RGB")) for pid in chosen] for f in factors]
+    return FigureSource("image_grid", arrays={"images": _uint8(images)}, options={
+        "row_labels": ["HR" if f == 1 else f"x{f}" for f in factors], "col_titles": [f"id {pid}" for pid in chosen],
+        "title": f"Sample identities at every resolution ({interpolation} down, {upsampling} up)"})
+
+
+@renderer("image_grid")
+def _draw_image_grid(src: FigureSource):
+    images = src.arrays["images"]
+    rows, cols = images.shape[:2]
+    opt = src.options
+    fig, axes = plt.subplots(rows, cols, figsize=(min(TEXT_WIDTH, 0.9 * cols), 1.7 * rows), squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(images[r, c]); ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
+            if c == 0 and opt.get("row_labels"):
+                ax.set_ylabel(opt["row_labels"][r])
+            if r == 0 and opt.get("col_titles"):
+                ax.set_title(opt["col_titles"][c])
+    fig.suptitle(opt.get("title", ""))
     fig.tight_layout()
     return fig
 
 
-def native_size_grid(records: Sequence[ImageRecord], *, n: int = 12, seed: int = 0):
+def native_size_grid(records: Sequence[ImageRecord], *, n: int = 12, seed: int = 0) -> FigureSource:
     """Images of a natively multi-resolution dataset drawn at their own pixel size."""
     rng = np.random.default_rng(seed)
     idx = sorted(rng.choice(len(records), size=min(n, len(records)), replace=False).tolist())
     canvas = compose_row([load_image(records[i].path) for i in idx], frames=None)
-    fig, ax = plt.subplots(figsize=(canvas.width / 60, canvas.height / 60 + 0.6))
-    ax.imshow(canvas); ax.axis("off")
-    ax.set_title("Images at native resolution (pixel-true scale)")
+    return FigureSource("canvas", arrays={"canvas": _uint8(np.asarray(canvas))},
+                        options={"title": "Images at native resolution (pixel-true scale)", "pixels_per_inch": 60})
+
+
+@renderer("canvas")
+def _draw_canvas(src: FigureSource):
+    """One composed picture (rows of images at their pixel size) at ``pixels_per_inch``."""
+    canvas = src.arrays["canvas"]
+    ppi = float(src.options.get("pixels_per_inch", 60))
+    fig, ax = plt.subplots(figsize=(canvas.shape[1] / ppi, canvas.shape[0] / ppi + 0.5))
+    ax.imshow(canvas, interpolation="nearest"); ax.axis("off")
+    ax.set_title(src.options.get("title", ""))
+    fig.tight_layout()
     return fig
 
 
-def size_histogram(pixel_counts: Sequence[float], edges: Sequence[float] | None = None, *, title: str = ""):
+def size_histogram(pixel_counts: Sequence[float], edges: Sequence[float] | None = None, *,
+                   title: str = "") -> FigureSource:
     """Histogram of image pixel counts with the pseudo-label bin edges (RFD Sec. 3.5)."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.hist(np.asarray(pixel_counts, dtype=float), bins=40, color="#4c72b0", alpha=0.85)
-    if edges is not None:
-        for e in edges:
-            ax.axvline(e, color="#c44e52", ls="--", lw=1)
+    return FigureSource("size_histogram", frames={"sizes": pd.DataFrame({"pixels": np.asarray(pixel_counts, float)})},
+                        options={"edges": None if edges is None else [float(e) for e in edges],
+                                 "title": title or "Image sizes and pseudo-resolution bin edges"})
+
+
+@renderer("size_histogram")
+def _draw_size_histogram(src: FigureSource):
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.6))
+    ax.hist(src.frames["sizes"]["pixels"].to_numpy(float), bins=40, color="#4c72b0", alpha=0.85)
+    for e in src.options.get("edges") or ():
+        ax.axvline(e, color="#c44e52", ls="--", lw=1)
     ax.set_xlabel("pixels per image (w x h)")
     ax.set_ylabel("images")
-    ax.set_title(title or "Image sizes and pseudo-resolution bin edges")
+    ax.set_title(src.options["title"])
     fig.tight_layout()
     return fig
 
 
 def training_curves(metrics: Mapping[str, pd.DataFrame], *, columns: Sequence[str] = ("loss", "acc"),
-                    smooth: int = 10):
-    """Loss and accuracy against iteration for one or more runs (``metrics.csv`` frames)."""
-    cols = [c for c in columns if any(c in df.columns for df in metrics.values())]
-    fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 3.2), squeeze=False)
+                    smooth: int = 10) -> FigureSource:
+    """Loss and accuracy against iteration for one or more runs (``metrics.csv`` frames, by label)."""
+    names = list(metrics)
+    return FigureSource("training_curves", frames={f"run{i}": metrics[n] for i, n in enumerate(names)},
+                        options={"labels": names, "columns": list(columns), "smooth": int(smooth)})
+
+
+@renderer("training_curves")
+def _draw_training_curves(src: FigureSource):
+    metrics = dict(zip(src.options["labels"], src.frames.values()))
+    smooth = src.options["smooth"]
+    cols = [c for c in src.options["columns"] if any(c in df.columns for df in metrics.values())]
+    fig, axes = plt.subplots(1, len(cols), figsize=(TEXT_WIDTH, 2.5), squeeze=False)
     for ax, col in zip(axes[0], cols):
         for name, df in metrics.items():
             if col in df.columns:
                 y = df[col].rolling(smooth, min_periods=1).mean()
                 ax.plot(df["iteration"], y, label=name)
-        ax.set_xlabel("iteration"); ax.set_ylabel(col); ax.legend(fontsize=8)
+        ax.set_xlabel("iteration"); ax.set_ylabel(col); ax.legend()
     fig.tight_layout()
     return fig
 
@@ -111,60 +160,93 @@ def run_logs(runs: Mapping[str, Path], name: str = "metrics.csv") -> dict[str, p
 
 
 def validation_curves(runs: Mapping[str, Path], *, columns: Sequence[str] = ("R1", "mAP"), chance: float | None = None,
-                      title: str = "held-out (validation) identities"):
+                      title: str = "held-out (validation) identities") -> FigureSource:
     """Held-out metrics against iteration (each run's ``validation.csv``), with chance as a
     dotted line; runs without a validation log are named in the title."""
     frames = {name: pd.read_csv(Path(d) / "validation.csv") for name, d in runs.items()
               if (Path(d) / "validation.csv").is_file()}
     missing = [name for name in runs if name not in frames]
+    names = list(frames)
+    return FigureSource("validation_curves", frames={f"run{i}": frames[n] for i, n in enumerate(names)},
+                        options={"labels": names, "columns": list(columns), "chance": chance,
+                                 "title": title + (f" (no validation log: {', '.join(missing)})" if missing else "")})
+
+
+@renderer("validation_curves")
+def _draw_validation_curves(src: FigureSource):
+    frames = dict(zip(src.options["labels"], src.frames.values()))
+    columns, chance = src.options["columns"], src.options.get("chance")
     cols = [c for c in columns if any(c in df.columns for df in frames.values())] or list(columns[:1])
-    fig, axes = plt.subplots(1, len(cols), figsize=(5.5 * len(cols), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(cols), figsize=(TEXT_WIDTH, 2.5), squeeze=False)
     for ax, col in zip(axes[0], cols):
         for name, df in frames.items():
             if col in df.columns:
-                ax.plot(df["iteration"], df[col], marker="o", ms=3, label=name)
+                ax.plot(df["iteration"], df[col], marker="o", label=name)
         if chance is not None:
             ax.axhline(chance, ls=":", c="grey", label="chance")
-        ax.set_xlabel("iteration"); ax.set_ylabel(f"{col} (%)"); ax.set_ylim(0, 100); ax.legend(fontsize=8)
-    fig.suptitle(title + (f" (no validation log: {', '.join(missing)})" if missing else ""), fontsize=10)
+        ax.set_xlabel("iteration"); ax.set_ylabel(f"{col} (%)"); ax.set_ylim(0, 100); ax.legend()
+    fig.suptitle(src.options["title"])
     fig.tight_layout()
     return fig
 
 
-def confusion_matrix_plot(cm: np.ndarray, labels: Sequence[str], *, title: str = "B-R resolution confusion"):
-    cm = np.asarray(cm, dtype=float)
+def confusion_matrix_plot(cm: np.ndarray, labels: Sequence[str], *,
+                          title: str = "B-R resolution confusion") -> FigureSource:
+    """Counts of true (rows) against predicted (columns) classes, shaded row-normalised."""
+    return FigureSource("confusion", frames={"counts": pd.DataFrame(np.asarray(cm, dtype=np.int64))},
+                        options={"labels": [str(x) for x in labels], "title": title})
+
+
+@renderer("confusion")
+def _draw_confusion(src: FigureSource):
+    cm = src.frames["counts"].to_numpy(dtype=float)
+    labels = src.options["labels"]
     norm = cm / np.clip(cm.sum(axis=1, keepdims=True), 1, None)
-    fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+    fig, ax = plt.subplots(figsize=(max(COLUMN_WIDTH, 0.75 * len(labels) + 1.6), 0.6 * len(labels) + 1.3))
     sns.heatmap(norm, annot=cm.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1, ax=ax,
                 xticklabels=labels, yticklabels=labels, cbar_kws={"label": "row-normalised"})
-    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(title)
+    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(src.options["title"])
     fig.tight_layout()
     return fig
 
 
 def per_split_plot(per_trial: pd.DataFrame, *, methods: Sequence[str], metric: str = "R1",
-                   title: str = "Fig. 5: rank-1 per random split"):
+                   title: str = "Fig. 5: rank-1 per random split") -> FigureSource:
     """Fig. 5 of RFD: one line per method, identity splits (units: the mean over their trials,
     each trial a dot) on the x-axis."""
     frame = per_trial if "unit" in per_trial.columns else per_trial.assign(unit=per_trial["trial"])
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    for m, marker in zip(methods, "osD^v"):
+    return FigureSource("per_split", frames={"per_trial": frame[["trial", "unit", "method", metric]]},
+                        options={"methods": list(methods), "metric": metric, "title": title})
+
+
+@renderer("per_split")
+def _draw_per_split(src: FigureSource):
+    frame, metric = src.frames["per_trial"], src.options["metric"]
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.8))
+    for m, marker in zip(src.options["methods"], "osD^v"):
         d = frame[frame["method"] == m]
         mean = d.groupby("unit")[metric].mean()
         line, = ax.plot(mean.index + 1, mean.values, marker=marker, label=m)
-        ax.scatter(d["unit"] + 1, d[metric], s=10, alpha=0.4, color=line.get_color())
+        ax.scatter(d["unit"] + 1, d[metric], s=8, alpha=0.4, color=line.get_color())
     ax.set_xlabel("identity split (each retrained)"); ax.set_ylabel(f"{metric} (%)")
     ax.set_xticks(sorted(frame["unit"].unique() + 1))
-    ax.set_title(title); ax.legend()
+    ax.set_title(src.options["title"]); ax.legend()
     fig.tight_layout()
     return fig
 
 
-def lambda_sweep_plot(sweep: pd.DataFrame, *, metric: str = "R1", title: str = "RFD lambda sweep"):
+def lambda_sweep_plot(sweep: pd.DataFrame, *, metric: str = "R1", title: str = "RFD lambda sweep") -> FigureSource:
     """Mean over trials with a +-1 std band, one line per Eq. 8 reading."""
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    sns.lineplot(data=sweep, x="lam", y=metric, hue="reading", errorbar="sd", marker="o", ax=ax)
-    ax.set_xlabel("lambda (Eq. 8)"); ax.set_ylabel(f"{metric} (%)"); ax.set_title(title)
+    return FigureSource("lambda_sweep", frames={"sweep": sweep[["trial", "reading", "lam", metric]]},
+                        options={"metric": metric, "title": title})
+
+
+@renderer("lambda_sweep")
+def _draw_lambda_sweep(src: FigureSource):
+    metric = src.options["metric"]
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 2.8))
+    sns.lineplot(data=src.frames["sweep"], x="lam", y=metric, hue="reading", errorbar="sd", marker="o", ax=ax)
+    ax.set_xlabel("lambda (Eq. 8)"); ax.set_ylabel(f"{metric} (%)"); ax.set_title(src.options["title"])
     fig.tight_layout()
     return fig
 
@@ -201,7 +283,7 @@ def displayed_ranking(distances: np.ndarray, q_pid: int, q_cam: int, g_pids: np.
 def ranking_figure(query: Sequence[ImageRecord], gallery: Sequence[ImageRecord], distmat: np.ndarray, *,
                    query_indices: Sequence[int], topk: int = 10, interpolation: str = "bicubic",
                    cameras: tuple[np.ndarray, np.ndarray] | None = None,
-                   title: str = "Fig. 4: top-10 matches (true match framed green)"):
+                   title: str = "Fig. 4: top-10 matches (true match framed green)") -> FigureSource:
     """Fig. 4 of RFD: each query (blue frame) with its top-k gallery matches at native resolution,
     ranked by :func:`displayed_ranking` (``cameras``: query and gallery cameras as scored; default
     the records' own)."""
@@ -222,11 +304,8 @@ def ranking_figure(query: Sequence[ImageRecord], gallery: Sequence[ImageRecord],
     y = 0
     for r in rows:
         canvas.paste(r, (0, y)); y += r.height
-    scale = 2.0
-    fig, ax = plt.subplots(figsize=(canvas.width * scale / 100, canvas.height * scale / 100 + 0.5))
-    ax.imshow(canvas, interpolation="nearest"); ax.axis("off"); ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return FigureSource("canvas", arrays={"canvas": _uint8(np.asarray(canvas))},
+                        options={"title": title, "pixels_per_inch": 50})
 
 
 def ranking_figure_for(feats, *, lam: float, reading: str, n_queries: int = 5, topk: int = 10, seed: int = 0,
@@ -271,26 +350,19 @@ def people_figures_folder(results: str | Path, dataset: str, runs: str | Path) -
     return Path(results) / "figures" if dataset.startswith("synth-") else Path(runs) / "people_figures" / dataset
 
 
-def savefigs(figures: Mapping[str, object], folder: str | Path, *, show: bool = True) -> list[Path]:
+def savefigs(figures: Mapping[str, FigureSource], folder: str | Path, *, show: bool = True) -> list[Path]:
     """:func:`savefig` each figure as ``<folder>/<stem>`` (stem: its key)."""
     return [path for stem, fig in figures.items() for path in savefig(fig, Path(folder) / stem, show=show)]
 
 
-def close(fig) -> None:
-    plt.close(fig)
-
-
-def savefig(fig, stem: str | Path, *, show: bool = True) -> list[Path]:
-    """Save ``fig`` as ``<stem>.png`` and ``.svg`` (atomically), show the PNG in the notebook
-    that made it (:func:`show_png`: the very bytes of the file) and close the figure (so that
-    Lab's inline backend does not show it twice). A figure of real people written for a
-    ``make reproduce`` run is saved but not shown (:func:`may_show`)."""
-    from reidlab.study.io import save_figure
-
-    paths = save_figure(fig, stem)
+def savefig(source: FigureSource, stem: str | Path, *, show: bool = True) -> list[Path]:
+    """Store the figure's data (``<folder>/data/<name>/``), render it under the project's style and
+    write ``<stem>.png`` and ``.pdf`` (:func:`reidlab.study.figures.publish`), then show the PNG
+    in the notebook that made it (:func:`show_png`: the very bytes of the file). A figure of real
+    people written for a ``make reproduce`` run is saved but not shown (:func:`may_show`)."""
+    paths = publish(source, stem)
     if show and may_show(stem):
         show_png(paths[0])
-    close(fig)
     return paths
 
 
@@ -321,31 +393,46 @@ def show_png(path: str | Path) -> bool:
 
 
 def restoration_grid(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray, *, factors: Sequence[int] = (),
-                     title: str = "VDSR-CA: LR input, restored, HR original"):
+                     title: str = "VDSR-CA: LR input, restored, HR original") -> FigureSource:
     """Columns of (LR input, restored, HR) triplets, one per example."""
+    return FigureSource("restoration", arrays={"lr": _uint8(lr), "restored": _uint8(restored), "hr": _uint8(hr)},
+                        options={"factors": [int(f) for f in factors], "title": title})
+
+
+@renderer("restoration")
+def _draw_restoration(src: FigureSource):
+    lr, restored, hr = (src.arrays[k] for k in ("lr", "restored", "hr"))
+    factors = src.options.get("factors") or []
     n = len(lr)
-    fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 6.6), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(min(TEXT_WIDTH, 0.9 * n), 5.0), squeeze=False)
     for i in range(n):
         for row, (img, name) in enumerate(((lr, "LR input"), (restored, "restored"), (hr, "HR original"))):
             ax = axes[row, i]
-            ax.imshow(img[i]); ax.set_xticks([]); ax.set_yticks([])
+            ax.imshow(img[i]); ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
             if i == 0:
                 ax.set_ylabel(name)
         if factors:
-            axes[0, i].set_title(f"x{factors[i]}", fontsize=9)
-    fig.suptitle(title)
+            axes[0, i].set_title(f"x{factors[i]}")
+    fig.suptitle(src.options["title"])
     fig.tight_layout()
     return fig
 
 
-def control_gains_plot(gains: pd.DataFrame, *, title: str = "Controls: rank-1 change against B-F alone"):
+def control_gains_plot(gains: pd.DataFrame, *, title: str = "Controls: rank-1 change against B-F alone") -> FigureSource:
     """Horizontal bars: each control's mean rank-1 change (rows) per protocol (columns)."""
-    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(gains) + 1.6))
+    return FigureSource("control_gains", frames={"gains": gains.rename_axis("control").reset_index()},
+                        options={"title": title})
+
+
+@renderer("control_gains")
+def _draw_control_gains(src: FigureSource):
+    gains = src.frames["gains"].set_index("control")
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 0.35 * len(gains) + 1.3))
     gains.iloc[::-1].plot.barh(ax=ax)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("rank-1 change against B-F alone (points, mean over units)")
     ax.set_ylabel("")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.set_title(src.options["title"])
+    ax.legend()
     fig.tight_layout()
     return fig

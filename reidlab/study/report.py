@@ -47,6 +47,51 @@ def _stages_line(stages: dict) -> str:
     return "- time per stage: " + ", ".join(f"{k} {totals[k] / 60:.1f} min" for k in names)
 
 
+#: the across-data table's file stem under ``results/tables/``
+ACROSS_DATA_TABLE = "across_data_controls"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+def across_data_table(results: Path) -> "pd.DataFrame | None":
+    """The embedded study's controls and camera cue beside every dataset arm's (issue 22), from
+    their stored tables (``tables/07_control_gains.csv``, ``tables/00_camera_cue.csv``): one
+    row per measure, one column per study, "change [95% interval] (units)"; ``None`` when
+    ``results`` has no dataset arm with controls. Each column names the commit its run was made
+    at (an arm may be older than the embedded study)."""
+    import pandas as pd
+
+    studies = [results] + [sub for sub in sorted(results.iterdir()) if sub.is_dir()
+                           and (sub / "tables" / "07_control_gains.csv").is_file()]
+    if len(studies) < 2 or not (results / "tables" / "07_control_gains.csv").is_file():
+        return None
+    columns: dict[str, dict[str, str]] = {}
+    order: list[str] = []
+    for study in studies:
+        info = read_json(study / "run_info.json") if (study / "run_info.json").is_file() else {}
+        commit = str((info.get("code") or {}).get("commit", "?"))[:7]
+        data = study / "00_data_synthesis.json"
+        dataset = read_result(data).parameters.get("dataset") if data.is_file() else info.get("dataset", "?")
+        name = f"{'embedded' if study == results else study.name} ({dataset}, {commit})"
+        cells: dict[str, str] = {}
+        cue = study / "tables" / "00_camera_cue.csv"
+        if cue.is_file():
+            row = pd.read_csv(cue).iloc[0]
+            matched = [c for c in row.index if c.startswith("kappa (") and c != "kappa (all)"][0]
+            cells["camera cue: kappa, all images"] = f"{row['kappa (all)']:.2f}"
+            cells[f"camera cue: {matched}"] = f"{row[matched]:.2f} ± {row['std']:.2f}"
+        gains = pd.read_csv(study / "tables" / "07_control_gains.csv")
+        for _, g in gains.iterrows():
+            interval = f" {g['95% interval']}"
+            cells[f"{g['protocol']}: {g['control']}"] = f"{_signed(g['R1 change'])}{interval} ({g['units']})"
+        columns[name] = cells
+        order += [k for k in cells if k not in order]
+    return pd.DataFrame({"measure (R1 change against B-F alone, points)": order,
+                         **{name: [cells.get(k, "") for k in order] for name, cells in columns.items()}})
+
+
 def write_report(results: Path) -> Path:
     results = Path(results)
     lines = ["# reidlab results", "",
@@ -91,6 +136,16 @@ def write_report(results: Path) -> Path:
                   "of its own with its own `run_info.json`:", ""]
         lines += [f"- [`{arm.name}/`]({arm.name}/README.md)" for arm in arms]
         lines.append("")
+        across = across_data_table(results)
+        if across is not None:
+            from reidlab.study.io import to_markdown, write_table
+
+            write_table(across, results / "tables" / ACROSS_DATA_TABLE)
+            lines += ["### The embedded study beside the dataset arms", "",
+                      "The controls of notebook 07 (rank-1 change against B-F alone, mean over independently "
+                      "trained units, 95% interval, units) and how well the camera can be told from the pixels "
+                      "(notebook 00) on each study's data; a column's header names the commit its run was made "
+                      f"at (`tables/{ACROSS_DATA_TABLE}.md`).", "", to_markdown(across), ""]
     notebooks_link = _notebooks_link(results)
     conclusions = []
     sections = []

@@ -19,7 +19,7 @@ from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.records import ProtocolSplit
 from reidlab.engine.runs import RunSpec, run_folder
 
-__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models", "restorers",
+__all__ = ["PRODUCER_NOTEBOOK", "PRETRAIN_FOLDER", "pretraining_run", "pretraining_dir", "uses_pretraining", "with_pretraining", "with_start_weights", "TRAIN_ON", "training_split", "hr_only", "run_dir", "bf_model", "br_model", "untrained_br_model", "ps_hrnet_models", "restorers", "rfd_run", "ps_teacher_run",
            "check_pretrained", "start_label", "ps_start_label", "trained_iterations"]
 
 #: which notebook produces each task's checkpoints
@@ -36,19 +36,32 @@ PRODUCER_NOTEBOOK = {
 PRETRAIN_FOLDER = "synthpeople-pretraining"
 
 
-def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str = "resnet",
-                    train_if_missing: bool = True, progress: bool = True) -> Path:
-    """The run folder of the pre-training stand-in for ImageNet (:mod:`reidlab.engine.pretrain`)
-    of the profile's ResNet (``arch="resnet"``) or PS-HRNet's HRNet (``"hrnet"``), trained
-    now when missing (``train_if_missing``)."""
-    from reidlab.engine.pretrain import is_pretrained, pretrain_backbone, pretrain_spec
+def _pretraining(prof: Profile, arch: str) -> tuple[Any, str, int, int, tuple[int, int]]:
+    """``(spec, network name, height, width, hr_size)`` of the pre-training stand-in run of
+    ``prof``'s ResNet (``arch="resnet"``) or HRNet (``"hrnet"``)."""
+    from reidlab.engine.pretrain import pretrain_spec
     from reidlab.engine.pseudo_siamese import ps_input_size
 
     name = prof.model.backbone if arch == "resnet" else prof.ps.hrnet
     height, width = (prof.model.height, prof.model.width) if arch == "resnet" else ps_input_size(prof)
     height, width = prof.pretrain.height or height, prof.pretrain.width or width   # a lower size of its own
     hr_size = (prof.data.hr_width, prof.data.hr_height)
-    spec = pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size)
+    return pretrain_spec(prof.pretrain, arch, name, height=height, width=width, hr_size=hr_size), name, height, width, hr_size
+
+
+def pretraining_dir(prof: Profile, runs_root: str | Path = "runs", *, arch: str = "resnet") -> Path:
+    """The run folder :func:`pretraining_run` trains or loads, computed without training."""
+    return run_folder(runs_root, prof.name, PRETRAIN_FOLDER, _pretraining(prof, arch)[0])
+
+
+def pretraining_run(prof: Profile, runs_root: str | Path = "runs", *, arch: str = "resnet",
+                    train_if_missing: bool = True, progress: bool = True) -> Path:
+    """The run folder of the pre-training stand-in for ImageNet (:mod:`reidlab.engine.pretrain`)
+    of the profile's ResNet (``arch="resnet"``) or PS-HRNet's HRNet (``"hrnet"``), trained
+    now when missing (``train_if_missing``)."""
+    from reidlab.engine.pretrain import is_pretrained, pretrain_backbone
+
+    spec, name, height, width, hr_size = _pretraining(prof, arch)
     out = run_folder(runs_root, prof.name, PRETRAIN_FOLDER, spec)
     if not is_pretrained(out, spec):
         pretrain_backbone(prof.pretrain, arch, name, out, data_root=prof.data.data_root, height=height,
@@ -116,13 +129,10 @@ def hr_only(split: ProtocolSplit) -> ProtocolSplit:
     return dataclasses.replace(split, train=tuple(r for r in split.train if r.factor == 1))
 
 
-def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *, attention: bool | None = None,
-             train_on: str = "mlr", train_if_missing: bool = True, progress: bool = True
-             ) -> tuple[torch.nn.Module, Path]:
-    """RFD's B-F (the attention-free "baseline" with ``attention=False``; trained on HR images
-    only with ``train_on="hr"``), validated on the held-out training identities as it trains."""
+def _bf_setup(prof: Profile, split: ProtocolSplit, runs_root: str | Path, *, attention: bool | None, train_on: str,
+              train_if_missing: bool, progress: bool) -> tuple[Profile, ProtocolSplit, ProtocolSplit | None]:
+    """B-F's profile (start weights resolved), training split and validation split."""
     from reidlab.choices import check_choice
-    from reidlab.study.scoring import RankValidator
 
     check_choice("train_on", train_on, TRAIN_ON)
     if attention is not None:
@@ -134,11 +144,42 @@ def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs"
         prof = override(prof, bf={"iterations": trained_iterations(prof, split, "bf"), "epochs": 0,
                                   "iterations_per_id": 0})
         train_split = hr_only(train_split)
+    return prof, train_split, validation
+
+
+def bf_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *, attention: bool | None = None,
+             train_on: str = "mlr", train_if_missing: bool = True, progress: bool = True
+             ) -> tuple[torch.nn.Module, Path]:
+    """RFD's B-F (the attention-free "baseline" with ``attention=False``; trained on HR images
+    only with ``train_on="hr"``), validated on the held-out training identities as it trains."""
+    from reidlab.study.scoring import RankValidator
+
+    prof, train_split, validation = _bf_setup(prof, split, runs_root, attention=attention, train_on=train_on,
+                                              train_if_missing=train_if_missing, progress=progress)
     validator = None if validation is None else RankValidator(
         validation, height=prof.model.height, width=prof.model.width, batch_size=prof.eval.batch_size,
         **degradation_kwargs(prof.data), amp=prof.eval.amp)
     return _rfd_model("bf", prof, train_split, validator, runs_root, train_if_missing=train_if_missing,
                       progress=progress)
+
+
+def rfd_run(task: str, prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,
+            attention: bool | None = None, train_on: str = "mlr") -> Path:
+    """The run folder :func:`bf_model` (``task="bf"``) or :func:`br_model` (``"br"``) would train
+    or load for these arguments, computed without training anything; the start weights must
+    exist (a ``FileNotFoundError`` names what trains them)."""
+    from reidlab.choices import check_choice
+    from reidlab.engine import tasks
+
+    check_choice("task", task, ("bf", "br"))
+    if task == "bf":
+        prof, train_split, _ = _bf_setup(prof, split, runs_root, attention=attention, train_on=train_on,
+                                         train_if_missing=False, progress=False)
+    else:
+        prof = with_start_weights(prof, "br", runs_root, train_if_missing=False, progress=False)
+        train_split, _ = training_split(prof, split)
+    spec = {"bf": tasks.bf_spec, "br": tasks.br_spec}[task](prof, train_split)
+    return run_dir(prof, spec, runs_root)
 
 
 def br_model(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs", *,
@@ -202,9 +243,7 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
         student_spec, teacher_spec, train_student, train_teacher, train_vdsr_warmup, vdsr_warmup_spec,
     )
 
-    if uses_pretraining(prof) and not prof.pretrain.hrnet:
-        prof = override(prof, model={"pretrained": None})   # the profile pre-trains only the ResNet
-    prof = with_pretraining(prof, runs_root, arch="hrnet", train_if_missing=train_if_missing, progress=progress)
+    prof = _ps_profile(prof, runs_root, train_if_missing=train_if_missing, progress=progress)
     split, _ = training_split(prof, split)   # the same training identities as B-F and B-R
     t_spec = teacher_spec(prof, split)
     t_dir = run_dir(prof, t_spec, runs_root)
@@ -223,6 +262,25 @@ def ps_hrnet_models(prof: Profile, split: ProtocolSplit, runs_root: str | Path =
                                allow_training=train_if_missing, missing_hint=_missing_hint("student"),
                                vdsr_start=vdsr)
     return teacher, student, dirs
+
+
+def ps_teacher_run(prof: Profile, split: ProtocolSplit, runs_root: str | Path = "runs") -> Path:
+    """The run folder of the teacher :func:`ps_hrnet_models` trains first for these arguments
+    (the unit's identity before it is trained: the warm-up's and student's follow from it),
+    computed without training; the HRNet's start weights must exist."""
+    from reidlab.engine.pseudo_siamese import teacher_spec
+
+    prof = _ps_profile(prof, runs_root, train_if_missing=False, progress=False)
+    split, _ = training_split(prof, split)
+    return run_dir(prof, teacher_spec(prof, split), runs_root)
+
+
+def _ps_profile(prof: Profile, runs_root: str | Path, *, train_if_missing: bool, progress: bool) -> Profile:
+    """PS-HRNet's profile with the HRNet's start weights resolved (random where the profile
+    pre-trains only the ResNet)."""
+    if uses_pretraining(prof) and not prof.pretrain.hrnet:
+        prof = override(prof, model={"pretrained": None})   # the profile pre-trains only the ResNet
+    return with_pretraining(prof, runs_root, arch="hrnet", train_if_missing=train_if_missing, progress=progress)
 
 
 def restorers(student: torch.nn.Module, dirs: dict[str, Path]) -> dict[str, torch.nn.Module]:

@@ -66,6 +66,24 @@ def make_split(prof: Profile, ds: ReidDataset, protocol: str, trial: int, *, uni
     return build_protocol(protocol, ds, trial=trial, **kwargs)
 
 
+def trial_units(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, units: int | None = None
+                ) -> list[tuple[int, Profile, ProtocolSplit]]:
+    """``(unit, unit profile, training split)`` of every unit :func:`run_trials` trains models for
+    (without ``fixed_models``): the split of the unit's first trial, as it is handed to
+    :func:`~reidlab.study.trained.bf_model` and :func:`~reidlab.study.trained.br_model`."""
+    n_units = min(trials, units or replication_units(prof, ds))
+    return [(unit, unit_profile(prof, ds, unit), make_split(prof, ds, protocol, unit, units=n_units))
+            for unit in range(n_units)]
+
+
+def validation_units(prof: Profile, ds: ReidDataset, protocol: str, units: int | None = None
+                     ) -> list[tuple[int, Profile, ProtocolSplit]]:
+    """``(unit, unit profile, split)`` of the first ``units`` units (default all) whose B-F and B-R
+    :func:`validation_features` evaluates on their validation identities."""
+    return [(unit, unit_profile(prof, ds, unit), make_split(prof, ds, protocol, unit))
+            for unit in range(min(units or replication_units(prof, ds), replication_units(prof, ds)))]
+
+
 @dataclass
 class TrialResults:
     """Per-trial metrics plus the features behind them (for sweeps and figures)."""
@@ -263,9 +281,7 @@ def validation_features(prof: Profile, ds: ReidDataset, protocol: str, *, runs_d
     from reidlab.data.protocols import multi_resolution_validation
 
     out = []
-    for unit in range(min(units or replication_units(prof, ds), replication_units(prof, ds))):
-        uprof = unit_profile(prof, ds, unit)
-        split = make_split(prof, ds, protocol, unit)
+    for unit, uprof, split in validation_units(prof, ds, protocol, units):
         _, validation = trained.training_split(prof, split)
         if validation is None:
             raise ValueError(f"profile {prof.name!r} holds out no validation identities (data.val_ids = 0): "

@@ -1,0 +1,271 @@
+"""The ranking explorer (notebook 08, issue 24): how lambda changes one query's ranking.
+
+Notebooks 03 and 05 save, for every trial they score, what Eq. 8 needs to rank again at any
+lambda without a model: the B-F-alone distances ``D(0)`` and the change ``D(1) - D(0)`` (Eq. 8 is
+linear in lambda, so ``D(lam) = D(0) + lam * (D(1) - D(0))``), the query and gallery records, the
+identities and cameras as scored and each trial's unit (:func:`save_bundle`, a file under
+``<runs>/explorer/``). The explorer reads only those files (:func:`load_bundle`: a missing one
+is an error naming the notebook that writes it), ranks (:func:`query_ranking`) and draws RFD's
+Fig. 4 row for one query (:func:`ranking_row`); :func:`explorer_widget` puts it behind
+ipywidgets in JupyterLab.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from reidlab.data.records import ImageRecord
+
+__all__ = ["BUNDLE_WRITERS", "bundle_path", "save_bundle", "load_bundle", "TrialRanking", "QueryRanking",
+           "query_ranking", "trial_rank1", "rank1_table", "ranking_row", "rank_table", "save_trial_results",
+           "explorer_widget", "interactive", "load_sources"]
+
+#: which notebook writes the bundle of each protocol
+BUNDLE_WRITERS = {"lr_query": "notebooks/03_rfd_eval.ipynb", "multi_res_gallery": "notebooks/05_per_split_plot.ipynb"}
+
+
+def bundle_path(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str) -> Path:
+    """``<runs_dir>/explorer/<profile>/<dataset>/<protocol>.pt``."""
+    from reidlab.paths import resolve
+
+    return resolve(runs_dir, name="runs_dir") / "explorer" / profile / dataset / f"{protocol}.pt"
+
+
+@dataclass(frozen=True)
+class TrialRanking:
+    """One trial as the explorer ranks it (see the module docstring)."""
+
+    trial: int
+    unit: int
+    base: torch.Tensor          # D(0): B-F alone, lower = better
+    delta: torch.Tensor         # D(1) - D(0): Eq. 8's lambda term
+    query: tuple[ImageRecord, ...]
+    gallery: tuple[ImageRecord, ...]
+    q_pids: np.ndarray
+    g_pids: np.ndarray
+    q_cams: np.ndarray
+    g_cams: np.ndarray
+
+    def distances(self, lam: float) -> torch.Tensor:
+        """Eq. 8 of RFD at ``lam`` (:func:`reidlab.metrics.fused_distance`, linear in lambda)."""
+        return self.base + float(lam) * self.delta
+
+
+def save_bundle(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str, per_trial_features,
+                units: Sequence[int], *, reading: str, lam: float) -> Path:
+    """Write the explorer's file for ``protocol``: per trial (``per_trial_features``,
+    :class:`~reidlab.study.scoring.SplitFeatures` with "bf" and "br"), ``D(0)``, ``D(1) - D(0)``,
+    records, identities and cameras as scored, and its unit; plus the Eq. 8 ``reading`` and the
+    study's ``lam``."""
+    from reidlab.metrics import fused_distance
+    from reidlab.paths import atomic_write_bytes
+
+    trials = []
+    for trial, (feats, unit) in enumerate(zip(per_trial_features, units)):
+        args = (feats.query["bf"], feats.gallery["bf"], feats.query["br"], feats.gallery["br"])
+        base = fused_distance(*args, lam=0.0, reading=reading).cpu()
+        delta = fused_distance(*args, lam=1.0, reading=reading).cpu() - base
+        q_pids, g_pids, q_cams, g_cams = feats.ids()
+        trials.append({"trial": trial, "unit": int(unit), "base": base, "delta": delta,
+                       "query": [dataclasses.asdict(r) for r in feats.split.query],
+                       "gallery": [dataclasses.asdict(r) for r in feats.split.gallery],
+                       "ids": [q_pids, g_pids, q_cams, g_cams]})
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"profile": profile, "dataset": dataset, "protocol": protocol, "reading": reading,
+                "lam": float(lam), "trials": trials}, buf)
+    return atomic_write_bytes(bundle_path(runs_dir, profile, dataset, protocol), buf.getvalue())
+
+
+def load_bundle(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str) -> dict[str, Any]:
+    """The explorer file :func:`save_bundle` wrote: ``{"trials": [TrialRanking, ...], "lam",
+    "reading", ...}``; a missing file is a ``FileNotFoundError`` saying what writes it."""
+    path = bundle_path(runs_dir, profile, dataset, protocol)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no ranking explorer data for {dataset} / {protocol} ({profile} profile) at {path}: run "
+            f"{BUNDLE_WRITERS.get(protocol, 'notebooks 03 and 05')} with the same profile, dataset and runs_dir "
+            "first (`make reproduce` runs it); the explorer trains and extracts nothing itself")
+    stored = torch.load(path, map_location="cpu", weights_only=False)
+    stored["trials"] = [TrialRanking(t["trial"], t["unit"], t["base"], t["delta"],
+                                     tuple(ImageRecord(**r) for r in t["query"]),
+                                     tuple(ImageRecord(**r) for r in t["gallery"]), *map(np.asarray, t["ids"]))
+                        for t in stored["trials"]]
+    return stored
+
+
+@dataclass(frozen=True)
+class QueryRanking:
+    """One query's ranking at one lambda: the top-``k`` gallery indices (as the protocol ranks,
+    same-identity same-camera images left out), whether each is a true match, and the rank
+    (1-based) of the first true match (``None`` when the gallery holds none)."""
+
+    top: tuple[int, ...]
+    matches: tuple[bool, ...]
+    first_match: int | None
+
+
+def query_ranking(trial: TrialRanking, query: int, lam: float, topk: int = 10) -> QueryRanking:
+    """Rank ``trial``'s gallery for query ``query`` by Eq. 8 at ``lam``
+    (:func:`reidlab.study.plots.displayed_ranking`'s rule)."""
+    from reidlab.study.plots import displayed_ranking
+
+    if not 0 <= query < len(trial.query):
+        raise IndexError(f"query {query} is not in trial {trial.trial} (0-{len(trial.query) - 1})")
+    dist = trial.distances(lam)[query].numpy()
+    order = displayed_ranking(dist, trial.q_pids[query], trial.q_cams[query], trial.g_pids, trial.g_cams,
+                              len(trial.gallery))
+    true = [bool(trial.g_pids[j] == trial.q_pids[query]) for j in order]
+    first = next((i + 1 for i, t in enumerate(true) if t), None)
+    return QueryRanking(tuple(order[:topk]), tuple(true[:topk]), first)
+
+
+def trial_rank1(trial: TrialRanking, lam: float) -> float:
+    """Rank-1 (%) of every query of the trial that has a true match, at ``lam``
+    (:func:`reidlab.metrics.evaluate_rank`, as the study scores)."""
+    from reidlab.metrics import evaluate_rank
+
+    cmc, _ = evaluate_rank(trial.distances(lam), trial.q_pids, trial.g_pids, trial.q_cams, trial.g_cams,
+                           max_rank=1)
+    return float(100 * np.asarray(cmc)[0])
+
+
+def rank_table(trial: TrialRanking, query: int, lam: float):
+    """The rank of the query's first true match for B-F alone and for B-F + RFD at ``lam``."""
+    import pandas as pd
+
+    from reidlab.study import methods
+
+    rows = [{"method": methods.BF, "lambda": 0.0, "rank of the true match": query_ranking(trial, query, 0.0).first_match},
+            {"method": methods.BF_RFD, "lambda": float(lam),
+             "rank of the true match": query_ranking(trial, query, lam).first_match}]
+    return pd.DataFrame(rows)
+
+
+def ranking_row(trial: TrialRanking, query: int, lam: float, *, topk: int = 10, interpolation: str = "bicubic",
+                title: str | None = None):
+    """RFD's Fig. 4 row for one query at ``lam``: the query (blue) and its top-``topk`` gallery
+    images at their own pixel size, true matches green, others red
+    (:func:`reidlab.study.plots.ranking_figure`)."""
+    from reidlab.study import plots
+
+    ranked = query_ranking(trial, query, lam, topk)
+    return plots.ranking_figure(trial.query, trial.gallery, trial.distances(lam).numpy(), query_indices=[query],
+                                topk=topk, interpolation=interpolation, cameras=(trial.q_cams, trial.g_cams),
+                                title=title or (f"trial {trial.trial} (unit {trial.unit}), query {query}, lambda "
+                                                f"{lam:g}: true match at rank {ranked.first_match}"))
+
+
+def save_trial_results(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str, results, *,
+                       reading: str, lam: float) -> Path:
+    """:func:`save_bundle` for :func:`reidlab.study.trials.run_trials`'s ``results`` (its
+    features per trial and each trial's unit)."""
+    per_trial = results.per_trial.drop_duplicates("trial").sort_values("trial")
+    return save_bundle(runs_dir, profile, dataset, protocol, results.features, per_trial["unit"].tolist(),
+                       reading=reading, lam=lam)
+
+
+def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int = 10, interpolation: str = "bicubic"):
+    """ipywidgets for JupyterLab: pick a bundle (dataset / protocol), unit, trial and query; a
+    lambda slider ranks again with Eq. 8 and redraws the Fig. 4 row and the rank table."""
+    import io
+
+    import ipywidgets as widgets
+    from IPython.display import Image, display
+
+    from reidlab.study.figures import render
+
+    names = list(bundles)
+    pick = widgets.Dropdown(options=names, value=names[0], description="data")
+    unit = widgets.Dropdown(description="unit")
+    trial = widgets.Dropdown(description="trial")
+    query = widgets.IntSlider(min=0, description="query", continuous_update=False)
+    lam_slider = widgets.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="lambda",
+                                     continuous_update=False, readout_format=".2f")
+    out = widgets.Output()
+
+    def trials_of() -> list[TrialRanking]:
+        return bundles[pick.value]["trials"]
+
+    def on_pick(*_):
+        units = sorted({t.unit for t in trials_of()})
+        unit.options, unit.value = units, units[0]
+        on_unit()
+
+    def on_unit(*_):
+        options = [t.trial for t in trials_of() if t.unit == unit.value]
+        trial.options, trial.value = options, options[0]
+        on_trial()
+
+    def on_trial(*_):
+        current = next(t for t in trials_of() if t.trial == trial.value)
+        query.max, query.value = len(current.query) - 1, min(query.value, len(current.query) - 1)
+        redraw()
+
+    def redraw(*_):
+        import matplotlib.pyplot as plt
+
+        current = next(t for t in trials_of() if t.trial == trial.value)
+        with out:
+            out.clear_output(wait=True)
+            display(rank_table(current, query.value, lam_slider.value))
+            fig = render(ranking_row(current, query.value, lam_slider.value, topk=topk, interpolation=interpolation))
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+            plt.close(fig)
+            display(Image(data=buf.getvalue(), format="png"))
+
+    pick.observe(on_pick, names="value")
+    unit.observe(on_unit, names="value")
+    trial.observe(on_trial, names="value")
+    query.observe(redraw, names="value")
+    lam_slider.observe(redraw, names="value")
+    on_pick()
+    return widgets.VBox([widgets.HBox([pick, unit, trial]), widgets.HBox([query, lam_slider]), out])
+
+
+def rank1_table(bundles: dict[str, dict[str, Any]]):
+    """Rank-1 of every stored trial at lambda 0 and at the study's lambda, per source: what
+    notebooks 03 and 05 scored as B-F and B-F + RFD, recomputed from the stored distances."""
+    import pandas as pd
+
+    rows = []
+    for name, bundle in bundles.items():
+        for t in bundle["trials"]:
+            rows.append({"source": name, "protocol": bundle["protocol"], "trial": t.trial, "unit": t.unit,
+                         "R1 at lambda 0": trial_rank1(t, 0.0), "lambda": bundle["lam"],
+                         "R1 at the study's lambda": trial_rank1(t, bundle["lam"])})
+    return pd.DataFrame(rows)
+
+
+def load_sources(runs_dir: str | os.PathLike[str], profile: str, dataset: str, multires_dataset: str | None = None
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Notebook 08's explorer data: ``dataset``'s LR-query trials (notebook 03) and the natively
+    multi-resolution set's (notebook 05: ``multires_dataset``, default synth-caviar for synthetic
+    data, else ``dataset`` itself), by "<dataset> / <protocol>"; and, by the same name, why a
+    source is missing. Raises ``FileNotFoundError`` when none is there."""
+    multires = multires_dataset or ("synth-caviar" if dataset.startswith("synth") else dataset)
+    bundles, missing = {}, {}
+    for data, protocol in ((dataset, "lr_query"), (multires, "multi_res_gallery")):
+        try:
+            bundles[f"{data} / {protocol}"] = load_bundle(runs_dir, profile, data, protocol)
+        except FileNotFoundError as exc:
+            missing[f"{data} / {protocol}"] = str(exc)
+    if not bundles:
+        raise FileNotFoundError("the ranking explorer has nothing to show: " + "; ".join(missing.values()))
+    return bundles, missing
+
+
+def interactive(widgets: bool | None = None) -> bool:
+    """Whether notebook 08 shows its widgets: ``widgets`` when given; else in a Jupyter front end
+    but not in headless runs (the pipeline's papermill and nbval runs set plain progress bars)."""
+    from reidlab.progress import PLAIN_PROGRESS_ENV
+
+    return bool(widgets) if widgets is not None else not os.environ.get(PLAIN_PROGRESS_ENV)
