@@ -214,11 +214,11 @@ def _units_05(ns: dict[str, Any], ns04: dict[str, Any]) -> Iterator[UnitRequest]
 
 def _units_06(ns: dict[str, Any]) -> Iterator[UnitRequest]:
     from reidlab.data import prepare_dataset
-    from reidlab.study.trials import trial_units, trials_for_units
+    from reidlab.study.trials import replication_units, trial_units, trials_for_units
 
     prof = _profile(ns)
     ds = prepare_dataset(prof.data, progress=False)
-    units = ns.get("ps_units") or 1
+    units = ns.get("ps_units") or min(3, replication_units(prof, ds))   # notebook 06's PS_UNITS
     trials = trials_for_units(prof, ds, units)
     for protocol in ns["protocols"]:
         yield from _trial_units("06_ps_hrnet", prof, ds, protocol, trials=trials, units=units)
