@@ -228,7 +228,8 @@ def render_results(results: str | os.PathLike[str]) -> dict[str, int]:
         for csv in sorted(tables.glob("*.csv")) if tables.is_dir() else ():
             table = pd.read_csv(csv)
             floatfmt = formats.get(csv.stem, ".1f")
-            atomic_write_text(csv.with_suffix(".md"), to_markdown(table, floatfmt=floatfmt) + "\n")
+            if csv.stem in formats:   # tables written before formats were recorded keep their Markdown
+                atomic_write_text(csv.with_suffix(".md"), to_markdown(table, floatfmt=floatfmt) + "\n")
             atomic_write_text(csv.with_suffix(".tex"), to_latex(table, floatfmt=floatfmt))
             counts["tables"] += 1
     return counts
