@@ -388,7 +388,7 @@ def train_unit(req: UnitRequest, runs_root: str, *, threads: int | None = None, 
     if threads:
         torch.set_num_threads(threads)
     if device_index is not None and torch.cuda.is_available():
-        torch.cuda.set_device(device_index)
+        torch.cuda.set_device(device_index % torch.cuda.device_count())   # a cluster node may have fewer
     start = time.perf_counter()
     if req.kind == "pretrain":
         out = trained.pretraining_run(req.profile, runs_root, arch=req.option["arch"], progress=False)
@@ -413,7 +413,7 @@ def _run_jobs(requests: Sequence[UnitRequest], runs_root: str, *, jobs: int, exe
     jobs spread over the visible devices."""
     if not requests:
         return []
-    gpus = _cuda_devices()
+    gpus = _cuda_devices() if executor == "local" else 0   # on SLURM each job has the node's devices to itself
     args = [(req, runs_root) for req in requests]
     kwargs = [{"threads": threads, "device_index": (i % gpus) if gpus else None} for i in range(len(requests))]
     if executor == "local":
