@@ -57,8 +57,8 @@ def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: Rei
         table_refs.append(contract.TableRef("tables/00_camera_cue.md",
                                             "How well the camera can be told from the pixels (identity-disjoint, Cohen's kappa)"))
         ours = camera_cue.iloc[0]
-        matched = [c for c in camera_cue.columns if c.startswith("kappa (") and c != "kappa (all)"][0]
-        metrics.update(camera_cue_kappa=float(ours["kappa (all)"]), camera_cue_kappa_matched=float(ours[matched]))
+        metrics.update(camera_cue_kappa=float(ours["kappa (all)"]),
+                       camera_cue_kappa_matched=float(ours[summaries.CAMERA_CUE_MATCHED]))
         conclusions.append(summaries.camera_cue_sentence(camera_cue))
     return _write(results, contract.NotebookResult(
         notebook="00_data_synthesis", title="00 · Data",
@@ -398,7 +398,7 @@ def explorer_result(results: Path, prof: Profile, *, sources: Sequence[str], mis
             metrics[f"rank1_lam_{row['protocol']}_trial0"] = float(row["R1 at the study's lambda"])
     return _write(results, contract.NotebookResult(
         notebook="08_ranking_explorer", title="08 · Ranking explorer: how lambda changes one query's ranking",
-        parameters={"profile": prof.name, "sources": list(sources), **{k: v for k, v in selection.items()}},
+        parameters={"profile": prof.name, "sources": list(sources), **selection},
         tables=[contract.TableRef("tables/08_selected_query_ranks.md", "Rank of the true match of the selected query"),
                 contract.TableRef("tables/08_rank1_from_stored_distances.md",
                                   "Rank-1 per trial from the explorer's stored distances (equal to notebooks 03 and 05)")],

@@ -37,6 +37,7 @@ from reidlab.config import DATASETS
 from reidlab.choices import MLR_CONSTRUCTIONS
 from reidlab.study.params import declared_parameters, pretrained_setting
 from reidlab.study.report import write_report
+from reidlab.study.units import EXECUTORS
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
@@ -117,17 +118,8 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     parameters for every notebook that declares them (tests: the smoke run's)."""
     results_dir = results_dir or results_dir_for(dataset)
     skips = arm_skips(dataset)
-    params: dict[str, Any] = {**(notebook_params or {}), "profile": profile, "seed": seed, "results_dir": results_dir}
-    if runs_dir:
-        params["runs_dir"] = runs_dir
-    if pretrained:
-        params["pretrained"] = pretrained
-    if mlr:
-        params["mlr"] = mlr
-    if dataset:
-        params["dataset"] = dataset
-    if data_root:
-        params["data_root"] = data_root
+    params: dict[str, Any] = {**(notebook_params or {}), "results_dir": results_dir,
+                              **study_parameters(profile, seed, dataset, data_root, mlr, pretrained, runs_dir)}
     try:
         results = check_results_folder(resolve(results_dir, name="results_dir"), results_dir, name="--results-dir")
     except ValueError as exc:
@@ -477,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                           "MGN-ResNet-50 at 384x128 and the PS-HRNet student on one H100, benchmarks/README.md)")
     trn.add_argument("--jobs", type=int, default=1, help="units trained at once (processes; on CUDA spread over "
                                                          "the visible GPUs; on SLURM the array's parallelism)")
-    trn.add_argument("--executor", default="local", choices=("local", "submitit-local", "slurm"))
+    trn.add_argument("--executor", default="local", choices=EXECUTORS)
     trn.add_argument("--threads", type=int, default=None,
                      help="CPU threads per job (default: torch's, as the notebooks train: results identical to the "
                           "sequential run; fewer, e.g. cores / jobs, run faster side by side, equal to float rounding)")

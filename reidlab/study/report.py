@@ -78,8 +78,9 @@ def across_data_table(results: Path) -> "pd.DataFrame | None":
         cells: dict[str, str] = {}
         cue = study / "tables" / "00_camera_cue.csv"
         if cue.is_file():
+            from reidlab.study.summaries import CAMERA_CUE_MATCHED as matched
+
             row = pd.read_csv(cue).iloc[0]
-            matched = [c for c in row.index if c.startswith("kappa (") and c != "kappa (all)"][0]
             cells["camera cue: kappa, all images"] = f"{row['kappa (all)']:.2f}"
             cells[f"camera cue: {matched}"] = f"{row[matched]:.2f} ± {row['std']:.2f}"
         gains = pd.read_csv(study / "tables" / "07_control_gains.csv")

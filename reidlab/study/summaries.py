@@ -6,6 +6,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from reidlab.data.camera_cue import MATCHED_IMAGES
 from reidlab.data.records import ImageRecord, ProtocolSplit, ReidDataset
 
 
@@ -136,6 +137,9 @@ def protocol_tables(prof, ds: ReidDataset, mr: ReidDataset | None = None) -> dic
     return tables
 
 
+#: :func:`camera_cue_table`'s column of kappa at the matched sample size
+CAMERA_CUE_MATCHED = f"kappa ({MATCHED_IMAGES} images)"
+
 #: real datasets read for the camera-cue comparison when found (folder name under the
 #: reference root -> dataset reader)
 CAMERA_CUE_REFERENCES: tuple[tuple[str, str], ...] = (
@@ -150,7 +154,7 @@ def camera_cue_table(ds: ReidDataset, reference_root: str | None = None, *, seed
     images (mean ± std over 5 identity draws)."""
     from pathlib import Path
 
-    from reidlab.data.camera_cue import MATCHED_IMAGES, camera_predictability, matched_predictability
+    from reidlab.data.camera_cue import camera_predictability, matched_predictability
     from reidlab.data.readers import load_dataset
     from reidlab.paths import resolve
 
@@ -165,7 +169,7 @@ def camera_cue_table(ds: ReidDataset, reference_root: str | None = None, *, seed
         full, matched = camera_predictability(images, seed=seed), matched_predictability(images, seed=seed)
         rows.append({"dataset": name, "rows": kind, "images": full.images, "cameras": full.cameras,
                      "accuracy (all)": round(100 * full.accuracy, 1), "kappa (all)": round(full.kappa, 2),
-                     f"kappa ({MATCHED_IMAGES} images)": round(matched.kappa, 2),
+                     CAMERA_CUE_MATCHED: round(matched.kappa, 2),
                      "std": round(matched.kappa_std, 2)})
     return pd.DataFrame(rows)
 
@@ -173,7 +177,7 @@ def camera_cue_table(ds: ReidDataset, reference_root: str | None = None, *, seed
 def camera_cue_sentence(table: pd.DataFrame) -> str:
     """One sentence on :func:`camera_cue_table`: this dataset's camera cue against the real
     reference sets at the matched sample size."""
-    matched = [c for c in table.columns if c.startswith("kappa (") and c != "kappa (all)"][0]
+    matched = CAMERA_CUE_MATCHED
     ours = table.iloc[0]
     text = (f"Camera cue ({ours['dataset']}): a pixel-statistics classifier names the camera with kappa "
             f"{ours['kappa (all)']:.2f} on all {ours['images']} images, {ours[matched]:.2f} at {matched[7:-1]}")

@@ -112,14 +112,17 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     """
     cache = Path(runs_dir) / "features"
     fixed = dict(fixed_models or {})
-    n_units = 1 if fixed else min(trials, units or replication_units(prof, ds))
+    # the units, their profiles and training splits as the planner lists them (reidlab/study/units.py)
+    trained_units = [(0, prof, make_split(prof, ds, protocol, 0, units=1))] if fixed else \
+        trial_units(prof, ds, protocol, trials=trials, units=units)
+    n_units = len(trained_units)
     splits = [make_split(prof, ds, protocol, t, units=n_units) for t in range(trials)]
     runs: dict[str, str] = {}
     per_trial_feats: dict[int, scoring.SplitFeatures] = {}
-    for unit in tqdm(range(n_units), desc=f"{protocol}: units", disable=not progress or n_units == 1):
+    for unit, unit_prof, train_split in tqdm(trained_units, desc=f"{protocol}: units",
+                                             disable=not progress or n_units == 1):
         trials_of_unit = [t for t in range(trials) if t % n_units == unit]
-        train_split = splits[trials_of_unit[0]]
-        models = _models_for(unit_profile(prof, ds, unit), train_split, runs_dir, runs, unit=unit, fixed=fixed,
+        models = _models_for(unit_prof, train_split, runs_dir, runs, unit=unit, fixed=fixed,
                              with_rfd=with_rfd, include_baseline=include_baseline,
                              train_if_missing=train_if_missing, extra_models=extra_models, progress=progress)
         group_splits = [splits[t] for t in trials_of_unit]
