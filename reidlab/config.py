@@ -92,7 +92,15 @@ class TrainConfig:
     label_smoothing: float = 0.0
     amp: str = "auto"               # "auto" (by the hardware: engine/precision.py) | "off" | "bf16" | "fp16"
     channels_last: bool | str = "auto"  # True | False | "auto" (channels-last where bf16 runs or on CUDA)
-    compile: bool = False
+    compile: bool | str = False     # torch.compile of the whole step (forward + losses; backward through AOTAutograd):
+                                    # True | False | "auto" (on CUDA only: compiling on a CPU cost more than it gained,
+                                    # benchmarks/README.md)
+    compile_mode: str = "default"   # torch.compile's mode: "reduce-overhead" captures the step in CUDA graphs (one
+                                    # launch for MGN's many small kernels); in a run's identity only when not "default"
+    augment_on: str = "loader"      # "loader": DataLoader workers decode and augment each item on the CPU; "device":
+                                    # a decoded-image cache on the training device, augmented there in batched kernels
+                                    # (data/device_augment.py, the same tensors bit for bit, so never in a run's
+                                    # identity); "auto": "device" on CUDA
     checkpoint_every: int = 100
     log_every: int = 1
     seed: int = 0
@@ -299,21 +307,27 @@ def _paper() -> Profile:
     # RFD Sec. 4.1: Adam, lr 2e-4 / 10 at half, 500 x (number of identities) iterations (751 Market
     # training ids -> 375,500; derived from the training set by resolve_schedule), 8 x 4 batches for
     # B-F and (number of resolutions) x 16 for B-R, ImageNet start.
+    # On a GPU (issue 23): the whole step compiled and replayed as CUDA graphs, MGN's eight heads and their
+    # losses batched (model section), augmentation on the GPU from a decoded-image cache, and the loss
+    # read every 20 iterations (each read waits for the GPU; between reads the CPU queues steps ahead).
+    # On a CPU "auto" leaves compilation off and augmentation in the loader.
+    gpu_step: dict[str, Any] = {"compile": "auto", "compile_mode": "reduce-overhead", "augment_on": "auto",
+                                "log_every": 20}
     bf = TrainConfig(iterations=375_500, iterations_per_id=500, p=8, k=4, lr=2e-4, checkpoint_every=5000,
-                     num_workers=8)
+                     num_workers=8, **gpu_step)
     # PS-HRNet (authors' notebook): SGD + Nesterov, 5 warm-up epochs at a constant 3e-4, then 0.0085
     # divided by 10 at epochs 30 and 60, 71 epochs, batch 6 x 4, flip + pad 10 + random crop.
     ps_train = ps_hrnet_schedule(iterations=71 * 540, epochs=71, warmup_epochs=5, warmup_lr=3e-4,
                                  lr_milestones=(30 / 71, 60 / 71), nesterov=True, pad_crop=10,
                                  random_erasing=False, num_workers=8,
-                                 checkpoint_every=2000)
+                                 checkpoint_every=2000, **gpu_step)
     return Profile(
         name="paper",
         # the published MLR benchmarks' construction (SING; followed by RFD Sec. 4.2 and PS-HRNet): one
         # camera view per identity down-sampled (protocols.py, mlr="camera")
         data=DataConfig(dataset="market1501", data_root="data/Market-1501-v15.09.15",
                         hr_height=384, hr_width=128, mlr="camera"),
-        model=ModelConfig(backbone="resnet50", height=384, width=128, pretrained="imagenet"),
+        model=ModelConfig(backbone="resnet50", height=384, width=128, pretrained="imagenet", batched_heads=True),
         bf=bf,
         # B-R: (number of resolutions) x 16 batches; 500 x (number of resolution classes)
         # iterations is our reading of "500 x (number of identities)" for a resolution classifier
@@ -356,6 +370,10 @@ def override(cfg: Any, **changes: Any) -> Any:
 
 AMP_MODES: tuple[str, ...] = ("auto", "off", "bf16", "fp16")
 CHANNELS_LAST_MODES: tuple[bool | str, ...] = (True, False, "auto")
+#: ``TrainConfig.compile_mode``: torch.compile's modes
+COMPILE_MODES: tuple[str, ...] = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: ``TrainConfig.augment_on``
+AUGMENT_ON: tuple[str, ...] = ("loader", "device", "auto")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
@@ -404,6 +422,10 @@ def validate(cfg: Any) -> None:
         check_choice("amp", cfg.amp, AMP_MODES)
         if not (isinstance(cfg.channels_last, bool) or cfg.channels_last == "auto"):
             raise ValueError(f"channels_last={cfg.channels_last!r} is not valid; choose one of: True, False, auto")
+        if not (isinstance(cfg.compile, bool) or cfg.compile == "auto"):
+            raise ValueError(f"compile={cfg.compile!r} is not valid; choose one of: True, False, auto")
+        check_choice("compile_mode", cfg.compile_mode, COMPILE_MODES)
+        check_choice("augment_on", cfg.augment_on, AUGMENT_ON)
         check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
         _finite_positive("lr", cfg.lr)
         _each(_finite_non_negative, cfg, "weight_decay", "margin")
@@ -518,6 +540,17 @@ def resolve_schedule(cfg: TrainConfig, *, n_images: int, n_ids: int) -> TrainCon
                                   warmup_iterations=cfg.warmup_epochs * per_epoch)
     validate(cfg)
     return cfg
+
+
+def train_identity(cfg: TrainConfig) -> dict[str, Any]:
+    """The schedule as a run's identity holds it: :func:`to_dict` without what cannot change the
+    trained function (``augment_on``: the same tensors either way, tests/test_device_augment.py)
+    and without ``compile_mode`` at its default (the identities every run before the option had)."""
+    identity = to_dict(cfg)
+    identity.pop("augment_on")
+    if identity["compile_mode"] == "default":
+        identity.pop("compile_mode")
+    return identity
 
 
 def protocol_kwargs(profile: Profile) -> dict[str, Any]:

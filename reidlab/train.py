@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reidlab.data.prepare import prepare_dataset
     from reidlab.data.protocols import build_protocol
     from reidlab.engine.distributed import barrier, cleanup_distributed, init_distributed
-    from reidlab.engine.precision import precision_report
+    from reidlab.engine.precision import bf16_words, precision_report
     from reidlab.engine.runs import ConfigMismatchError, RunLockedError, run_folder
     from reidlab.engine.tasks import bf_spec, br_spec, train_bf, train_br
 
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu = precision_report(device)
             print(f"{parser.prog}: training {args.task} in {trained['amp'] if trained['amp'] != 'off' else 'fp32'}, "
                   f"channels-last {'on' if trained['channels_last'] else 'off'} on {cpu['device']} "
-                  f"({cpu['cpu_model']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}) -> {out}",
+                  f"({cpu['cpu_model']}; {bf16_words(cpu)}) -> {out}",
                   file=sys.stderr)
         _, summary = train(profile, split, out, resume=not args.no_resume,
                            progress=not args.no_progress, device=device, spec=spec)

@@ -109,3 +109,17 @@ def test_two_gloo_ranks_match_single_process(tmp_path: Path) -> None:
     assert all(torch.equal(saved[k], v) for k, v in rank0["state"].items())
     assert rank0["world_size"] == 2                             # the mid-run checkpoint records the ranks
     assert not (tmp_path / "run" / "checkpoint.pt").exists()   # finished: the resumable state is removed
+
+
+def test_default_device_follows_set_device_outside_a_launcher(monkeypatch: Any) -> None:
+    """train-units puts unit i on GPU i mod G with torch.cuda.set_device; fit's default device must
+    be that one (it was cuda:0 for every unit), and cuda:LOCAL_RANK under torchrun."""
+    from reidlab.engine.distributed import DistInfo, default_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)
+    assert default_device(DistInfo()) == torch.device("cuda", 3)
+    assert default_device(DistInfo(rank=5, local_rank=1, world_size=8)) == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_device(DistInfo()) == torch.device("cpu")

@@ -290,3 +290,26 @@ def test_check_results_handles_a_gain_that_was_not_testable() -> None:
 
 def _failed_against(reference: dict, candidate: dict) -> list[str]:
     return [c.key for c in check.compare_metrics(reference, candidate) if c.failed]
+
+
+def test_bf16_convolutions_that_fail_the_probe_fall_back_to_fp32() -> None:
+    """An AMX Xeon whose oneDNN returned garbage for narrow stride-2 bf16 convolutions (torch 2.14.1):
+    "auto" trains in fp32 there, an explicit "bf16" warns, and the report says why."""
+    broken = dataclasses.replace(AMX, bf16_error=float("inf"))
+    assert AMX.bf16_sound and not broken.bf16_sound
+    assert precision.resolve_amp("auto", "cpu", info=AMX) == (torch.bfloat16, False)
+    assert precision.resolve_amp("auto", "cpu", info=broken) == (None, False)
+    with pytest.warns(RuntimeWarning, match="failed the probe"):
+        assert precision.resolve_amp("bf16", "cpu", info=broken) == (torch.bfloat16, False)
+    words = precision.bf16_words({"native_bf16": True, "bf16_sound": False, "bf16_convolution_error": "inf"})
+    assert "failed the probe" in words and "fp32" in words
+    assert precision.bf16_words({"native_bf16": True, "bf16_sound": True}) == "native bf16: yes"
+
+
+def test_the_bf16_probe_measures_this_cpu_without_moving_the_global_rng() -> None:
+    state = torch.get_rng_state()
+    error = precision.bf16_convolution_error()
+    assert torch.equal(state, torch.get_rng_state())
+    assert error >= 0.0
+    if precision.cpu_info().native_bf16 and precision.cpu_info().bf16_sound:
+        assert error < precision.BF16_PROBE_TOLERANCE

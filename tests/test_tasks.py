@@ -101,7 +101,7 @@ def test_loading_missing_runs_says_how_to_train_them(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["--task", "xx"], "choose from 'bf', 'br'"),
     (["--task", "bf", "--protocol", "nope"], "choose from 'lr_query', 'multi_res_gallery'"),
-    (["--task", "bf", "--set", "bf.nope=1"], "valid: amp, beta1"),
+    (["--task", "bf", "--set", "bf.nope=1"], "valid: amp, augment_on, beta1"),
     (["--task", "bf", "--set", "nope.lr=1"], "unknown section 'nope'"),
     (["--task", "bf", "--set", "bf.iterations=ten"], "not a valid int"),
     (["--task", "bf", "--set", "bf.amp=fp8"], "choose one of: auto, off, bf16, fp16"),

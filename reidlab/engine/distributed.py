@@ -44,10 +44,14 @@ def dist_env() -> DistInfo:
 
 
 def default_device(info: DistInfo | None = None) -> torch.device:
-    """``cuda:LOCAL_RANK`` when CUDA is available, else the CPU."""
+    """``cuda:LOCAL_RANK`` under a launcher (``torchrun``), this process's current CUDA device
+    otherwise (what ``torch.cuda.set_device`` chose: ``train-units`` puts unit i on GPU i mod G),
+    and the CPU without CUDA."""
     info = info or dist_env()
     if torch.cuda.is_available():
-        return torch.device("cuda", info.local_rank % max(torch.cuda.device_count(), 1))
+        if info.is_distributed:
+            return torch.device("cuda", info.local_rank % max(torch.cuda.device_count(), 1))
+        return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 

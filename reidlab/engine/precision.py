@@ -9,10 +9,17 @@ The one home for "which autocast dtype and which tensor layout does this run use
   128x64 ran **11.6x slower** under bf16 autocast than in fp32 on an AVX2-only AMD EPYC
   (3.3 against 38 images/s, ``benchmarks/model_speed.py``), while on an AMX machine bf16
   was 1.2-1.4x *faster*;
+* :func:`bf16_convolution_error` checks that the CPU's bf16 convolutions compute what they should:
+  on an Intel Xeon with AMX, torch 2.14.1's oneDNN 3.12 kernel ``brg_conv_fwd:avx10_1_512_amx``
+  returned garbage (relative error about 1, sometimes NaN or inf) for 3x3 stride-2 convolutions over
+  feature maps one or two pixels wide with 64 or more channels: the deepest stage of a ResNet or an
+  HRNet at 64x32 input, as the quick profile pre-trains (PS-HRNet's student loss went NaN at its
+  first step). The probe runs such convolutions (and ordinary ones) once per process against fp32
+  on the same bf16 operands;
 * :func:`resolve_amp` turns ``amp="auto" | "off" | "bf16" | "fp16"`` into an autocast dtype:
   ``auto`` is bf16 on CUDA (fp16 + GradScaler where CUDA lacks bf16) and on CPUs with native
-  bf16, fp32 on every other CPU. An explicit ``"bf16"`` on a CPU without native bf16 is
-  honoured with a warning naming the expected slowdown;
+  bf16 whose bf16 convolutions pass the probe, fp32 on every other CPU. An explicit ``"bf16"`` on a
+  CPU without native bf16, or failing the probe, is honoured with a warning;
 * :func:`resolve_channels_last` turns ``channels_last="auto"`` into a layout: channels-last, which
   was faster for every network and precision measured (bf16 on the AMX CPU: 1.1x training, 1.7x
   extraction; fp32 on the AVX2 EPYC: 1.09-1.27x training of the pre-training ResNet, MGN, the
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import platform
 import warnings
 from dataclasses import dataclass
@@ -38,8 +46,8 @@ import torch
 from reidlab.config import AMP_MODES, TrainConfig
 
 __all__ = [
-    "BF16_FLAGS", "CpuInfo", "cpu_info", "native_bf16", "resolve_amp", "resolve_channels_last",
-    "resolve_precision", "amp_name", "precision_report", "SLOW_BF16_FACTOR",
+    "BF16_FLAGS", "BF16_PROBE_TOLERANCE", "CpuInfo", "bf16_convolution_error", "cpu_info", "native_bf16",
+    "resolve_amp", "resolve_channels_last", "resolve_precision", "amp_name", "precision_report", "bf16_words", "SLOW_BF16_FACTOR",
 ]
 
 #: ``/proc/cpuinfo`` flags that make bf16 arithmetic native on x86 (AMX tiles, AVX512-BF16).
@@ -60,10 +68,45 @@ class CpuInfo:
     flags: tuple[str, ...]
     capability: str
     machine: str
+    bf16_error: float = 0.0     # bf16_convolution_error() where bf16 is native, else 0
 
     @property
     def native_bf16(self) -> bool:
         return any(flag in self.flags for flag in BF16_FLAGS)
+
+    @property
+    def bf16_sound(self) -> bool:
+        """Whether bf16 convolutions passed :func:`bf16_convolution_error`'s probe."""
+        return self.bf16_error <= BF16_PROBE_TOLERANCE
+
+
+#: Relative error (Frobenius, against fp32 on the same bf16-rounded operands) above which a bf16
+#: convolution is wrong rather than rounded: rounding gives about 0.002 at these sizes.
+BF16_PROBE_TOLERANCE = 0.02
+#: The probe's convolutions, ``(in channels, height, width, stride)``, each 3x3 to twice the channels:
+#: the narrow stride-2 class the AMX kernel got wrong, and ordinary ones.
+BF16_PROBE_SHAPES: tuple[tuple[int, int, int, int], ...] = (
+    (64, 4, 2, 2), (256, 4, 2, 2), (72, 8, 1, 2), (128, 6, 2, 2), (64, 16, 8, 2), (64, 8, 4, 1))
+
+
+def bf16_convolution_error() -> float:
+    """The largest relative error of bf16 convolutions on this CPU (:data:`BF16_PROBE_SHAPES`,
+    contiguous and channels-last) against fp32 on the same bf16-rounded operands; ``inf`` when one
+    gives NaN or inf. Draws from a generator of its own (no global RNG state moves)."""
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    worst = 0.0
+    with torch.inference_mode():
+        for channels, height, width, stride in BF16_PROBE_SHAPES:
+            x = torch.randn(8, channels, height, width, generator=gen).mul(10).bfloat16()
+            weight = torch.randn(2 * channels, channels, 3, 3, generator=gen).mul(0.05).bfloat16()
+            reference = F.conv2d(x.float(), weight.float(), stride=stride, padding=1)
+            for layout in (torch.contiguous_format, torch.channels_last):
+                out = F.conv2d(x.contiguous(memory_format=layout), weight, stride=stride, padding=1).float()
+                error = float((out - reference).norm() / reference.norm())
+                worst = max(worst, error if math.isfinite(error) else math.inf)
+    return worst
 
 
 def _cpuinfo_fields(text: str) -> tuple[str, set[str]]:
@@ -91,9 +134,11 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> CpuInfo:
         capability = str(torch.backends.cpu.get_cpu_capability())
     except Exception:  # noqa: BLE001 - older torch: the capability is only informative
         capability = "unknown"
-    return CpuInfo(model=model or platform.processor() or "unknown",
-                   flags=tuple(f for f in REPORTED_FLAGS if f in flags),
-                   capability=capability, machine=platform.machine())
+    reported = tuple(f for f in REPORTED_FLAGS if f in flags)
+    native = any(flag in reported for flag in BF16_FLAGS)
+    return CpuInfo(model=model or platform.processor() or "unknown", flags=reported,
+                   capability=capability, machine=platform.machine(),
+                   bf16_error=bf16_convolution_error() if native else 0.0)
 
 
 def native_bf16(info: CpuInfo | None = None) -> bool:
@@ -127,13 +172,19 @@ def resolve_amp(amp: str, device: torch.device | str, *,
         return (torch.bfloat16, False) if amp == "bf16" else (None, False)
     info = info or cpu_info()
     if amp == "auto":
-        return (torch.bfloat16, False) if info.native_bf16 else (None, False)
+        return (torch.bfloat16, False) if info.native_bf16 and info.bf16_sound else (None, False)
     if amp == "bf16":
         if not info.native_bf16:
             warnings.warn(
                 f"amp='bf16' on a CPU without native bf16 ({info.model}; no {' or '.join(BF16_FLAGS)}): "
                 f"every operation converts to and from fp32, expect about {SLOW_BF16_FACTOR:g}x slower "
                 f"than fp32 (measured on an AVX2-only AMD EPYC); amp='auto' picks fp32 here",
+                RuntimeWarning, stacklevel=2)
+        elif not info.bf16_sound:
+            warnings.warn(
+                f"amp='bf16' on {info.model}: its bf16 convolutions failed the probe (relative error "
+                f"{info.bf16_error:.3g} against fp32; see reidlab.engine.precision.bf16_convolution_error), so "
+                "narrow stride-2 layers may compute garbage or NaN; amp='auto' picks fp32 here",
                 RuntimeWarning, stacklevel=2)
         return torch.bfloat16, False
     return None, False   # fp16 on the CPU
@@ -158,11 +209,18 @@ def resolve_channels_last(channels_last: bool | str, amp_dtype: torch.dtype | No
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device | str | None = None) -> TrainConfig:
-    """``cfg`` with ``amp`` and ``channels_last`` made concrete for ``device`` (default: the
-    training default, CUDA when available): what will run, and what a run's identity holds."""
+    """``cfg`` with ``amp``, ``channels_last``, ``compile`` and ``augment_on`` made concrete for
+    ``device`` (default: the training default, CUDA when available): what will run, and what a
+    run's identity holds. ``compile="auto"`` compiles on CUDA only; ``augment_on="auto"`` augments
+    on a CUDA device, in the loader elsewhere."""
     from reidlab.engine.distributed import default_device
 
     device = torch.device(device) if device is not None else default_device()
+    on_cuda = device.type == "cuda"
+    if cfg.compile == "auto" or cfg.augment_on == "auto":
+        cfg = dataclasses.replace(cfg, compile=on_cuda if cfg.compile == "auto" else cfg.compile,
+                                  augment_on=("device" if on_cuda else "loader") if cfg.augment_on == "auto"
+                                  else cfg.augment_on)
     if cfg.amp != "auto" and not isinstance(cfg.channels_last, str):
         return cfg
     with warnings.catch_warnings():   # the warning belongs to the run, not to naming it
@@ -185,6 +243,20 @@ def precision_report(device: torch.device | str | None = None, *, amp: str = "au
         dtype, _ = resolve_amp(amp, device)
     return {"cpu_model": info.model, "cpu_machine": info.machine, "cpu_flags": list(info.flags),
             "torch_cpu_capability": info.capability, "native_bf16": info.native_bf16,
+            "bf16_convolution_error": info.bf16_error if math.isfinite(info.bf16_error) else "inf",
+            "bf16_sound": info.bf16_sound,
             "device": str(device), "amp_setting": amp, "precision": "fp32" if dtype is None else amp_name(dtype),
             "channels_last": resolve_channels_last(channels_last, dtype, device),
             "torch_threads": torch.get_num_threads()}
+
+
+def bf16_words(report: dict[str, Any]) -> str:
+    """``"native bf16: yes"`` / ``"no"``, or why a native bf16 is not used, from a
+    :func:`precision_report` (the words the pipeline, the CLI and the results' README print)."""
+    if not report.get("native_bf16"):
+        return "native bf16: no"
+    if report.get("bf16_sound", True):
+        return "native bf16: yes"
+    return (f"native bf16: yes, but its bf16 convolutions failed the probe (relative error "
+            f"{report.get('bf16_convolution_error')}), so fp32")
+

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reidlab.config import PRETRAIN_SEED, PretrainConfig, TrainConfig, to_dict, validate
+from reidlab.config import PRETRAIN_SEED, PretrainConfig, TrainConfig, to_dict, train_identity, validate
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord
@@ -143,7 +143,7 @@ def pretrain_spec(cfg: PretrainConfig, arch: str, name: str, *, height: int, wid
     """The identity of a pre-training run (population, network, input size, schedule)."""
     population = {k: v for k, v in to_dict(cfg).items() if k not in ("schedule", "hrnet_schedule", "hrnet")}
     return RunSpec.of("pretrain", arch=arch, backbone=name, height=height, width=width,
-                      hr_size=list(hr_size), population=population, train=to_dict(pretrain_schedule_of(cfg, arch)),
+                      hr_size=list(hr_size), population=population, train=train_identity(pretrain_schedule_of(cfg, arch)),
                       targets=["identity", *PRETRAIN_ATTRIBUTES])
 
 

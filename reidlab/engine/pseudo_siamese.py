@@ -106,6 +106,7 @@ from reidlab.config import (
     TrainConfig,
     resolve_schedule,
     to_dict,
+    train_identity,
 )
 from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
 from reidlab.data.mlr import degradation_kwargs
@@ -351,7 +352,7 @@ def _spec(task: str, profile: Profile, split: ProtocolSplit, cfg: TrainConfig,
         extra["loss"] = _loss_section(ps)
     return RunSpec.of(
         task, version=_CONFIG_VERSION, profile=profile.name, objective=ps.objective,
-        model=model, train=to_dict(cfg), data=data, **extra)
+        model=model, train=train_identity(cfg), data=data, **extra)
 
 
 def teacher_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
@@ -370,7 +371,7 @@ def vdsr_warmup_spec(profile: Profile, split: ProtocolSplit) -> RunSpec:
         "vdsr_warmup", version=_CONFIG_VERSION, profile=profile.name,
         model={"vdsr_blocks": ps.vdsr_blocks, "vdsr_channels": ps.vdsr_channels, "vdsr_bias": ps.vdsr_bias,
                "vdsr_init": ps.vdsr_init, "height": ps_input_size(profile)[0], "width": ps_input_size(profile)[1]},
-        train=to_dict(vdsr_warmup_schedule(profile, split)),
+        train=train_identity(vdsr_warmup_schedule(profile, split)),
         data={"dataset": split.dataset, "interpolation": profile.data.interpolation,
               "upsampling": profile.data.upsampling, "student_data": ps.student_data, "n_train": len(records),
               "train_sha": _records_digest(records)})

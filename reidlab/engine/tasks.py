@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reidlab.config import Profile, TrainConfig, resolve_schedule, to_dict
+from reidlab.config import Profile, TrainConfig, resolve_schedule, to_dict, train_identity
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.mlr import degradation_kwargs
 from reidlab.data.protocols import relabel
@@ -85,7 +85,7 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     if model.pop("br_network", "mgn") == "light" and not identity_task:
         model = {"br_network": "light"}   # its own small network from random weights: nothing else of the model counts
     return RunSpec.of(task, profile=profile.name, num_classes=num_classes, data=data,
-                      model=model, train=to_dict(train_cfg),
+                      model=model, train=train_identity(train_cfg),
                       split=split_identity(split, with_res_labels=not identity_task))
 
 

@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from reidlab.progress import tqdm
 
-from reidlab.config import TrainConfig, to_dict, validate
+from reidlab.config import TrainConfig, train_identity, validate
 from reidlab.data.samplers import PKSampler
 from reidlab.engine.checkpoint import (
     atomic_save,
@@ -409,7 +409,7 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
     info = init_distributed(torch.device(device) if device is not None else None)
     device = torch.device(device) if device is not None else default_device(info)
     cfg = resolve_precision(cfg, device)   # amp / channels_last "auto" -> what runs here
-    spec = spec if spec is not None else RunSpec.of("fit", train=to_dict(cfg))
+    spec = spec if spec is not None else RunSpec.of("fit", train=train_identity(cfg))
     with stage("pre-training" if spec.task == "pretrain" else "training"), locked(out, enabled=info.is_main):
         if info.is_main:
             remove_stale_temporaries(out)
@@ -453,18 +453,12 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                 net = DistributedDataParallel(
                     model, device_ids=[device.index] if device.type == "cuda" else None,
                     find_unused_parameters=find_unused_parameters)
-            if cfg.compile:
-                net = torch.compile(net)  # type: ignore[assignment]
             net.train()
+            step_loss = compiled_step(loss_fn, net, cfg)
 
             sampler = PKSampler(labels, cfg.p, cfg.k, seed=cfg.seed, rank=info.rank,
                                 world_size=info.world_size, num_batches=cfg.iterations).start_at(start)
-            loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
-                                persistent_workers=cfg.num_workers > 0,
-                                pin_memory=device.type == "cuda",
-                                # own generator: creating the iterator must not draw from the
-                                # global RNG (that would shift dropout streams after a resume)
-                                generator=torch.Generator().manual_seed(cfg.seed + start))
+            loader = training_batches(dataset, sampler, cfg, device, progress=progress and info.is_main)
             log = MetricsLog(paths[METRICS_FILE], enabled=info.is_main)
             log.truncate(start)
             bar = tqdm(total=cfg.iterations, initial=start, desc=desc, dynamic_ncols=True,
@@ -481,7 +475,7 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                     optimizer.zero_grad(set_to_none=True)
                     with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                         enabled=amp_dtype is not None):
-                        loss, metrics = loss_fn(net, batch)
+                        loss, metrics = step_loss(batch)
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
                     scaler.update()
@@ -535,6 +529,53 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                 paths[CHECKPOINT_FILE].unlink(missing_ok=True)
             barrier()
         return summary
+
+
+#: ``torch.compile`` modes that capture CUDA graphs (on a CUDA device)
+CUDA_GRAPH_MODES: tuple[str, ...] = ("reduce-overhead", "max-autotune")
+
+
+def compiled_step(loss_fn: LossFn, net: nn.Module, cfg: TrainConfig) -> Callable[[Any], tuple[torch.Tensor, Any]]:
+    """``batch -> loss_fn(net, batch)``; with ``cfg.compile``, that whole function (forward and
+    losses, and through AOTAutograd their backward) compiled by ``torch.compile`` in
+    ``cfg.compile_mode``. Under ``"reduce-overhead"`` on CUDA the step replays as CUDA graphs: one
+    launch for MGN's eight heads and their losses instead of hundreds of small kernels (the launch
+    bound measured on an H100, benchmarks/README.md); each call then marks a new step first, as
+    CUDA-graph trees need when the backward runs outside the compiled function. Its outputs are
+    overwritten by the next call, so :func:`fit` reads them before the next step."""
+    def step(batch: Any) -> tuple[torch.Tensor, Any]:
+        return loss_fn(net, batch)
+
+    if not cfg.compile:
+        return step
+    compiled = torch.compile(step, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
+    if cfg.compile_mode not in CUDA_GRAPH_MODES:
+        return compiled  # type: ignore[return-value]
+
+    def graphed(batch: Any) -> tuple[torch.Tensor, Any]:
+        torch.compiler.cudagraph_mark_step_begin()
+        return compiled(batch)
+    return graphed
+
+
+def training_batches(dataset: Dataset, sampler: PKSampler, cfg: TrainConfig, device: torch.device, *,
+                     progress: bool = False) -> Iterable[Any]:
+    """The batches of ``sampler``'s keys: a DataLoader over ``dataset`` (``augment_on="loader"``:
+    ``cfg.num_workers`` processes decode and augment each item on the CPU), or batches built on
+    ``device`` from a decoded-image cache (``"device"``: :class:`~reidlab.data.device_augment.
+    DeviceAugmentedBatches`, the workers decode each record once). Both give the same tensors."""
+    if cfg.augment_on == "device":
+        from reidlab.data.device_augment import DeviceAugmentedBatches
+
+        source = DeviceAugmentedBatches(dataset, device, num_workers=cfg.num_workers, progress=progress)
+        return (source.batch(keys) for keys in sampler)
+    if cfg.augment_on != "loader":
+        raise ValueError(f"augment_on={cfg.augment_on!r} is not concrete here; resolve it with resolve_precision")
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                      persistent_workers=cfg.num_workers > 0, pin_memory=device.type == "cuda",
+                      # own generator: creating the iterator must not draw from the
+                      # global RNG (that would shift dropout streams after a resume)
+                      generator=torch.Generator().manual_seed(cfg.seed + sampler.start))
 
 
 def recalibrate_batch_norm(model: nn.Module, dataset: Dataset, labels: Sequence[int], cfg: TrainConfig,

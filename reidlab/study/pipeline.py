@@ -133,8 +133,10 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             "commit them first so the results name the code that produced them, or pass --allow-dirty "
             "(make reproduce ALLOW_DIRTY=1); run_info.json then says the tree was dirty")
     precision = _precision(profile)
+    from reidlab.engine.precision import bf16_words
+
     print(f"[reidlab] {precision['cpu_model']} ({', '.join(precision['cpu_flags']) or 'no flags read'}; "
-          f"native bf16: {'yes' if precision['native_bf16'] else 'no'}) on {precision['device']}: training in "
+          f"{bf16_words(precision)}) on {precision['device']}: training in "
           f"{precision['precision']}, channels-last {'on' if precision['channels_last'] else 'off'}, extraction in "
           f"{precision['extraction_precision']}, {precision['torch_threads']} threads", flush=True)
     started_at = time.time()

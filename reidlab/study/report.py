@@ -14,8 +14,10 @@ from reidlab.study.io import atomic_write_text, read_json
 
 def _precision_line(p: dict) -> str:
     """The processor and the precision it gave (``run_info.json``'s ``precision``)."""
+    from reidlab.engine.precision import bf16_words
+
     return (f"- processor: {p.get('cpu_model')} (flags: {', '.join(p.get('cpu_flags', [])) or 'none read'}; "
-            f"native bf16: {'yes' if p.get('native_bf16') else 'no'}); training in {p.get('precision')}, "
+            f"{bf16_words(p)}); training in {p.get('precision')}, "
             f"channels-last {'on' if p.get('channels_last') else 'off'}, extraction in "
             f"{p.get('extraction_precision')} (`amp={p.get('amp_setting')}`)")
 
