@@ -460,7 +460,7 @@ def train_vdsr_warmup(profile: Profile, split: ProtocolSplit, out_dir: str | os.
     def restoration_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         lr_images, hr_images, _, _ = batch
         loss = image_l1_loss(net(lr_images), hr_images)
-        return loss, {"img_l1": float(loss.detach())}
+        return loss, {"img_l1": loss.detach()}
 
     def fit_vdsr(model: nn.Module, _: None) -> tuple[VDSRCA, TrainSummary]:
         dataset = _training_dataset(PairedLRHRDataset, records, labels, profile, cfg)   # no erasing: the schedule's

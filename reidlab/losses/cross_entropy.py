@@ -39,8 +39,10 @@ def cross_entropy_over_branches(logits_list: Sequence[torch.Tensor] | torch.Tens
     return total / len(per_head) if reduction == "mean" else total
 
 
-def top1_accuracy(logits_list: Sequence[torch.Tensor] | torch.Tensor, targets: torch.Tensor) -> float:
-    """Top-1 training accuracy averaged over the classifier heads, in [0, 1]."""
+def top1_accuracy(logits_list: Sequence[torch.Tensor] | torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Top-1 training accuracy averaged over the classifier heads, in [0, 1], as a 0-d tensor on the
+    logits' device (a logged metric: reading it as a number waits for the device, which ``fit``
+    does every ``log_every`` iterations only, and which a compiled step could not trace)."""
     if len(logits_list) == 0:
         raise ValueError("logits_list is empty")
     with torch.no_grad():
@@ -49,4 +51,4 @@ def top1_accuracy(logits_list: Sequence[torch.Tensor] | torch.Tensor, targets: t
         else:
             correct = torch.stack([(logits.argmax(dim=1) == targets).float().mean()
                                    for logits in logits_list])
-    return float(correct.mean())
+    return correct.mean()

@@ -115,7 +115,7 @@ def reid_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targ
         raise ValueError("outputs need at least one 'logits' and one 'triplet' tensor")
     ce = torch.stack([label_smoothed_ce(lg, targets, eps) for lg in logits]).sum()
     tri = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in feats]).mean()
-    return ce + tri, {"ce": float(ce.detach()), "triplet": float(tri.detach()),
+    return ce + tri, {"ce": ce.detach(), "triplet": tri.detach(),
                       "acc": top1_accuracy(logits, targets)}
 
 
@@ -144,7 +144,7 @@ def pseudo_siamese_loss(student_out: Mapping[str, Sequence[torch.Tensor] | torch
     feat = feature_l1_loss(student_out["features"], teacher_feat)
     img = image_l1_loss(student_out["restored"], hr_images)
     loss = base + feature_weight * feat + image_weight * img
-    return loss, {**logs, "feat_l1": float(feat.detach()), "img_l1": float(img.detach())}
+    return loss, {**logs, "feat_l1": feat.detach(), "img_l1": img.detach()}
 
 
 # ---------------------------------------------------------------- the authors' weighting
@@ -203,7 +203,7 @@ def authors_reid_loss(outputs: Outputs, targets: torch.Tensor, *,
                          "(two with global_triplet=False)")
     ce = torch.stack([label_smoothed_ce(lg, targets, eps) for lg in logits]).sum()
     tri = torch.stack([batch_hard_triplet_loss(f, targets, margin) for f in feats]).mean()
-    return ce_weight * ce + tri, {"ce": float(ce.detach()), "triplet": float(tri.detach()),
+    return ce_weight * ce + tri, {"ce": ce.detach(), "triplet": tri.detach(),
                                   "acc": top1_accuracy(logits, targets)}
 
 
@@ -256,4 +256,4 @@ def authors_pseudo_siamese_loss(student_out: Outputs, teacher_out: Outputs,
     feat = distillation_l1_loss(_distillation_terms(student_out), _distillation_terms(teacher_out))
     img = image_l1_loss(student_out["restored"], hr_images)  # type: ignore[arg-type]
     loss = base + image_weight * img + distill_weight * feat
-    return loss, {**logs, "feat_l1": float(feat.detach()), "img_l1": float(img.detach())}
+    return loss, {**logs, "feat_l1": feat.detach(), "img_l1": img.detach()}

@@ -87,12 +87,12 @@ def mgn_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targe
         reduction: how each term combines its branches, ``"sum"`` or ``"mean"``.
 
     Returns:
-        ``(loss, {"ce": float, "triplet": float, "acc": float})`` where ``acc`` is the
+        ``(loss, {"ce", "triplet", "acc"})``, each a detached 0-d tensor, where ``acc`` is the
         top-1 accuracy averaged over the classifier heads.
     """
     logits = outputs["logits"]
     ce = cross_entropy_over_branches(logits, targets, label_smoothing, reduction)
     tri = triplet_over_branches(outputs["triplet"], targets, margin, reduction)
     loss = ce + tri
-    return loss, {"ce": float(ce.detach()), "triplet": float(tri.detach()),
+    return loss, {"ce": ce.detach(), "triplet": tri.detach(),
                   "acc": top1_accuracy(logits, targets)}
