@@ -70,6 +70,19 @@ def test_run_dir_changes_with_config_but_bf_ignores_pseudo_labels(tmp_path, make
         run_dir(prof, br_spec(prof, make_split()), tmp_path)
 
 
+def test_the_iterations_parameter_is_what_trains_in_an_epoch_based_profile():
+    """quick derives B-F's and B-R's lengths from the training set (epochs); a notebook's
+    ``iterations`` used to be overridden by them, silently (issue 23's session)."""
+    from reidlab.config import resolve_schedule
+
+    quick = get_profile("quick")
+    assert quick.br.epochs > 0 and resolve_schedule(quick.br, n_images=400, n_ids=5).iterations != 120
+    asked = build_profile("quick", task="br", iterations=120)
+    assert resolve_schedule(asked.br, n_images=400, n_ids=5).iterations == 120
+    paper = build_profile("paper", task="bf", iterations=50)     # 500 x identities otherwise
+    assert resolve_schedule(paper.bf, n_images=1000, n_ids=100).iterations == 50
+
+
 def test_run_dir_ignores_result_neutral_settings(tmp_path, make_split):
     """Workers, checkpoint and log intervals (notebook parameters) never retrain: one identity."""
     prof = get_profile("smoke")

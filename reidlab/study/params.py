@@ -43,7 +43,9 @@ def build_profile(profile: str = "quick", *, task: str = "bf", **params: Any) ->
     """The named profile with the notebook's non-``None`` parameters applied.
 
     ``task`` ("bf", "br", "teacher"/"student" for PS-HRNet) picks which training
-    schedule ``iterations``/``lr``/``amp`` refer to.
+    schedule ``iterations``/``lr``/``amp`` refer to. ``iterations`` replaces a length the profile
+    derives from the training set (``epochs``, ``iterations_per_id``), which would otherwise win
+    (:func:`~reidlab.config.resolve_schedule`) and leave the parameter without effect.
     """
     if profile not in PROFILE_NAMES:
         raise ValueError(f"profile={profile!r} is not valid; choose one of: {', '.join(PROFILE_NAMES)}")
@@ -59,6 +61,8 @@ def build_profile(profile: str = "quick", *, task: str = "bf", **params: Any) ->
         section, field = FLAT_PARAMETERS[name]
         section = section.format(task=task)
         changes.setdefault(section, {})[field] = value
+        if name == "iterations":   # the count asked for is what trains: no length derived from the data
+            changes[section].update(epochs=0, iterations_per_id=0)
     prof = get_profile(profile)
     ps_changes = {k: changes.pop(k) for k in ("teacher", "student") if k in changes}
     if ps_changes:
