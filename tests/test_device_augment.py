@@ -85,6 +85,9 @@ def test_paired_device_batches_equal_the_loader_ones(tmp_path: Path, write_image
 def test_unsupported_pipelines_are_refused_naming_the_step(tmp_path: Path, write_image: Any) -> None:
     with pytest.raises(ValueError, match="ColorJitter.*augment_on='loader'"):
         augmentation_spec(T.Compose([T.Resize((HEIGHT, WIDTH)), T.ColorJitter(0.2), T.ToTensor()]))
+    with pytest.raises(ValueError, match="RandomErasing"):   # erasing before Normalize: not what the cache applies
+        augmentation_spec(T.Compose([T.Resize((HEIGHT, WIDTH)), T.ToTensor(), T.RandomErasing(value=0),
+                                     T.Normalize((0.5,) * 3, (0.2,) * 3)]))
     with pytest.raises(ValueError, match="starting with Resize"):
         augmentation_spec(T.Compose([T.ToTensor()]))
     with pytest.raises(ValueError, match="needs ToTensor"):

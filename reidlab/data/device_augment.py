@@ -66,7 +66,7 @@ class AugmentDraw:
 
 
 _SUPPORTED = ("Resize (first), RandomHorizontalFlip, Pad(n) + RandomCrop((height, width)), ToTensor, "
-              "Normalize, RandomErasing(value=<number>)")
+              "Normalize, RandomErasing(value=<number>) (last), in this order")
 
 
 def augmentation_spec(transform: Any) -> tuple[T.Compose, AugmentationSpec]:
@@ -103,8 +103,8 @@ def augmentation_spec(transform: Any) -> tuple[T.Compose, AugmentationSpec]:
         elif isinstance(step, T.Normalize) and seen_tensor and not seen_norm:
             fields["mean"], fields["std"] = tuple(map(float, step.mean)), tuple(map(float, step.std))
             seen_norm = True
-        elif isinstance(step, T.RandomErasing) and seen_tensor and isinstance(step.value, (int, float)) \
-                and not isinstance(step.value, bool):
+        elif isinstance(step, T.RandomErasing) and seen_tensor and i == len(rest) - 1 \
+                and isinstance(step.value, (int, float)) and not isinstance(step.value, bool):   # last, as applied
             fields.update(erasing_p=float(step.p), erasing_scale=tuple(map(float, step.scale)),
                           erasing_ratio=tuple(map(float, step.ratio)), erasing_value=float(step.value))
         else:
