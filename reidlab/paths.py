@@ -215,3 +215,33 @@ def read_json(path: str | os.PathLike[str], *, missing_ok: bool = False) -> Any:
         if missing_ok:
             return None
         raise ValueError(f"{path} is not readable JSON ({exc})") from exc
+
+
+def append_json_line(path: str | os.PathLike[str] | None, entry: Any) -> None:
+    """Append ``entry`` as one JSON line to ``path`` (nothing when ``path`` is empty or ``None``).
+
+    For logs another process reads afterwards (a notebook's kernel reporting to the pipeline):
+    informative only, so an unwritable file is ignored rather than failing the work it describes.
+    """
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+    except OSError:
+        pass
+
+
+def read_json_lines(path: str | os.PathLike[str]) -> list[Any]:
+    """The entries of an :func:`append_json_line` file (none for a missing file; a line cut short
+    by a killed writer is skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries

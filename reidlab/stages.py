@@ -13,13 +13,13 @@ nothing is written and the cost is one environment look-up.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+
+from reidlab.paths import append_json_line, read_json_lines
 
 __all__ = ["STAGES", "STAGE_LOG_ENV", "stage", "read_stage_log"]
 
@@ -53,23 +53,15 @@ def stage(name: str) -> Iterator[None]:
         if stack:
             stack[-1][2] += elapsed
         own = max(elapsed - frame[2], 0.0)
-        try:
-            with open(log, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"stage": name, "seconds": round(own, 4)}) + "\n")
-        except OSError:
-            pass   # timing is informative: a full disk must not fail the study
+        append_json_line(log, {"stage": name, "seconds": round(own, 4)})   # informative: never fails the study
 
 
 def read_stage_log(path: str | os.PathLike[str]) -> dict[str, float]:
     """Seconds per stage in a log written by :func:`stage` (stages absent from it: 0; a
     missing file: every stage 0; a line cut short by a killed kernel: skipped)."""
     totals = dict.fromkeys(STAGES, 0.0)
-    path = Path(path)
-    if not path.is_file():
-        return totals
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for entry in read_json_lines(path):
         try:
-            entry = json.loads(line)
             totals[entry["stage"]] += float(entry["seconds"])
         except (ValueError, KeyError, TypeError):
             continue

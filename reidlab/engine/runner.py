@@ -29,7 +29,7 @@ from torch import nn
 from reidlab.engine.distributed import barrier, init_distributed
 from reidlab.engine.runs import SUMMARY_FILE, RunSpec, locked
 from reidlab.engine.trainer import TrainSummary, seed_everything
-from reidlab.paths import read_json
+from reidlab.paths import append_json_line, read_json, read_json_lines
 
 __all__ = ["Outcome", "train_or_load", "TRAINED_LOG_ENV", "log_trained_run", "read_trained_log"]
 
@@ -103,32 +103,12 @@ TRAINED_LOG_ENV = "REIDLAB_TRAINED_LOG"
 
 def log_trained_run(task: str, out: Path) -> None:
     """Append ``{"task", "run"}`` to the file :data:`TRAINED_LOG_ENV` names (nothing when unset)."""
-    import json
-
-    log = os.environ.get(TRAINED_LOG_ENV)
-    if not log:
-        return
-    try:
-        with open(log, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"task": task, "run": str(out)}) + "\n")
-    except OSError:
-        pass   # informative only
+    append_json_line(os.environ.get(TRAINED_LOG_ENV), {"task": task, "run": str(out)})
 
 
 def read_trained_log(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """The runs a :func:`log_trained_run` file lists (none for a missing file)."""
-    import json
-
-    path = Path(path)
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return [entry for entry in read_json_lines(path) if isinstance(entry, dict)]
 
 
 def _stored_summary(out: Path) -> TrainSummary | None:
