@@ -47,7 +47,8 @@ from reidlab.config import AMP_MODES, TrainConfig
 
 __all__ = [
     "BF16_FLAGS", "BF16_PROBE_TOLERANCE", "CpuInfo", "bf16_convolution_error", "cpu_info", "native_bf16",
-    "resolve_amp", "resolve_channels_last", "resolve_precision", "amp_name", "precision_report", "bf16_words", "SLOW_BF16_FACTOR",
+    "resolve_amp", "resolve_channels_last", "resolve_precision", "amp_name", "precision_report", "bf16_words",
+    "SLOW_BF16_FACTOR",
 ]
 
 #: ``/proc/cpuinfo`` flags that make bf16 arithmetic native on x86 (AMX tiles, AVX512-BF16).

@@ -420,7 +420,7 @@ def train_teacher(profile: Profile, split: ProtocolSplit, out_dir: str | os.Path
     cfg = teacher_schedule(profile, split)
     objective = authors_teacher_loss if ps.objective == "authors" else reid_loss
 
-    def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss_fn(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         images, targets, _ = batch
         return objective(net(images), targets, margin=cfg.margin, eps=cfg.label_smoothing)
 
@@ -457,7 +457,7 @@ def train_vdsr_warmup(profile: Profile, split: ProtocolSplit, out_dir: str | os.
     spec = spec or vdsr_warmup_spec(profile, split)
     cfg = vdsr_warmup_schedule(profile, split)
 
-    def restoration_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def restoration_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         lr_images, hr_images, _, _ = batch
         loss = image_l1_loss(net(lr_images), hr_images)
         return loss, {"img_l1": loss.detach()}
@@ -521,7 +521,7 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
                                 vdsr_lr_scale=vdsr_lr_scale, vdsr_start=vdsr_start)
     cfg = student_schedule(profile, split)
 
-    def simple_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def simple_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         lr_images, hr_images, targets, _ = batch
         with torch.no_grad():
             teacher_feat = teacher(hr_images)
@@ -530,7 +530,7 @@ def train_student(profile: Profile, split: ProtocolSplit, teacher: HRNetReID,
                                    feature_weight=ps.feature_l1_weight,
                                    image_weight=ps.image_l1_weight)
 
-    def authors_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def authors_loss(net: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         lr_images, hr_images, targets, _ = batch
         with torch.no_grad():
             teacher_out = teacher.outputs(hr_images)     # eval mode: the notebook's train(False)

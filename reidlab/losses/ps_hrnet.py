@@ -99,7 +99,7 @@ def image_l1_loss(restored: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
 
 def reid_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targets: torch.Tensor,
-              margin: float = 0.3, eps: float = 0.1) -> tuple[torch.Tensor, dict[str, float]]:
+              margin: float = 0.3, eps: float = 0.1) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """HRNet-ReID objective ``L_ce + L_tri`` (the teacher's loss, and part of the student's).
 
     ``L_ce`` sums :func:`label_smoothed_ce` over the ``"logits"`` heads and ``L_tri``
@@ -122,7 +122,7 @@ def reid_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targ
 def pseudo_siamese_loss(student_out: Mapping[str, Sequence[torch.Tensor] | torch.Tensor],
                         teacher_feat: torch.Tensor, hr_images: torch.Tensor, targets: torch.Tensor,
                         margin: float = 0.3, eps: float = 0.1, feature_weight: float = 1.0,
-                        image_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+                        image_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PS-HRNet student objective ``L_ce + L_tri + w_f L_feat + w_i L_img``.
 
     Args:
@@ -174,7 +174,7 @@ def _distillation_terms(outputs: Outputs) -> list[torch.Tensor]:
 def authors_reid_loss(outputs: Outputs, targets: torch.Tensor, *,
                       ce_weight: float = AUTHORS_CE_WEIGHT, margin: float = 0.3,
                       eps: float = 0.1, global_triplet: bool = True
-                      ) -> tuple[torch.Tensor, dict[str, float]]:
+                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PS-HRNet authors' notebook, training cell (``1.15*loss1 + (loss2+...+loss6)/5``):
     ``ce_weight * L_ce + mean_k L_tri(f_k)``.
 
@@ -208,7 +208,7 @@ def authors_reid_loss(outputs: Outputs, targets: torch.Tensor, *,
 
 
 def authors_teacher_loss(outputs: Outputs, targets: torch.Tensor, *, margin: float = 0.3,
-                         eps: float = 0.1) -> tuple[torch.Tensor, dict[str, float]]:
+                         eps: float = 0.1) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """HRNet-ReID alone as the authors trained it (first-phase repository
     NUISTGY/Person-re-identification-based-on-HRNet, ``HRnet_reID.ipynb`` training cell:
     ``loss_cls + (loss3+loss4+loss5+loss6)/4``, the 6144-d triplet commented out):
@@ -226,7 +226,7 @@ def authors_pseudo_siamese_loss(student_out: Outputs, teacher_out: Outputs,
                                 ce_weight: float = AUTHORS_CE_WEIGHT, margin: float = 0.3,
                                 eps: float = 0.1, image_weight: float = AUTHORS_IMAGE_WEIGHT,
                                 distill_weight: float = AUTHORS_DISTILL_WEIGHT
-                                ) -> tuple[torch.Tensor, dict[str, float]]:
+                                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PS-HRNet authors' notebook, training cell (``loss = 1.15*loss1 + (loss2+...+loss6)/5
     + 0.5*loss8 + 0.5*loss7``): the student's objective
 

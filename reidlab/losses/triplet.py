@@ -75,7 +75,7 @@ def triplet_over_branches(features_list: Sequence[torch.Tensor] | torch.Tensor, 
 
 def mgn_loss(outputs: Mapping[str, Sequence[torch.Tensor] | torch.Tensor], targets: torch.Tensor,
              margin: float, label_smoothing: float = 0.0,
-             reduction: str = "sum") -> tuple[torch.Tensor, dict[str, float]]:
+             reduction: str = "sum") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """B-F / B-R objective: Eq. (1) over the 8 classifiers + Eq. (2) over the 3 global
     features, ``L = L_ce + L_triplet``.
 
