@@ -218,6 +218,23 @@ def ps_train(profile: Profile, device: torch.device, num_classes: int, *, studen
     return train_step(model, build_optimizer(params, cfg), loss_of, device, "bf16", compile_mode)
 
 
+def fresh_memory(device: torch.device) -> None:
+    """Before a variant: free what the previous one left and restart the peak-memory count."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def finish(result: Result, device: torch.device, note: str) -> Result:
+    """After a variant: its peak memory, and one line with its rate (or failure) and ``note``."""
+    if device.type == "cuda":
+        result.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
+    status = result.error or f"{result.images_per_s:9.1f} img/s {result.ms:8.1f} ms"
+    print(f"  {result.name:28s} {status}  {note}", flush=True)
+    return result
+
+
 def fake_image_records(root: Path, n_ids: int, per_id: int, height: int, width: int) -> list[ImageRecord]:
     """``n_ids`` x ``per_id`` noise PNGs of ``height`` x ``width`` under ``root``, at factors 1-4 (an MLR
     training set's shape: decoded, degraded and resized as the real data are)."""
@@ -255,10 +272,7 @@ def fit_rate(result: Result, profile: Profile, device: torch.device, num_classes
             sync()
             marks[iteration] = time.perf_counter()
 
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
+    fresh_memory(device)
     try:
         torch.manual_seed(0)
         model = build_mgn(num_classes, m.backbone, attention=m.attention, reduction=m.reduction, feat_dim=m.feat_dim,
@@ -276,12 +290,8 @@ def fit_rate(result: Result, profile: Profile, device: torch.device, num_classes
         result.images_per_s = result.batch * iters / seconds
     except Exception as err:  # noqa: BLE001 - one failing variant must not lose the others
         result.error = f"FAILED {type(err).__name__}: {' '.join(str(err).split())[:300]}"
-    if device.type == "cuda":
-        result.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
-    status = result.error or f"{result.images_per_s:9.1f} img/s {result.ms:8.1f} ms"
-    print(f"  {result.name:28s} {status}  (compile={cfg.compile} {cfg.compile_mode}, augment_on={cfg.augment_on}, "
-          f"workers {cfg.num_workers})", flush=True)
-    return result
+    return finish(result, device, f"(compile={cfg.compile} {cfg.compile_mode}, augment_on={cfg.augment_on}, "
+                                  f"workers {cfg.num_workers})")
 
 
 def _packed_worker(rank: int, tiny: bool, device: str, num_classes: int, compile_mode: str, warmup: int, iters: int,
@@ -348,10 +358,7 @@ def measure(result: Result, build: Callable[[], Step], kernels: str, device: tor
     trace it), warm it up, time ``iters`` iterations; errors are recorded, not raised.
     ``kernels``: ``"fit"`` (``fit``'s ``deterministic_mode``), ``"default"`` (torch's settings, as
     ``extract_features``) or ``"benchmark"`` (``cudnn.benchmark`` autotuning)."""
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
+    fresh_memory(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     previous = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = kernels == "benchmark"
@@ -378,11 +385,7 @@ def measure(result: Result, build: Callable[[], Step], kernels: str, device: tor
         result.error = f"FAILED {type(err).__name__}: {' '.join(str(err).split())[:300]}"
     finally:
         torch.backends.cudnn.benchmark = previous
-    if device.type == "cuda":
-        result.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
-    status = result.error or f"{result.images_per_s:9.1f} img/s {result.ms:8.1f} ms"
-    print(f"  {result.name:28s} {status}  warm-up {result.warmup_s:5.1f} s", flush=True)
-    return result
+    return finish(result, device, f"warm-up {result.warmup_s:5.1f} s")
 
 
 def finite(value: Any) -> Any:

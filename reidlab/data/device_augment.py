@@ -230,7 +230,6 @@ class DeviceAugmentedBatches:
             start += len(parts[0])
         self.caches = [c.to(self.device) for c in caches]
         self.labels = torch.tensor(dataset.labels, dtype=torch.int64)
-        self.nbytes = nbytes
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -135,11 +135,10 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> CpuInfo:
         capability = str(torch.backends.cpu.get_cpu_capability())
     except Exception:  # noqa: BLE001 - older torch: the capability is only informative
         capability = "unknown"
-    reported = tuple(f for f in REPORTED_FLAGS if f in flags)
-    native = any(flag in reported for flag in BF16_FLAGS)
-    return CpuInfo(model=model or platform.processor() or "unknown", flags=reported,
-                   capability=capability, machine=platform.machine(),
-                   bf16_error=bf16_convolution_error() if native else 0.0)
+    info = CpuInfo(model=model or platform.processor() or "unknown",
+                   flags=tuple(f for f in REPORTED_FLAGS if f in flags),
+                   capability=capability, machine=platform.machine())
+    return dataclasses.replace(info, bf16_error=bf16_convolution_error()) if info.native_bf16 else info
 
 
 def native_bf16(info: CpuInfo | None = None) -> bool:

@@ -105,7 +105,6 @@ from reidlab.config import (
     Profile,
     TrainConfig,
     resolve_schedule,
-    to_dict,
     train_identity,
 )
 from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_transforms
