@@ -35,7 +35,7 @@ def main() -> int:
     total = sum(notebooks.values()) or 1.0
     precision = info.get("precision", {})
     print(f"{path}: profile {info.get('profile')}, {total / 60:.1f} min in notebooks "
-          f"(wall {info.get('wall_seconds', total) / 60:.1f} min), finished {info.get('finished', '?')}")
+          f"(wall {(info.get('wall_seconds') or total) / 60:.1f} min), finished {info.get('finished', '?')}")
     if precision:
         print(f"CPU {precision.get('cpu_model')} (flags: {', '.join(precision.get('cpu_flags', [])) or 'none'}; "
               f"native bf16: {precision.get('native_bf16')}), device {precision.get('device')}, training "

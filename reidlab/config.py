@@ -261,7 +261,7 @@ def _quick() -> Profile:
         data=DataConfig(n_ids=200, images_per_id=8, n_cameras=4, hr_height=128, hr_width=64, val_ids=20),
         # MGN (B-F) computes at 96x48: it resizes the 128x64 input inside the network, 1.75x faster in fp32
         # on the AVX2 EPYC (20.9 against 11.9 images/s), which brings the replicated study within the CPU
-        # budget on a CPU without native bf16; its cost in accuracy is in the README (measured against
+        # budget on a CPU without native bf16; its cost in accuracy is in docs/history.md (measured against
         # the same study at 128x64). SynthPeople v3 draws its fine cues (garment patterns, logos) large
         # enough to be resolved at 96x48 and lost at x3-x4, so the HR-only B-F still pays for LR queries
         # (v2's cues, sized for 128x64, were half lost at 96x48 already). The images, their LR synthesis and the light B-R (which needs the

@@ -92,3 +92,30 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def stale_results_warning(root: Path = REPO_ROOT) -> str | None:
+    """A warning when the committed ``results/`` were made by other code than the checkout's
+    (the code digest of ``reidlab/`` and ``notebooks/``, :func:`reidlab.study.provenance.code_digest`,
+    against the one ``results/run_info.json`` declares); ``None`` when they match."""
+    import json
+
+    from reidlab.study.provenance import code_digest
+
+    info_path = root / "results" / "run_info.json"
+    if not info_path.is_file():
+        return f"{info_path} is missing: run `make reproduce` to regenerate results/"
+    declared = (json.loads(info_path.read_text()).get("code") or {}).get("code_digest")
+    current = code_digest(root)
+    if declared == current:
+        return None
+    return (f"results/ were made by code digest {declared}, but reidlab/ and notebooks/ now digest to {current}: "
+            "the committed numbers may be stale; regenerate them with `make reproduce` (this does not fail the tests)")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 - pytest hook
+    """``make test`` warns (it does not fail) when results/ were made by other code (issue 32)."""
+    warning = stale_results_warning()
+    if warning:
+        terminalreporter.write_sep("=", "stale results warning", yellow=True)
+        terminalreporter.write_line(f"WARNING: {warning}", yellow=True)

@@ -266,6 +266,78 @@ def test_rules_cover_every_headline_key() -> None:
     assert dataclasses.is_dataclass(check.Check)
 
 
+def test_check_results_uses_a_key_s_own_spread_where_the_reference_stores_one() -> None:
+    """Issue 32: a key with ``<key>_unit_std`` beside it is judged within 3 x its own spread (at
+    least MIN_TOLERANCE), not within B-F's."""
+    ref = {**REFERENCE, "control_gain_r1_lr_query_shuffled_br": -1.6, "control_gain_r1_lr_query_shuffled_br_unit_std": 0.6}
+    assert check.rule_of("control_gain_r1_lr_query_shuffled_br_unit_std", ref) == "bound"
+    assert _failed_against(ref, {**ref, "control_gain_r1_lr_query_shuffled_br": -1.6 + 1.7}) == []
+    moved = {**ref, "control_gain_r1_lr_query_shuffled_br": -1.6 + 1.9}           # 3 x 0.6 = 1.8, B-F's would allow 12
+    assert _failed_against(ref, moved) == ["control_gain_r1_lr_query_shuffled_br"]
+    tight = {**ref, "control_gain_r1_lr_query_shuffled_br_unit_std": 0.0}         # units all agreed: the floor
+    assert _failed_against(tight, {**tight, "control_gain_r1_lr_query_shuffled_br": -1.6 + check.MIN_TOLERANCE}) == []
+    assert _failed_against(tight, {**tight, "control_gain_r1_lr_query_shuffled_br": -1.6 + 1.1}) != []
+
+
+#: the regime numbers of a reference run (the committed quick study's shape)
+REGIME = {**REFERENCE, "hr_only_bf_hr_to_hr_r1": 61.4, "hr_only_bf_lr_to_hr_r1": 29.7, "bf_lr_to_hr_r1": 28.5,
+          "br_accuracy": 94.0, "br_chance": 25.0, "br_pseudo_balanced_accuracy": 31.8, "br_pseudo_chance": 20.0,
+          "vdsr_mae": 2.6, "interp_mae": 3.0}
+
+
+def _broken_invariants(reference: dict, candidate: dict) -> list[str]:
+    return [c.key for c in check.check_invariants(reference, candidate) if c.failed]
+
+
+def test_check_results_fails_a_lost_regime_that_the_tolerances_would_pass() -> None:
+    """Issue 32: the three moved-regime cases (pseudo-label B-R at chance, VDSR-CA behind
+    interpolation, an HR-only B-F without an LR penalty) each fail check-results, although every
+    number stays within B-F's spread; a faithful rerun passes."""
+    assert _broken_invariants(REGIME, REGIME) == []
+    faithful = {**REGIME, "br_pseudo_balanced_accuracy": 27.0, "hr_only_bf_lr_to_hr_r1": 33.0, "vdsr_mae": 2.8,
+                "bf_lr_to_hr_r1": 27.0}
+    assert _broken_invariants(REGIME, faithful) == [] and _failed(faithful) == []
+    at_chance = {**REGIME, "br_pseudo_balanced_accuracy": 20.0}
+    assert _failed_against(REGIME, at_chance) == []                                # within 3 x 4.0: the old check passed
+    assert _broken_invariants(REGIME, at_chance) == ["regime: pseudo-label B-R balanced above chance"]
+    behind = {**REGIME, "vdsr_mae": 3.05}                                          # within its +-0.5
+    assert _failed_against(REGIME, behind) == []
+    assert _broken_invariants(REGIME, behind) == ["regime: VDSR-CA restores better than interpolation"]
+    no_penalty = {**REGIME, "hr_only_bf_lr_to_hr_r1": 55.0, "hr_only_bf_hr_to_hr_r1": 61.4}
+    assert _broken_invariants(REGIME, no_penalty) == ["regime: HR-only B-F loses rank-1 on LR queries"]
+    flipped = {**REGIME, "bf_lr_to_hr_r1": 31.0}                                  # MLR training now helps: sign flips
+    assert _broken_invariants(REGIME, flipped) == ["regime: sign of the multi-resolution training gain"]
+    assert _broken_invariants(REGIME, {**REGIME, "br_accuracy": 26.0}) == ["regime: B-R above chance on the factor classes"]
+    unreported = {k: v for k, v in REGIME.items() if k != "vdsr_mae"}
+    assert _broken_invariants(REGIME, unreported) == ["regime: VDSR-CA restores better than interpolation"]
+    arm = {k: v for k, v in REGIME.items() if not k.startswith("br_pseudo")}    # no pseudo-labels on either side
+    assert "regime: pseudo-label B-R balanced above chance" not in {c.key for c in check.check_invariants(arm, arm)}
+
+
+def test_a_regime_the_reference_never_reached_cannot_be_lost() -> None:
+    """A dataset arm whose B-F barely learned (real VIPeR: HR-only B-F at 5.7 on HR and LR queries
+    alike) breaks the HR-only penalty in the reference itself: reported, not failed."""
+    weak = {**REGIME, "hr_only_bf_hr_to_hr_r1": 5.7, "hr_only_bf_lr_to_hr_r1": 5.7}
+    checks = {c.key: c for c in check.check_invariants(weak, weak)}
+    penalty = checks["regime: HR-only B-F loses rank-1 on LR queries"]
+    assert penalty.ok and "not held by the reference either" in penalty.note
+    assert "**does not hold**" in "\n".join(check.regime_lines(weak))
+
+
+def test_the_committed_results_hold_their_regime_and_agree_with_themselves() -> None:
+    """A faithful rerun passes: the committed results (and each dataset arm) against themselves;
+    the embedded study holds every invariant of its regime."""
+    from reidlab.paths import repo_root
+    from reidlab.paths import read_json
+
+    results = repo_root() / "results"
+    for folder in [results, *(sub for sub in sorted(results.iterdir()) if (sub / "metrics.json").is_file())]:
+        checks = check.check_results(folder, folder)
+        assert [c.key for c in checks if c.failed] == [], folder
+    regime = check.regime_lines(read_json(results / "metrics.json"))
+    assert len(regime) == len(check.REGIME_INVARIANTS) and not any("does not hold" in line for line in regime), regime
+
+
 def test_run_info_names_the_cpu_precision_and_stage_times(cpu_without_bf16: CpuInfo,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from reidlab.study.pipeline import run_info, stage_seconds

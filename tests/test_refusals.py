@@ -702,7 +702,7 @@ from reidlab.study import contract, pipeline  # noqa: E402
 
 
 def _dirty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "code_version",
+    monkeypatch.setattr(pipeline.provenance, "code_version",
                         lambda: {"commit": "0" * 40, "tree": "dirty", "changed": ["reidlab/config.py"]})
 
 

@@ -84,6 +84,8 @@ def train_or_load(spec: RunSpec, out_dir: str | os.PathLike[str], *,
     info = init_distributed(torch.device(device) if device is not None else None)
     with locked(out, enabled=info.is_main):
         if resume and done(out):
+            if info.is_main:
+                log_trained_run(spec.task, out, reused=True)
             return Outcome(load(out), _stored_summary(out), trained=False)
         spec.prepare(out, resume=resume, write=info.is_main)
         barrier()  # every rank has checked the old config before rank 0 replaces it
@@ -101,14 +103,18 @@ def train_or_load(spec: RunSpec, out_dir: str | os.PathLike[str], *,
 TRAINED_LOG_ENV = "REIDLAB_TRAINED_LOG"
 
 
-def log_trained_run(task: str, out: Path) -> None:
-    """Append ``{"task", "run"}`` to the file :data:`TRAINED_LOG_ENV` names (nothing when unset)."""
-    append_json_line(os.environ.get(TRAINED_LOG_ENV), {"task": task, "run": str(out)})
+def log_trained_run(task: str, out: Path, *, reused: bool = False) -> None:
+    """Append ``{"task", "run"}`` (with ``"reused": true`` for a finished run loaded, not trained)
+    to the file :data:`TRAINED_LOG_ENV` names (nothing when unset)."""
+    append_json_line(os.environ.get(TRAINED_LOG_ENV),
+                     {"task": task, "run": str(out), **({"reused": True} if reused else {})})
 
 
-def read_trained_log(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """The runs a :func:`log_trained_run` file lists (none for a missing file)."""
-    return [entry for entry in read_json_lines(path) if isinstance(entry, dict)]
+def read_trained_log(path: str | os.PathLike[str], *, reused: bool = False) -> list[dict[str, str]]:
+    """The runs a :func:`log_trained_run` file lists as trained (or resumed) there, or with
+    ``reused=True`` those it lists as loaded finished (none for a missing file)."""
+    return [entry for entry in read_json_lines(path)
+            if isinstance(entry, dict) and bool(entry.get("reused")) == reused]
 
 
 def _stored_summary(out: Path) -> TrainSummary | None:

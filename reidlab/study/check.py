@@ -13,9 +13,12 @@ spread it reports itself. Each ``metrics.json`` key falls under one rule (:func:
     it). The bounds themselves move with the estimate and are not compared separately.
 ``spread``
     a score of trained models (rank-1, mAP, accuracy, a control's gain): the candidate may
-    differ by at most :data:`SPREAD_MULTIPLIER` x *s*, where *s* is the between-unit standard
-    deviation the reference reports for B-F's rank-1 (``bf_lr_to_hr_r1_unit_std``: 3 training
-    seeds on Market-like, notebook 03); in references older than that key, the same number from
+    differ by at most :data:`SPREAD_MULTIPLIER` x *s* (and never less than
+    :data:`MIN_TOLERANCE`), where *s* is the key's own between-unit standard deviation when the
+    reference stores one beside it (``<key>_unit_std``: PS-HRNet's rank-1 over its units, each
+    control's gain over the units of notebook 07), else the one the reference reports for
+    B-F's rank-1 (``bf_lr_to_hr_r1_unit_std``: 3 training seeds on Market-like, notebook 03; a
+    key trained as one unit has no spread of its own); in references older than that key, the same number from
     notebook 03's summary table, else the one implied by the reference's RFD-gain interval
     (*s* = half-width x sqrt(n) / t(0.975, n-1), the spread of a paired difference: smaller). Two runs
     whose seeds differ in that way differ by sqrt(2) *s* in standard deviation, so 3 *s* is
@@ -35,23 +38,42 @@ spread it reports itself. Each ``metrics.json`` key falls under one rule (:func:
 
 Claims (the rows of 04's and 07's claims tables) must keep their verdict's kind: "consistent
 with the paper", "inconclusive", "not reproduced", ... A flipped verdict is a failure.
+
+The regime (:data:`REGIME_INVARIANTS`): what the study's conclusions rest on is checked as a
+claim of its own, whatever the tolerances above allow: an HR-only B-F loses at least
+:data:`MIN_HR_ONLY_PENALTY` rank-1 points on LR queries; B-R names resolutions above chance on
+the factor classes, and its balanced accuracy on pseudo-labels is above chance (both by more
+than :data:`CHANCE_MARGIN` points); VDSR-CA restores better than interpolation; and the
+multi-resolution training gain (MLR B-F minus HR-only B-F on LR queries) keeps the reference's
+sign. An invariant whose numbers neither run reports (a dataset arm without pseudo-labels) is
+not applicable; one the reference reports and the candidate does not fails; one the reference
+itself breaks (a dataset arm whose B-F never learned enough to lose accuracy on LR queries) is
+reported as such and cannot be lost. Each results README lists its regime (:func:`regime_lines`).
 """
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reidlab.study.io import read_json
 
-__all__ = ["SPREAD_MULTIPLIER", "MAE_TOLERANCE", "Check", "rule_of", "unit_spread", "compare_metrics",
-           "compare_claims", "check_results", "format_checks"]
+__all__ = ["SPREAD_MULTIPLIER", "MIN_TOLERANCE", "MAE_TOLERANCE", "MIN_HR_ONLY_PENALTY", "CHANCE_MARGIN", "Check",
+           "Invariant", "REGIME_INVARIANTS", "rule_of", "unit_spread", "compare_metrics", "compare_claims",
+           "check_invariants", "regime_lines", "check_results", "format_checks"]
 
 SPREAD_MULTIPLIER = 3.0
+#: the smallest tolerance of a ``spread`` key (rank-1 points): a key whose units all agreed
+#: (std 0) still admits the granularity of a rank-1 over a few hundred queries
+MIN_TOLERANCE = 1.0
 MAE_TOLERANCE = 0.5
+#: regime invariants (:data:`REGIME_INVARIANTS`)
+MIN_HR_ONLY_PENALTY = 10.0
+CHANCE_MARGIN = 2.0
+UNIT_STD_SUFFIX = "_unit_std"
 SPREAD_KEY = "bf_lr_to_hr_r1_unit_std"
 _EXACT = ("_chance", "_units_", "camera_cue_")
 _CHOICES = ("lambda_chosen", "pseudo_bins_chosen")
@@ -81,7 +103,7 @@ def rule_of(key: str, reference: Mapping[str, Any]) -> str:
     """The rule (see the module docstring) that ``key`` of a ``metrics.json`` is compared by."""
     if key in _IGNORED:
         return "ignored"
-    if key.endswith(("_ci_low", "_ci_high")) or key == SPREAD_KEY:
+    if key.endswith(("_ci_low", "_ci_high", UNIT_STD_SUFFIX)) or key == SPREAD_KEY:
         return "bound"
     if key in _CHOICES:
         return "choice"
@@ -184,11 +206,94 @@ def compare_metrics(reference: Mapping[str, Any], candidate: Mapping[str, Any]) 
                     "" if same_side else f"interval {side_new}, the reference's {side_ref}") if part)
             checks.append(Check(key, rule, ref, new, f"in [{lo:.1f}, {hi:.1f}], {side_ref}",
                                 inside and same_side, note))
+        elif not (_finite(new) and _finite(ref)):
+            checks.append(Check(key, rule, ref, new, "a number", False, "not a finite number"))
         else:
-            checks.append(Check(key, rule, ref, new, f"+-{spread_tol:.1f}", abs(new - ref) <= spread_tol,
-                                "" if abs(new - ref) <= spread_tol
-                                else f"differs by {new - ref:+.1f}, more than {SPREAD_MULTIPLIER:g} x {s:.2f} ({source})"))
+            own = reference.get(f"{key}{UNIT_STD_SUFFIX}")
+            key_s, key_source = ((float(own), f"{key}{UNIT_STD_SUFFIX} of the reference") if _finite(own)
+                                 else (s, source))
+            tol = max(SPREAD_MULTIPLIER * key_s, MIN_TOLERANCE)
+            checks.append(Check(key, rule, ref, new, f"+-{tol:.1f}", abs(new - ref) <= tol,
+                                "" if abs(new - ref) <= tol
+                                else f"differs by {new - ref:+.1f}, more than {SPREAD_MULTIPLIER:g} x {key_s:.2f} "
+                                     f"({key_source})"))
     return checks
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A claim about the regime that must hold in any faithful run: ``value(metrics)`` computes
+    its quantity (``None`` when a number it needs is missing), ``holds(value, reference_value)``
+    judges it, ``allowed`` says in words what must hold."""
+
+    name: str
+    keys: tuple[str, ...]
+    value: Callable[[Mapping[str, Any]], float]
+    holds: Callable[[float, float | None], bool]
+    allowed: str
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+REGIME_INVARIANTS: tuple[Invariant, ...] = (
+    Invariant("regime: HR-only B-F loses rank-1 on LR queries", ("hr_only_bf_hr_to_hr_r1", "hr_only_bf_lr_to_hr_r1"),
+              lambda m: m["hr_only_bf_hr_to_hr_r1"] - m["hr_only_bf_lr_to_hr_r1"],
+              lambda v, _ref: v >= MIN_HR_ONLY_PENALTY, f"HR minus LR queries >= {MIN_HR_ONLY_PENALTY:g} points"),
+    Invariant("regime: B-R above chance on the factor classes", ("br_accuracy", "br_chance"),
+              lambda m: m["br_accuracy"] - m["br_chance"],
+              lambda v, _ref: v > CHANCE_MARGIN, f"accuracy minus chance > {CHANCE_MARGIN:g} points"),
+    Invariant("regime: pseudo-label B-R balanced above chance", ("br_pseudo_balanced_accuracy", "br_pseudo_chance"),
+              lambda m: m["br_pseudo_balanced_accuracy"] - m["br_pseudo_chance"],
+              lambda v, _ref: v > CHANCE_MARGIN, f"balanced accuracy minus chance > {CHANCE_MARGIN:g} points"),
+    Invariant("regime: VDSR-CA restores better than interpolation", ("vdsr_mae", "interp_mae"),
+              lambda m: m["interp_mae"] - m["vdsr_mae"],
+              lambda v, _ref: v > 0, "interpolation's error minus VDSR-CA's > 0"),
+    Invariant("regime: sign of the multi-resolution training gain", ("bf_lr_to_hr_r1", "hr_only_bf_lr_to_hr_r1"),
+              lambda m: m["bf_lr_to_hr_r1"] - m["hr_only_bf_lr_to_hr_r1"],
+              lambda v, ref: ref is None or _sign(v) == _sign(ref), "MLR minus HR-only B-F on LR queries: "
+                                                                     "the reference's sign"),
+)
+
+
+def _invariant_value(inv: Invariant, metrics: Mapping[str, Any]) -> float | None:
+    return float(inv.value(metrics)) if all(_finite(metrics.get(k)) for k in inv.keys) else None
+
+
+def check_invariants(reference: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Check]:
+    """One :class:`Check` per :data:`REGIME_INVARIANTS` entry that applies (its numbers are in
+    the reference or the candidate)."""
+    checks = []
+    for inv in REGIME_INVARIANTS:
+        ref, new = _invariant_value(inv, reference), _invariant_value(inv, candidate)
+        if ref is None and new is None:
+            continue
+        if new is None:
+            checks.append(Check(inv.name, "invariant", ref, None, inv.allowed, False,
+                                f"not reported by this run ({', '.join(inv.keys)})"))
+            continue
+        ok = bool(inv.holds(new, ref))
+        if not ok and ref is not None and not inv.holds(ref, ref):
+            # the reference never reached this part of the regime: nothing to lose, said so
+            checks.append(Check(inv.name, "invariant", ref, new, inv.allowed, True,
+                                "not held by the reference either: this study's regime lacks it"))
+            continue
+        checks.append(Check(inv.name, "invariant", ref, new, inv.allowed, ok, "" if ok else "the regime is lost"))
+    return checks
+
+
+def regime_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """One Markdown line per :data:`REGIME_INVARIANTS` entry that applies to ``metrics``: its
+    value and whether it holds (the results README's regime section)."""
+    lines = []
+    for inv in REGIME_INVARIANTS:
+        value = _invariant_value(inv, metrics)
+        if value is not None:
+            holds = inv.holds(value, value)
+            lines.append(f"- {inv.name.removeprefix('regime: ')}: {value:+.1f} ({inv.allowed}): "
+                         f"{'holds' if holds else '**does not hold**'}")
+    return lines
 
 
 def _verdict_kind(verdict: str) -> str:
@@ -231,7 +336,8 @@ def check_results(reference: str | os.PathLike[str], candidate: str | os.PathLik
     ref_metrics = read_json(reference / "metrics.json")
     if not _finite(ref_metrics.get(SPREAD_KEY)) and (spread := _spread_from_summary(reference)) is not None:
         ref_metrics = {**ref_metrics, SPREAD_KEY: spread}   # in the reference's 03 table (older metrics.json)
-    return (compare_metrics(ref_metrics, read_json(candidate / "metrics.json"))
+    new_metrics = read_json(candidate / "metrics.json")
+    return (compare_metrics(ref_metrics, new_metrics) + check_invariants(ref_metrics, new_metrics)
             + compare_claims(reference, candidate))
 
 

@@ -272,6 +272,9 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "br_pseudo_balanced_accuracy": ("02_train_br", "br_pseudo_balanced_accuracy", 1.0),
     "br_pseudo_majority": ("02_train_br", "br_pseudo_majority", 1.0),
     "ps_hrnet_lr_to_hr_r1": ("06_ps_hrnet", "ps_hrnet_lr_query_r1", 1.0),
+    # its standard deviation between independently trained units (null from one unit): check-results'
+    # tolerance for it (reidlab/study/check.py)
+    "ps_hrnet_lr_to_hr_r1_unit_std": ("06_ps_hrnet", "ps_hrnet_lr_query_r1_unit_std", 1.0),
     # mean absolute error to the HR image, in percent of the intensity range
     "vdsr_mae": ("06_ps_hrnet", "vdsr_mae", 100.0),
     "interp_mae": ("06_ps_hrnet", "interp_mae", 100.0),
@@ -300,6 +303,11 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "pseudo_bins_chosen": ("04_ablations", "pseudo_bins_chosen", 1.0),
     # each control's rank-1 change against B-F alone (reidlab/study/controls.py)
     **{f"control_gain_r1_{p}_{c}": ("07_controls", f"control_gain_r1_{p}_{c}", 1.0)
+       for p in ("lr_query", "multi_res_gallery")
+       for c in ("euclidean", "resolution_oracle", "camera_oracle", "untrained_br", "shuffled_br",
+                 "second_bf_subtracted", "second_bf_ensemble")},
+    # ... and its standard deviation between the units (null from one unit): check-results' tolerance
+    **{f"control_gain_r1_{p}_{c}_unit_std": ("07_controls", f"control_gain_r1_{p}_{c}_unit_std", 1.0)
        for p in ("lr_query", "multi_res_gallery")
        for c in ("euclidean", "resolution_oracle", "camera_oracle", "untrained_br", "shuffled_br",
                  "second_bf_subtracted", "second_bf_ensemble")},

@@ -8,26 +8,40 @@ identities and cameras as scored and each trial's unit (:func:`save_bundle`, a f
 is an error naming the notebook that writes it), ranks (:func:`query_ranking`) and draws RFD's
 Fig. 4 row for one query (:func:`ranking_row`); :func:`explorer_widget` puts it behind
 ipywidgets in JupyterLab.
+
+Notebook 08 shows by default the first query whose top-10 changes with lambda
+(:func:`query_with_changed_ranking`, between the lambdas :data:`CHANGE_LAMS`;
+:func:`choose_query`), and the widget prints that query's ranked gallery identities as one line of
+text (:func:`ranking_line`, read back by :func:`read_ranking_line`), so a reader and the browser
+test (tests/test_lab_browser.py) see the ranking change, not only a redrawn figure.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
 
 from reidlab.data.records import ImageRecord
 
-__all__ = ["BUNDLE_WRITERS", "bundle_path", "save_bundle", "load_bundle", "TrialRanking", "QueryRanking",
-           "query_ranking", "trial_rank1", "rank1_table", "ranking_row", "rank_table", "save_trial_results",
+__all__ = ["BUNDLE_WRITERS", "CHANGE_LAMS", "IDENTITIES_LABEL", "bundle_path", "save_bundle", "load_bundle",
+           "TrialRanking", "QueryRanking", "query_ranking", "top_identities", "query_with_changed_ranking",
+           "QueryChoice", "choose_query", "check_query", "trial_of", "ShownRanking", "ranking_line",
+           "read_ranking_line", "trial_rank1", "rank1_table", "ranking_row", "rank_table", "save_trial_results",
            "explorer_widget", "interactive", "load_sources"]
 
 #: which notebook writes the bundle of each protocol
 BUNDLE_WRITERS = {"lr_query": "notebooks/03_rfd_eval.ipynb", "multi_res_gallery": "notebooks/05_per_split_plot.ipynb"}
+#: the two lambdas between which notebook 08's default query (``query = None``) changes its top-k:
+#: B-F alone, and B-F + RFD at the middle of the widget's lambda slider (0 to 1)
+CHANGE_LAMS: tuple[float, float] = (0.0, 0.5)
+#: how :func:`ranking_line` names the ranked identities (the text a reader and the browser test read)
+IDENTITIES_LABEL = "gallery identities in rank order"
 
 
 def bundle_path(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str) -> Path:
@@ -127,6 +141,118 @@ def query_ranking(trial: TrialRanking, query: int, lam: float, topk: int = 10) -
     return QueryRanking(tuple(order[:topk]), tuple(true[:topk]), first)
 
 
+def _check_topk(topk: int) -> int:
+    """``topk`` as a positive integer, else a ``ValueError`` naming it."""
+    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
+        raise ValueError(f"topk={topk!r} is not valid: a positive integer (how many gallery images a ranking shows)")
+    return int(topk)
+
+
+def check_query(trial: TrialRanking, query: int) -> int:
+    """``query`` as an index of ``trial``'s queries, else an error naming the parameter and the
+    valid range (``TypeError`` for a non-integer, ``ValueError`` out of range)."""
+    if isinstance(query, bool) or not isinstance(query, (int, np.integer)):
+        raise TypeError(f"query={query!r} is not valid: an integer query index, or None for the first query whose "
+                        "top-k changes with lambda")
+    if not 0 <= query < len(trial.query):
+        raise ValueError(f"query={query!r} is out of range: trial {trial.trial} has queries 0-{len(trial.query) - 1} "
+                         "(or query=None: the first whose top-k changes with lambda)")
+    return int(query)
+
+
+def trial_of(bundle: dict[str, Any], trial: int, *, source: str) -> TrialRanking:
+    """The stored trial numbered ``trial`` in ``bundle`` (:func:`load_bundle`, named ``source``),
+    else an error naming the parameter and the stored trials."""
+    stored = [t.trial for t in bundle["trials"]]
+    if isinstance(trial, bool) or not isinstance(trial, (int, np.integer)):
+        raise TypeError(f"trial={trial!r} is not valid: an integer, one of the stored trials {stored} of {source}")
+    for t in bundle["trials"]:
+        if t.trial == trial:
+            return t
+    raise ValueError(f"trial={trial!r} is out of range: {source} holds trials {stored}")
+
+
+def top_identities(trial: TrialRanking, query: int, lam: float, topk: int = 10) -> tuple[int, ...]:
+    """The identities (as scored) of ``query``'s top-``topk`` gallery images at ``lam``, best first."""
+    return tuple(int(trial.g_pids[j]) for j in query_ranking(trial, query, lam, _check_topk(topk)).top)
+
+
+def query_with_changed_ranking(trial: TrialRanking, lams: Sequence[float] = CHANGE_LAMS, topk: int = 10) -> int | None:
+    """The first query of ``trial`` that has a true match in the gallery (notebook 08 reports its
+    rank) and whose top-``topk`` gallery identities, in rank order (:func:`top_identities`), are
+    not the same at every lambda of ``lams``; ``None`` when there is none (lambda changes no such
+    top-``topk``: Eq. 8's lambda term is zero or too small)."""
+    lams = tuple(float(lam) for lam in lams)
+    if len(lams) < 2:
+        raise ValueError(f"lams={lams!r} is not valid: at least two lambdas to compare rankings between")
+    topk = _check_topk(topk)
+    for query in range(len(trial.query)):
+        if query_ranking(trial, query, lams[0], topk).first_match is None:
+            continue                                     # no true match to follow, at any lambda
+        if len({top_identities(trial, query, lam, topk) for lam in lams}) > 1:
+            return query
+    return None
+
+
+class QueryChoice(NamedTuple):
+    """The query notebook 08 shows and why, in one sentence (the notebook prints it)."""
+
+    query: int
+    reason: str
+
+
+def choose_query(trial: TrialRanking, query: int | None, *, lams: Sequence[float] = CHANGE_LAMS,
+                 topk: int = 10) -> QueryChoice:
+    """Notebook 08's ``query`` parameter resolved in ``trial``: an integer is checked
+    (:func:`check_query`) and kept; ``None`` is the first query whose top-``topk`` changes between
+    ``lams`` (:func:`query_with_changed_ranking`), or query 0, saying so, when none does."""
+    topk = _check_topk(topk)
+    between = " and ".join(f"{float(lam):g}" for lam in lams)
+    if query is not None:
+        return QueryChoice(check_query(trial, query), f"query {int(query)}: as given (parameter query={int(query)})")
+    found = query_with_changed_ranking(trial, lams, topk)
+    if found is None:
+        return QueryChoice(0, f"query 0: no query of trial {trial.trial} with a true match in the gallery changes its "
+                              f"top-{topk} gallery identities between lambda {between} (Eq. 8's lambda term, "
+                              "D(1) - D(0), changes no such ranking)")
+    return QueryChoice(found, f"query {found}: the first query of trial {trial.trial} whose top-{topk} gallery "
+                              f"identities change between lambda {between}")
+
+
+@dataclass(frozen=True)
+class ShownRanking:
+    """What one :func:`ranking_line` says: the lambda (as printed, 2 decimals), the trial, the
+    query and its top-k gallery identities in rank order."""
+
+    lam: float
+    trial: int
+    query: int
+    identities: tuple[int, ...]
+
+
+def ranking_line(trial: TrialRanking, query: int, lam: float, topk: int = 10) -> str:
+    """One line of text with ``query``'s top-``topk`` gallery identities at ``lam``, best first,
+    e.g. ``"lambda 0.50, trial 0, query 1 (identity 7): gallery identities in rank order: 7, 3, 7"``
+    (the widget prints it above the figure; :func:`read_ranking_line` reads it back)."""
+    ids = top_identities(trial, query, lam, topk)
+    return (f"lambda {float(lam):.2f}, trial {trial.trial}, query {query} (identity {int(trial.q_pids[query])}): "
+            f"{IDENTITIES_LABEL}: {', '.join(str(i) for i in ids)}")
+
+
+_RANKING_LINE = re.compile(r"lambda (?P<lam>-?\d+(?:\.\d+)?), trial (?P<trial>\d+), query (?P<query>\d+) "
+                           r"\(identity -?\d+\): " + re.escape(IDENTITIES_LABEL) + r": (?P<ids>-?\d+(?:, -?\d+)*)?[ \t\r]*$",
+                           re.MULTILINE)
+
+
+def read_ranking_line(text: str) -> ShownRanking | None:
+    """The first :func:`ranking_line` in ``text`` (e.g. a page's text), or ``None`` when it holds none."""
+    match = _RANKING_LINE.search(text)
+    if match is None:
+        return None
+    ids = tuple(int(i) for i in match["ids"].split(", ")) if match["ids"] else ()
+    return ShownRanking(float(match["lam"]), int(match["trial"]), int(match["query"]), ids)
+
+
 def trial_rank1(trial: TrialRanking, lam: float) -> float:
     """Rank-1 (%) of every query of the trial that has a true match, at ``lam``
     (:func:`reidlab.metrics.evaluate_rank`, as the study scores)."""
@@ -172,9 +298,12 @@ def save_trial_results(runs_dir: str | os.PathLike[str], profile: str, dataset: 
                        reading=reading, lam=lam)
 
 
-def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int = 10, interpolation: str = "bicubic"):
+def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int = 10, interpolation: str = "bicubic",
+                    source: str | None = None, trial: int = 0, query: int = 0):
     """ipywidgets for JupyterLab: pick a bundle (dataset / protocol), unit, trial and query; a
-    lambda slider ranks again with Eq. 8 and redraws the Fig. 4 row and the rank table."""
+    lambda slider ranks again with Eq. 8 and redraws the ranked identities (:func:`ranking_line`),
+    the rank table and the Fig. 4 row. It starts at ``source`` (default: the first bundle),
+    ``trial``, ``query`` and ``lam``: notebook 08's headless selection."""
     import io
 
     import ipywidgets as widgets
@@ -183,16 +312,32 @@ def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int
     from reidlab.study.figures import render
 
     names = list(bundles)
-    pick = widgets.Dropdown(options=names, value=names[0], description="data")
+    source = names[0] if source is None else source
+    if source not in bundles:
+        raise ValueError(f"source={source!r} is not an explorer source; choose one of: {', '.join(names)}")
+    first = trial_of(bundles[source], trial, source=source)
+    first_query = check_query(first, query)
+    topk = _check_topk(topk)
+    pick = widgets.Dropdown(options=names, value=source, description="data")
     unit = widgets.Dropdown(description="unit")
-    trial = widgets.Dropdown(description="trial")
-    query = widgets.IntSlider(min=0, description="query", continuous_update=False)
+    trial_pick = widgets.Dropdown(description="trial")
+    query_pick = widgets.IntSlider(min=0, description="query", continuous_update=False)
     lam_slider = widgets.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="lambda",
                                      continuous_update=False, readout_format=".2f")
     out = widgets.Output()
 
     def trials_of() -> list[TrialRanking]:
         return bundles[pick.value]["trials"]
+
+    def current() -> TrialRanking:
+        return next(t for t in trials_of() if t.trial == trial_pick.value)
+
+    # the starting selection, set before any observer runs
+    unit.options = sorted({t.unit for t in trials_of()})
+    unit.value = first.unit
+    trial_pick.options = [t.trial for t in trials_of() if t.unit == unit.value]
+    trial_pick.value = first.trial
+    query_pick.max, query_pick.value = len(first.query) - 1, first_query
 
     def on_pick(*_):
         units = sorted({t.unit for t in trials_of()})
@@ -201,22 +346,23 @@ def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int
 
     def on_unit(*_):
         options = [t.trial for t in trials_of() if t.unit == unit.value]
-        trial.options, trial.value = options, options[0]
+        trial_pick.options, trial_pick.value = options, options[0]
         on_trial()
 
     def on_trial(*_):
-        current = next(t for t in trials_of() if t.trial == trial.value)
-        query.max, query.value = len(current.query) - 1, min(query.value, len(current.query) - 1)
+        shown = current()
+        query_pick.max, query_pick.value = len(shown.query) - 1, min(query_pick.value, len(shown.query) - 1)
         redraw()
 
     def redraw(*_):
         import matplotlib.pyplot as plt
 
-        current = next(t for t in trials_of() if t.trial == trial.value)
+        shown = current()
         with out:
             out.clear_output(wait=True)
-            display(rank_table(current, query.value, lam_slider.value))
-            fig = render(ranking_row(current, query.value, lam_slider.value, topk=topk, interpolation=interpolation))
+            print(ranking_line(shown, query_pick.value, lam_slider.value, topk))
+            display(rank_table(shown, query_pick.value, lam_slider.value))
+            fig = render(ranking_row(shown, query_pick.value, lam_slider.value, topk=topk, interpolation=interpolation))
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
             plt.close(fig)
@@ -224,11 +370,11 @@ def explorer_widget(bundles: dict[str, dict[str, Any]], *, lam: float, topk: int
 
     pick.observe(on_pick, names="value")
     unit.observe(on_unit, names="value")
-    trial.observe(on_trial, names="value")
-    query.observe(redraw, names="value")
+    trial_pick.observe(on_trial, names="value")
+    query_pick.observe(redraw, names="value")
     lam_slider.observe(redraw, names="value")
-    on_pick()
-    return widgets.VBox([widgets.HBox([pick, unit, trial]), widgets.HBox([query, lam_slider]), out])
+    redraw()
+    return widgets.VBox([widgets.HBox([pick, unit, trial_pick]), widgets.HBox([query_pick, lam_slider]), out])
 
 
 def rank1_table(bundles: dict[str, dict[str, Any]]):

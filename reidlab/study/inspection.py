@@ -13,7 +13,7 @@ from reidlab.data.records import ProtocolSplit
 
 __all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
            "held_out_resolution_labels", "HeldOutConfusion", "held_out_confusion", "ResolutionValidator",
-           "restoration_errors", "restoration_table", "psnr"]
+           "restoration_errors", "restoration_table", "psnr", "restoration_held_out", "RestorationImages"]
 
 
 def hr_query_split(split: ProtocolSplit) -> ProtocolSplit:
@@ -149,12 +149,48 @@ def restoration_errors(lr: np.ndarray, restored: np.ndarray, hr: np.ndarray, pre
             f"{prefix}_psnr": psnr(restored, hr), "interp_psnr": psnr(lr, hr)}
 
 
+@dataclasses.dataclass(frozen=True)
+class RestorationImages:
+    """The held-out images VDSR-CA's restoration is measured on, and how their LR version was made
+    (``degradation``: ``"the protocol's LR queries"``, or the synthetic degradation applied to a
+    natively multi-resolution dataset's largest stored images)."""
+
+    records: tuple
+    degradation: str
+
+
+def restoration_held_out(split: ProtocolSplit, factors, n: int) -> RestorationImages:
+    """Held-out images whose restoration can be measured against an HR original.
+
+    Synthetic MLR data: the split's LR queries (each an HR file degraded by its ``factor``), as
+    scored. A natively multi-resolution dataset (GRID, CAVIAR4REID, the CAVIAR-like set) stores
+    each image at the only resolution it has, so an LR query has no HR counterpart: there the
+    ``n`` largest stored images of the test identities (query and gallery) are degraded
+    synthetically by ``factors`` in turn, and measured against themselves; never an image
+    against itself undegraded (which would read as 0 error)."""
+    if n < 1:
+        raise ValueError(f"n_restore_eval={n}: at least one held-out image is needed")
+    lr_queries = [r for r in split.query if r.factor > 1]
+    if lr_queries:
+        return RestorationImages(tuple(lr_queries[:n]), "the protocol's LR queries")
+    factors = [int(f) for f in factors if int(f) > 1]
+    if not factors:
+        raise ValueError(f"factors={tuple(factors)}: restoration on natively multi-resolution data needs a "
+                         "degradation factor above 1 (the profile's data.factors)")
+    unique = {r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}
+    largest = sorted(unique.values(), key=lambda r: (-r.pixel_count, str(r.path)))[:n]
+    records = tuple(dataclasses.replace(r, factor=factors[i % len(factors)]) for i, r in enumerate(largest))
+    return RestorationImages(records, f"synthetic x{'/x'.join(map(str, factors))} of the {len(records)} largest "
+                                      "stored test images (natively multi-resolution: no HR original for an LR query)")
+
+
 def restoration_table(restorers: dict[str, torch.nn.Module], records, *, height: int, width: int,
-                      interpolation: str = "bicubic", upsampling: str = "bilinear"):
+                      interpolation: str = "bicubic", upsampling: str = "bilinear", degradation: str = ""):
     """MAE (percent of the intensity range) and PSNR (dB) to the HR originals of ``records`` (held-out
     LR images) for the interpolated input and for each of ``restorers`` (name -> student or VDSR-CA,
     the first one the student, a second one VDSR-CA after its warm-up: :func:`~reidlab.study.trained.restorers`).
-    Returns the table and the numbers by name (``vdsr_*`` for the first, ``vdsr_warmup_*`` for the second)."""
+    Returns the table and the numbers by name (``vdsr_*`` for the first, ``vdsr_warmup_*`` for the second);
+    ``degradation`` (:class:`RestorationImages`) is shown in a column when given."""
     import pandas as pd
 
     rows, numbers = [], {}
@@ -169,6 +205,8 @@ def restoration_table(restorers: dict[str, torch.nn.Module], records, *, height:
         rows.append({"images": name, "MAE %": 100 * errors[f"{prefix}_mae"], "PSNR dB": errors[f"{prefix}_psnr"]})
         numbers.update(errors)
     table = pd.DataFrame(rows).assign(**{"held-out images": len(records)})
+    if degradation:
+        table = table.assign(**{"LR made by": degradation})
     return table, numbers
 
 

@@ -291,8 +291,10 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         conclusions.append(f"{protocol}: " + rfd_ps.sentence("RFD on PS-HRNet features"))
     l1_out, l1_in = restoration["vdsr_mae"], restoration["interp_mae"]
     n_images = int(restoration_table["held-out images"].iloc[0])
+    made_by = (f" (LR made by: {restoration_table['LR made by'].iloc[0]})"
+               if "LR made by" in restoration_table else "")
     conclusions.append(
-        f"VDSR-CA restoration on {n_images} held-out LR images: mean absolute error to HR {100 * l1_out:.2f}% "
+        f"VDSR-CA restoration on {n_images} held-out LR images{made_by}: mean absolute error to HR {100 * l1_out:.2f}% "
         f"(PSNR {restoration['vdsr_psnr']:.2f} dB) vs {100 * l1_in:.2f}% ({restoration['interp_psnr']:.2f} dB) for the "
         f"interpolated LR input: {'better' if l1_out < l1_in else 'not better'} than interpolation"
         + (f"; after its restoration-only warm-up, before the student's training, {100 * restoration['vdsr_warmup_mae']:.2f}% "
@@ -301,6 +303,7 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
     write_table(restoration_table, results / "tables" / "06_restoration", floatfmt=".2f")
     write_table(per_trial, results / "tables" / "06_per_trial", floatfmt=".2f")
     mean = summary.set_index(["protocol", "method"])["R1 mean"]
+    spread = summary.set_index(["protocol", "method"])["R1 std"].astype(float)
     return _write(results, contract.NotebookResult(
         notebook="06_ps_hrnet", title=f"06 · PS-HRNet beside RFD ({ds.name})",
         parameters={"start": trained.start_label(prof), "PS-HRNet start": trained.ps_start_label(prof),
@@ -323,6 +326,8 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         + _written(results, [contract.FigureRef("figures/06_restored_images.png", "VDSR-CA: LR input, restored, HR original")]),
         conclusions=list(conclusions),
         metrics={**{f"ps_hrnet_{p}_r1": mean[(p, methods.PS_HRNET)] for p in protocols},
+                 # between units (NaN from one unit): check-results' tolerance for the key
+                 **{f"ps_hrnet_{p}_r1_unit_std": spread[(p, methods.PS_HRNET)] for p in protocols},
                  **{f"bf_{p}_r1": mean[(p, methods.BF)] for p in protocols},
                  **{k: v for k, v in restoration.items()}},
         counts={**scoring.query_summary(per_trial), "trials": int(per_trial["trial"].nunique())},
@@ -348,6 +353,9 @@ def controls_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         for row in rows:
             if row.name != baseline:
                 metrics[f"control_gain_r1_{p}_{row.key}"] = float(gains.loc[row.name, p])
+                # its spread over independent units (check-results' tolerance for this key); none from one unit
+                cmp = stats.paired_comparison(per_trial[per_trial.protocol == p], row.name, baseline, "R1")
+                metrics[f"control_gain_r1_{p}_{row.key}_unit_std"] = cmp.std_diff if cmp.n >= 2 else float("nan")
     paper_dataset = published.paper_dataset_for(ds.name)
     return _write(results, contract.NotebookResult(
         notebook="07_controls", title=f"07 · Controls of RFD's mechanism ({ds.name})",

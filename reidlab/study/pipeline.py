@@ -36,6 +36,7 @@ from reidlab.study.io import read_json, write_json
 from reidlab.config import DATASETS
 from reidlab.choices import MLR_CONSTRUCTIONS
 from reidlab.study.params import declared_parameters, pretrained_setting
+from reidlab.study import provenance, readme_numbers
 from reidlab.study.report import write_report
 from reidlab.study.units import EXECUTORS
 
@@ -125,13 +126,16 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     except ValueError as exc:
         raise SystemExit(f"[reidlab] {exc}") from None
     check_foreign_files(results)
-    version = code_version()
+    version = provenance.code_version()
     if is_committed_results(results) and version["tree"] == "dirty" and not allow_dirty:
         raise SystemExit(
             f"[reidlab] refusing to regenerate the committed {COMMITTED_RESULTS}/ from a working tree with "
             f"uncommitted changes ({', '.join(version['changed'][:5])}{' ...' if len(version['changed']) > 5 else ''}): "
             "commit them first so the results name the code that produced them, or pass --allow-dirty "
             "(make reproduce ALLOW_DIRTY=1); run_info.json then says the tree was dirty")
+    previous = read_json(results / "run_info.json") if (results / "run_info.json").is_file() else None
+    if only and previous is not None:
+        check_same_study(previous, profile, seed, dataset, mlr, results_dir)
     precision = _precision(profile)
     from reidlab.engine.precision import bf16_words
 
@@ -145,7 +149,10 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
         remove_stale_temporaries(folder)
     timings: dict[str, float] = {}
     stages: dict[str, dict[str, float]] = {}
-    trained_units: dict[str, int] = {}
+    records: dict[str, dict[str, Any]] = {}
+    trained_here: set[str] = set()           # run folders this reproduce run trained (or resumed)
+    digest = provenance.code_digest()
+    machine = _machine()
     total_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reidlab-stages-") as stage_dir:
         for name in NOTEBOOKS:
@@ -160,7 +167,13 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             timings[name] = run_notebook(name, {**params, **chosen_settings(name, results)}, results / "notebooks",
                                          cell_timeout=cell_timeout, stage_log=log, trained_log=trained_log)
             stages[name] = stage_seconds(read_stage_log(log), timings[name])
-            trained_units[name] = len(read_trained_log(trained_log))
+            trained = {entry["run"] for entry in read_trained_log(trained_log)}
+            reused = {entry["run"] for entry in read_trained_log(trained_log, reused=True)} - trained
+            records[name] = provenance.notebook_record(
+                version=version, digest=digest, machine=machine, precision=precision, seconds=timings[name],
+                trained=trained, reused=reused, reused_from_outside=reused - trained_here,
+                finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+            trained_here |= trained
             print(f"[reidlab] {name} done in {timings[name]:.0f} s "
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in stages[name].items() if v >= 0.5)})", flush=True)
         os.environ.pop(STAGE_LOG_ENV, None)
@@ -168,27 +181,55 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     info = run_info(profile, seed, dataset, data_root, timings, time.perf_counter() - total_start)
     info["mlr"] = mlr or "profile default"
     info["stage_seconds"] = stages
-    # runs each notebook trained (or resumed) itself: 0 everywhere after `train-units`
-    info["trained_units"] = trained_units
     if skips:
         info["skipped_notebooks"] = skips
-    info["code"] = {k: v for k, v in version.items() if k != "changed"}
-    if only:
-        previous = resolve(results_dir) / "run_info.json"
-        if previous.exists():
-            old = read_json(previous)
-            info["notebook_seconds"] = {**old.get("notebook_seconds", {}), **timings}
-            info["stage_seconds"] = {**old.get("stage_seconds", {}), **stages}
-            info["trained_units"] = {**old.get("trained_units", {}), **trained_units}
-            info["wall_seconds"] = sum(info["notebook_seconds"].values())
+    if only and previous is not None:
+        # --only replaces the records of the notebooks it ran; every other notebook keeps its own
+        kept = {k: v for k, v in (previous.get("notebooks") or {}).items() if k not in records}
+        records = provenance.merge_records(kept, records, NOTEBOOKS)
+        info["stage_seconds"] = {**{k: v for k, v in (previous.get("stage_seconds") or {}).items()
+                                    if k in kept}, **stages}
+        info["notebook_seconds"] = {name: rec["seconds"] for name, rec in records.items()}
+    info["notebooks"] = records
+    # runs each notebook trained (or resumed) itself: 0 everywhere after `train-units`
+    info["trained_units"] = {name: rec["trained_units"] for name, rec in records.items()}
+    info["code"] = provenance.folder_code(records)
+    expected = [name for name in NOTEBOOKS if name not in skips]
+    minutes, why = provenance.reproduce_minutes(records, ran=timings, expected=expected)
+    info["wall_seconds"] = None if minutes is None else round(sum(timings.values()), 1)
+    info["reproduce_minutes"] = minutes
+    info["reproduce_minutes_note"] = why
     write_json(results / "run_info.json", info)
-    write_json(results / "metrics.json", headline_metrics(results, info["wall_seconds"]))
+    write_json(results / "metrics.json", headline_metrics(results, None if minutes is None else minutes * 60))
     write_report(results)
+    readme_numbers.refresh(results)   # README.md's generated headline block (committed results only)
     if not only:
         for path in remove_unwritten(results, started_at):
             print(f"[reidlab] removed {path}: no notebook writes it any more", flush=True)
-    print(f"[reidlab] results/README.md regenerated; total {info['wall_seconds']:.0f} s", flush=True)
+    print(f"[reidlab] results/README.md regenerated; this run {sum(timings.values()) / 60:.1f} min; "
+          f"reproduce_minutes: {minutes} ({why})", flush=True)
     return timings
+
+
+def check_same_study(previous: dict[str, Any], profile: str, seed: int, dataset: str | None, mlr: str | None,
+                     given: str) -> None:
+    """Refuse ``reproduce --only`` into a folder of another study: its notebooks would sit beside
+    ones of another profile, seed, dataset or MLR construction under one ``run_info.json``."""
+    wanted = {"profile": profile, "seed": seed, "dataset": dataset or "profile default",
+              "mlr": mlr or "profile default"}
+    differ = [f"{key} {previous.get(key)!r} there, {value!r} asked" for key, value in wanted.items()
+              if key in previous and previous.get(key) != value]
+    if differ:
+        raise SystemExit(f"[reidlab] --only into --results-dir {given}: that folder holds another study "
+                         f"({'; '.join(differ)}); one folder holds one study: run every notebook into a folder of "
+                         "its own, or match its settings")
+
+
+def _machine() -> str:
+    import torch
+
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}")
 
 
 #: What a results folder written by the pipeline holds (besides hidden temporaries); in the
@@ -255,26 +296,6 @@ def remove_unwritten(results: Path, since: float) -> list[Path]:
     return stale
 
 
-def code_version() -> dict[str, Any]:
-    """The commit the code is at, and whether the working tree differs from it (``"clean"`` /
-    ``"dirty"`` with the changed paths; ``"unknown"`` outside a git checkout). Generated data,
-    runs and caches are git-ignored, so they never make a tree dirty."""
-    import subprocess
-
-    from reidlab.paths import repo_root
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True,
-                              check=True).stdout
-
-    try:
-        commit = git("rev-parse", "HEAD").strip()
-        changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "tree": "unknown", "changed": []}
-    return {"commit": commit, "tree": "dirty" if changed else "clean", "changed": changed}
-
-
 def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None,
              timings: dict[str, float], wall: float) -> dict[str, Any]:
     import numpy
@@ -288,8 +309,7 @@ def run_info(profile: str, seed: int, dataset: str | None, data_root: str | None
         "wall_seconds": round(wall, 1),
         "python": platform.python_version(), "torch": torch.__version__,
         "torchvision": torchvision.__version__, "numpy": numpy.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
-                   f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}",
+        "machine": _machine(),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch_threads": torch.get_num_threads(),
         # the processor and what amp="auto" / channels_last="auto" gave on it (engine/precision.py)
@@ -509,10 +529,13 @@ def main(argv: list[str] | None = None) -> int:
         write_report(results)
         for arm in (sub for sub in sorted(results.iterdir()) if (sub / "run_info.json").is_file()):
             write_report(arm)
+        readme_numbers.refresh(results)
         print(f"[reidlab] {counts['figures']} figures and {counts['tables']} tables re-rendered from {results} "
               f"in {time.perf_counter() - start:.1f} s", flush=True)
     elif args.command == "report":
-        print(write_report(require_results(resolve(args.results_dir, name="--results-dir"), args.results_dir)))
+        out = write_report(require_results(resolve(args.results_dir, name="--results-dir"), args.results_dir))
+        readme_numbers.refresh(out.parent)
+        print(out)
     return 0
 
 

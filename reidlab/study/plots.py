@@ -27,11 +27,49 @@ from reidlab.study.figures import COLUMN_WIDTH, TEXT_WIDTH, FigureSource, publis
 
 
 def _uint8(images) -> np.ndarray:
-    """Images as uint8 (floats in [0, 1] scaled), as they are stored and drawn."""
+    """Images as uint8 (floats in [0, 1] scaled), as they are stored and drawn. A nested list of
+    images of different sizes (a natively multi-resolution dataset: GRID, CAVIAR4REID) is first
+    laid on one common canvas size (:func:`common_canvas`), so it stacks into one array."""
+    if isinstance(images, (list, tuple)):
+        images = common_canvas(images)
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
         arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
     return arr
+
+
+def _image_leaves(images) -> list[np.ndarray]:
+    """The (H, W, C) images of a nested list of images, in order."""
+    if isinstance(images, (list, tuple)):
+        return [leaf for item in images for leaf in _image_leaves(item)]
+    return [np.asarray(images)]
+
+
+def common_canvas(images, *, fill: float | int | None = None):
+    """A nested list of (H, W, C) images with every image laid, at its own pixel size, bottom-
+    aligned and centred, on a canvas of the largest height and width among them (``fill``: the
+    background, white by default: 255 for uint8, 1.0 for floats). Images that already share one
+    size are returned as given; nothing is resized, so a small image stays visibly small."""
+    leaves = _image_leaves(images)
+    if not leaves or len({leaf.shape for leaf in leaves}) == 1:
+        return images
+    if any(leaf.ndim != 3 for leaf in leaves) or len({leaf.shape[2] for leaf in leaves}) != 1:
+        raise ValueError(f"images to lay on one canvas must be (H, W, C) with one channel count; got shapes "
+                         f"{sorted({leaf.shape for leaf in leaves})[:4]}")
+    height = max(leaf.shape[0] for leaf in leaves)
+    width = max(leaf.shape[1] for leaf in leaves)
+
+    def lay(item):
+        if isinstance(item, (list, tuple)):
+            return [lay(x) for x in item]
+        item = np.asarray(item)
+        white = fill if fill is not None else (255 if item.dtype == np.uint8 else 1.0)
+        canvas = np.full((height, width, item.shape[2]), white, dtype=item.dtype)
+        left = (width - item.shape[1]) // 2
+        canvas[height - item.shape[0]:, left:left + item.shape[1]] = item
+        return canvas
+
+    return lay(images)
 
 
 def record_image(record: ImageRecord, interpolation: str = "bicubic", native: bool = False,

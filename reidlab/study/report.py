@@ -49,6 +49,40 @@ def _stages_line(stages: dict) -> str:
     return "- time per stage: " + ", ".join(f"{k} {totals[k] / 60:.1f} min" for k in names)
 
 
+def _wall_time_line(info: dict) -> str:
+    """The study's wall time: one fresh, complete run's (``reproduce_minutes``), or why there is none."""
+    seconds = ", ".join(f"{k} {v:.0f} s" for k, v in info.get("notebook_seconds", {}).items())
+    if "reproduce_minutes" not in info:                       # written before per-notebook provenance
+        wall = info.get("wall_seconds")
+        return f"- wall time: {'-' if wall is None else f'{wall / 60:.1f} min'} ({seconds})"
+    minutes = info["reproduce_minutes"]
+    return (f"- wall time of the study: {'not measured' if minutes is None else f'{minutes:.1f} min'} "
+            f"({info.get('reproduce_minutes_note', '')}; per notebook: {seconds})")
+
+
+def _provenance_lines(info: dict) -> list[str]:
+    """A table of each notebook's provenance record (``run_info.json``'s ``notebooks``:
+    :mod:`reidlab.study.provenance`), and every disagreement among them."""
+    from reidlab.study.provenance import provenance_problems
+
+    records = info.get("notebooks")
+    if not isinstance(records, dict) or not records:
+        return []
+    lines = ["### Provenance per notebook", "",
+             "| notebook | commit | tree | code digest | processor | precision | seconds | units trained | "
+             "units reused | reused from outside this run | finished |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, rec in records.items():
+        lines.append(f"| {name} | `{str(rec.get('commit'))[:10]}` | {rec.get('tree')} | `{rec.get('code_digest')}` | "
+                     f"{rec.get('cpu_model')} | {rec.get('precision')} | {rec.get('seconds')} | "
+                     f"{rec.get('trained_units')} | {rec.get('reused_units')} | "
+                     f"{len(rec.get('reused_from_outside_this_run') or [])} | {rec.get('finished')} |")
+    problems = provenance_problems(info)
+    lines += ["", *(["The records agree: one commit, one code digest, one machine and precision."] if not problems
+                    else ["**The records disagree** (this folder was stitched from several runs):", "",
+                          *(f"- {p}" for p in problems)]), ""]
+    return lines
+
+
 #: the across-data table's file stem under ``results/tables/``
 ACROSS_DATA_TABLE = "across_data_controls"
 
@@ -107,8 +141,7 @@ def write_report(results: Path) -> Path:
         lines += ["## Run", "",
                   f"- profile: `{info['profile']}`, seed {info['seed']}, dataset: {info['dataset']}"
                   + (f", MLR construction: {info['mlr']}" if "mlr" in info else ""),
-                  f"- wall time: {info['wall_seconds'] / 60:.1f} min "
-                  f"({', '.join(f'{k} {v:.0f} s' for k, v in info['notebook_seconds'].items())})",
+                  _wall_time_line(info),
                   f"- machine: {info['machine']}"
                   + (f", {info['torch_threads']} torch threads" if "torch_threads" in info else ""),
                   *([_precision_line(info["precision"])] if isinstance(info.get("precision"), dict) else []),
@@ -119,7 +152,7 @@ def write_report(results: Path) -> Path:
                   f"numpy {info['numpy']}",
                   f"- finished: {info['finished']}",
                   *(f"- not run on this dataset: `{name}`: {why}" for name, why in info.get("skipped_notebooks", {}).items()),
-                  ""]
+                  "", *_provenance_lines(info)]
     metrics_path = results / "metrics.json"
     if metrics_path.exists():
         lines += ["## Headline numbers (`results/metrics.json`)", "",
@@ -129,8 +162,16 @@ def write_report(results: Path) -> Path:
                   "interval over those units); `null` where the notebook has not run or, for an interval, "
                   "where fewer than 3 units make it not testable.", "",
                   "| name | value |", "|---|---|"]
-        lines += [f"| `{k}` | {'null' if v is None else v} |" for k, v in read_json(metrics_path).items()]
+        metrics = read_json(metrics_path)
+        lines += [f"| `{k}` | {'null' if v is None else v} |" for k, v in metrics.items()]
         lines.append("")
+        from reidlab.study.check import regime_lines
+
+        regime = regime_lines(metrics)
+        if regime:
+            lines += ["## The regime the conclusions rest on", "",
+                      "What must hold before a verdict judges anything (`make check-results` checks each as a claim; "
+                      "`reidlab/study/check.py`):", "", *regime, ""]
     arms = [sub for sub in sorted(results.iterdir()) if sub.is_dir() and (sub / "run_info.json").is_file()
             and (sub / "README.md").is_file()]
     if arms:
