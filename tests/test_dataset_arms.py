@@ -114,10 +114,15 @@ def test_restoration_on_natively_multi_resolution_data_degrades_its_largest_imag
                            height=2 * w, factor=factor)
 
     native = ProtocolSplit("multi_res_gallery", "grid", 0, train=(), query=(rec(0, 10), rec(1, 40)),
-                           gallery=(rec(2, 30), rec(3, 80), rec(4, 99, pid=0)), n_res_classes=5)
+                           gallery=(rec(2, 30), rec(3, 80), rec(4, 99, pid=0), rec(5, 200)), n_res_classes=5)
     held = restoration_held_out(native, factors=(1, 2, 3, 4), n=3)
-    assert [r.width for r in held.records] == [80, 40, 30]                   # the largest, distractors left out
+    assert [r.width for r in held.records] == [200, 80, 40]                  # the largest, distractors left out
     assert [r.factor for r in held.records] == [2, 3, 4] and "synthetic" in held.degradation
+    # the nearest above the network's input height (a 400 px image down-sampled by 4 still fills a 64 px input)
+    held = restoration_held_out(native, factors=(2, 3, 4), n=2, height=64)
+    assert [r.height for r in held.records] == [80, 160] and "80-160 px tall" in held.degradation
+    held = restoration_held_out(native, factors=(2, 3, 4), n=4, height=150)   # too few that tall: the largest
+    assert [r.height for r in held.records] == [400, 160, 80, 60]
     synthetic = ProtocolSplit("lr_query", "synth-market", 0, train=(), query=(rec(0, 48, factor=3), rec(1, 48)),
                               gallery=(rec(2, 48),), n_res_classes=4)
     held = restoration_held_out(synthetic, factors=(2, 3, 4), n=5)

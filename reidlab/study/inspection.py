@@ -159,15 +159,17 @@ class RestorationImages:
     degradation: str
 
 
-def restoration_held_out(split: ProtocolSplit, factors, n: int) -> RestorationImages:
+def restoration_held_out(split: ProtocolSplit, factors, n: int, *, height: int | None = None) -> RestorationImages:
     """Held-out images whose restoration can be measured against an HR original.
 
     Synthetic MLR data: the split's LR queries (each an HR file degraded by its ``factor``), as
     scored. A natively multi-resolution dataset (GRID, CAVIAR4REID, the CAVIAR-like set) stores
-    each image at the only resolution it has, so an LR query has no HR counterpart: there the
-    ``n`` largest stored images of the test identities (query and gallery) are degraded
-    synthetically by ``factors`` in turn, and measured against themselves; never an image
-    against itself undegraded (which would read as 0 error)."""
+    each image at the only resolution it has, so an LR query has no HR counterpart: there ``n``
+    stored test images (query and gallery) are degraded synthetically by ``factors`` in turn and
+    measured against themselves, never an image against itself undegraded (which would read as
+    0 error). They are the images nearest above the network's input ``height`` (from the smallest
+    at least that tall; all of them when too few are): a much larger image, down-sampled by 4,
+    still holds more pixels than the input keeps, so its degradation would vanish in the resize."""
     if n < 1:
         raise ValueError(f"n_restore_eval={n}: at least one held-out image is needed")
     lr_queries = [r for r in split.query if r.factor > 1]
@@ -177,11 +179,14 @@ def restoration_held_out(split: ProtocolSplit, factors, n: int) -> RestorationIm
     if not factors:
         raise ValueError(f"factors={tuple(factors)}: restoration on natively multi-resolution data needs a "
                          "degradation factor above 1 (the profile's data.factors)")
-    unique = {r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}
-    largest = sorted(unique.values(), key=lambda r: (-r.pixel_count, str(r.path)))[:n]
-    records = tuple(dataclasses.replace(r, factor=factors[i % len(factors)]) for i, r in enumerate(largest))
-    return RestorationImages(records, f"synthetic x{'/x'.join(map(str, factors))} of the {len(records)} largest "
-                                      "stored test images (natively multi-resolution: no HR original for an LR query)")
+    unique = sorted({r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}.values(),
+                    key=lambda r: (r.height, r.width, str(r.path)))
+    tall = [r for r in unique if height is None or r.height >= height]
+    chosen = (tall if len(tall) >= n else unique[::-1])[:n] if height is not None else unique[::-1][:n]
+    records = tuple(dataclasses.replace(r, factor=factors[i % len(factors)]) for i, r in enumerate(chosen))
+    heights = f"{min(r.height for r in records)}-{max(r.height for r in records)} px tall"
+    return RestorationImages(records, f"synthetic x{'/x'.join(map(str, factors))} of {len(records)} stored test images "
+                                      f"{heights} (natively multi-resolution: no HR original for an LR query)")
 
 
 def restoration_table(restorers: dict[str, torch.nn.Module], records, *, height: int, width: int,
