@@ -6,6 +6,8 @@ same function as the eager one.
 """
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import json
 from pathlib import Path
@@ -149,6 +151,55 @@ def test_compiled_reduce_overhead_step_trains_the_same_function(tmp_path: Path, 
         torch.testing.assert_close(compiled[name], eager[name], rtol=1e-4, atol=1e-5)
     stored = json.loads((tmp_path / "compiled" / "summary.json").read_text())["spec"]["train"]
     assert stored["compile"] is True and stored["compile_mode"] == "reduce-overhead"
+
+
+@pytest.mark.parametrize("fails_in", ["forward", "backward"])
+def test_a_compiled_step_that_fails_to_capture_falls_back_to_the_eager_step(
+        fails_in: str, tmp_path: Path, write_image: Any, one_thread: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 35: a compile or CUDA-graph capture failure (forced here on the CPU path, in the
+    step's forward or in its backward) does not stop training: the run goes on with the eager
+    step, warns naming the reason, and trains the eager step's weights."""
+    import reidlab.engine.trainer as trainer
+
+    def broken_compile(fn, mode=None):
+        def compiled(batch):
+            if fails_in == "forward":
+                raise RuntimeError("CUDA graph capture failed (forced by the test)")
+            loss, metrics = fn(batch)
+
+            class _Broken(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    return x.clone()
+
+                @staticmethod
+                def backward(ctx, grad):
+                    raise RuntimeError("backward capture failed (forced by the test)")
+            return _Broken.apply(loss), metrics
+        return compiled
+
+    records = _records(tmp_path / "img", write_image)
+    eager = _fit(tmp_path / "eager", records, optimizer="sgd")
+    monkeypatch.setattr(trainer.torch, "compile", broken_compile)
+    monkeypatch.setattr(trainer.torch.compiler, "cudagraph_mark_step_begin", lambda: None)
+    with pytest.warns(RuntimeWarning, match=r"compiled training step .*reduce-overhead.* failed, so training goes on "
+                                            r"with the eager step: RuntimeError: .*capture failed \(forced"):
+        fallen = _fit(tmp_path / "fallen", records, compile=True, compile_mode="reduce-overhead", optimizer="sgd")
+    for name in eager:
+        assert torch.equal(fallen[name], eager[name]), name
+
+
+def test_an_error_of_the_step_itself_is_not_hidden_by_the_fallback() -> None:
+    from reidlab.engine.trainer import TrainingStep
+
+    def bad(batch):
+        raise ValueError("labels out of range")
+
+    step = TrainingStep(bad, bad, "reduce-overhead")
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="labels out of range"):
+        step.forward_backward(None, lambda loss: None, contextlib.nullcontext, lambda: None)
+    with pytest.raises(ValueError, match="labels out of range"):    # eager only: no fallback, no warning
+        TrainingStep(bad).forward_backward(None, lambda loss: None, contextlib.nullcontext, lambda: None)
 
 
 def test_compile_and_augmentation_settings_resolve_and_validate() -> None:

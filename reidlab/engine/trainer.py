@@ -473,10 +473,11 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
                     batch = move_to_device(batch, device, cfg.channels_last)
                     lr = scheduler.get_last_lr()[0]
                     optimizer.zero_grad(set_to_none=True)
-                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                        enabled=amp_dtype is not None):
-                        loss, metrics = step_loss(batch)
-                    scaler.scale(loss).backward()
+                    loss, metrics = step_loss.forward_backward(
+                        batch, lambda l: scaler.scale(l).backward(),
+                        lambda: torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                               enabled=amp_dtype is not None),
+                        lambda: optimizer.zero_grad(set_to_none=True))
                     scaler.step(optimizer)
                     scaler.update()
                     scheduler.step()
@@ -535,27 +536,89 @@ def fit(model: nn.Module, dataset: Dataset, labels: Sequence[int], loss_fn: Loss
 CUDA_GRAPH_MODES: tuple[str, ...] = ("reduce-overhead", "max-autotune")
 
 
-def compiled_step(loss_fn: LossFn, net: nn.Module, cfg: TrainConfig) -> Callable[[Any], tuple[torch.Tensor, Any]]:
-    """``batch -> loss_fn(net, batch)``; with ``cfg.compile``, that whole function (forward and
-    losses, and through AOTAutograd their backward) compiled by ``torch.compile`` in
-    ``cfg.compile_mode``. Under ``"reduce-overhead"`` on CUDA the step replays as CUDA graphs: one
-    launch for MGN's eight heads and their losses instead of hundreds of small kernels (the launch
-    bound measured on an H100, benchmarks/README.md); each call then marks a new step first, as
-    CUDA-graph trees need when the backward runs outside the compiled function. Its outputs are
-    overwritten by the next call, so :func:`fit` reads them before the next step."""
+class TrainingStep:
+    """One training step, ``batch -> loss_fn(net, batch)``, compiled or eager (:func:`compiled_step`).
+
+    A compiled step that fails to compile or to capture (inductor, CUDA graphs: paths a device may
+    not support) falls back to the eager step for the rest of the run, with a ``RuntimeWarning``
+    that names the reason: :meth:`forward_backward` re-runs that step eagerly from zeroed
+    gradients (and, until a compiled step has once succeeded, from the ``module``'s buffers as they
+    were before it, such as batch-norm statistics a failed forward already updated), so the run
+    goes on and trains the eager function. An error the eager step raises too is the step's own
+    and propagates."""
+
+    def __init__(self, eager: Callable[[Any], tuple[torch.Tensor, Any]],
+                 compiled: Callable[[Any], tuple[torch.Tensor, Any]] | None = None, mode: str = "",
+                 module: nn.Module | None = None) -> None:
+        self.eager, self.compiled, self.mode, self.module = eager, compiled, mode, module
+        self.fallback_reason: str | None = None
+        self.proven = False                      # a compiled step has succeeded once
+
+    @property
+    def is_compiled(self) -> bool:
+        return self.compiled is not None
+
+    def __call__(self, batch: Any) -> tuple[torch.Tensor, Any]:
+        return (self.compiled or self.eager)(batch)
+
+    def fall_back(self, error: BaseException) -> None:
+        """Use the eager step from now on, warning with ``error`` as the reason."""
+        import warnings
+
+        self.fallback_reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        self.compiled = None
+        warnings.warn(f"the compiled training step (torch.compile, mode {self.mode or 'default'}) failed, so training "
+                      f"goes on with the eager step: {self.fallback_reason[:300]}", RuntimeWarning, stacklevel=3)
+
+    def forward_backward(self, batch: Any, backward: Callable[[torch.Tensor], None],
+                         autocast: Callable[[], Any], zero_grad: Callable[[], None]) -> tuple[torch.Tensor, Any]:
+        """The step's forward (under ``autocast()``) and ``backward(loss)``; on a compiled step's
+        failure in either, :meth:`fall_back` and the same step again, eagerly, after ``zero_grad()``."""
+        saved = ({name: b.detach().clone() for name, b in self.module.named_buffers()}
+                 if self.is_compiled and not self.proven and self.module is not None else None)
+        try:
+            with autocast():
+                loss, metrics = self(batch)
+            backward(loss)
+            self.proven = self.proven or self.is_compiled
+            return loss, metrics
+        except Exception as error:  # noqa: BLE001 - compile / capture failures have many types
+            if not self.is_compiled:
+                raise
+            self.fall_back(error)
+        if saved is not None:
+            with torch.no_grad():
+                for name, buffer in self.module.named_buffers():
+                    buffer.copy_(saved[name])
+        zero_grad()
+        with autocast():
+            loss, metrics = self(batch)
+        backward(loss)
+        return loss, metrics
+
+
+def compiled_step(loss_fn: LossFn, net: nn.Module, cfg: TrainConfig) -> TrainingStep:
+    """``batch -> loss_fn(net, batch)`` as a :class:`TrainingStep`; with ``cfg.compile``, that whole
+    function (forward and losses, and through AOTAutograd their backward) compiled by
+    ``torch.compile`` in ``cfg.compile_mode``. Under ``"reduce-overhead"`` on CUDA the step replays
+    as CUDA graphs: one launch for MGN's eight heads and their losses instead of hundreds of small
+    kernels (the launch bound measured on an H100, benchmarks/README.md); each call then marks a
+    new step first, as CUDA-graph trees need when the backward runs outside the compiled
+    function. Its outputs are overwritten by the next call, so :func:`fit` reads them before the
+    next step. A compile or capture failure falls back to the eager step, with a warning."""
     def step(batch: Any) -> tuple[torch.Tensor, Any]:
         return loss_fn(net, batch)
 
     if not cfg.compile:
-        return step
+        return TrainingStep(step)
     compiled = torch.compile(step, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
     if cfg.compile_mode not in CUDA_GRAPH_MODES:
-        return compiled  # type: ignore[return-value]
+        return TrainingStep(step, compiled, cfg.compile_mode, net)  # type: ignore[arg-type]
 
     def graphed(batch: Any) -> tuple[torch.Tensor, Any]:
         torch.compiler.cudagraph_mark_step_begin()
         return compiled(batch)
-    return graphed
+    return TrainingStep(step, graphed, cfg.compile_mode, net)
 
 
 def training_batches(dataset: Dataset, sampler: PKSampler, cfg: TrainConfig, device: torch.device, *,
