@@ -42,6 +42,9 @@ def test_cpuinfo_flags_are_read_from_the_first_processor(tmp_path: Path) -> None
     info = precision.cpu_info.__wrapped__(str(tmp_path / "cpuinfo"))
     assert info.model == "AMD EPYC 9R14"
     assert info.flags == ("avx2", "fma", "avx512f", "avx512_bf16") and info.native_bf16
+    numbered = tmp_path / "numbered"     # "AMD EPYC" alone names several generations
+    numbered.write_text("processor : 0\ncpu family : 25\nmodel : 17\nmodel name : AMD EPYC\nflags : fpu avx2\n")
+    assert precision.cpu_info.__wrapped__(str(numbered)).model == "AMD EPYC (family 25, model 17)"
     plain = tmp_path / "plain"
     plain.write_text("model name : Some CPU\nflags : fpu avx2 fma\n")
     assert not precision.cpu_info.__wrapped__(str(plain)).native_bf16

@@ -112,7 +112,7 @@ def bf16_convolution_error() -> float:
 
 def _cpuinfo_fields(text: str) -> tuple[str, set[str]]:
     """``(model name, flags)`` of the first processor in a ``/proc/cpuinfo`` text."""
-    model, flags = "", set()
+    model, flags, numbers = "", set(), {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
@@ -120,6 +120,10 @@ def _cpuinfo_fields(text: str) -> tuple[str, set[str]]:
             model = value.strip()
         elif key in ("flags", "features") and not flags:
             flags = set(value.split())
+        elif key in ("cpu family", "model") and key not in numbers and value.strip():
+            numbers[key] = value.strip()
+    if model and len(numbers) == 2:   # "AMD EPYC" alone names several generations: Zen 3/4 are family 25, Zen 5 26
+        model = f"{model} (family {numbers['cpu family']}, model {numbers['model']})"
     return model, flags
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from reidlab.paths import repo_root
 
 __all__ = ["CODE_DIGEST_COVERS", "code_digest", "code_version", "notebook_record", "merge_records", "folder_code",
-           "reproduce_minutes", "provenance_problems", "AGREEING_FIELDS"]
+           "reproduce_minutes", "provenance_problems", "AGREEING_FIELDS", "GENERATED_PATHS"]
 
 #: what :func:`code_digest` hashes (relative to the repository root)
 CODE_DIGEST_COVERS: tuple[str, ...] = ("reidlab/**/*.py", "reidlab/**/*.mplstyle", "notebooks/*.ipynb")
@@ -45,17 +45,26 @@ def code_digest(root: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
+#: tracked paths that hold what the pipeline writes, not code: a change there leaves the tree clean
+#: (results of an earlier study, README.md's generated headline block), so one clone can run the
+#: embedded study and then each dataset arm
+GENERATED_PATHS: tuple[str, ...] = ("results/", "README.md")
+
+
 def code_version() -> dict[str, Any]:
     """The commit the code is at, and whether the working tree differs from it (``"clean"`` /
     ``"dirty"`` with the changed paths; ``"unknown"`` outside a git checkout). Generated data,
-    runs and caches are git-ignored, so they never make a tree dirty."""
+    runs and caches are git-ignored, and the committed outputs (:data:`GENERATED_PATHS`) are not
+    code, so none of them makes a tree dirty; the code digest (:func:`code_digest`) says exactly
+    which code ran."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True,
                               check=True).stdout
 
     try:
         commit = git("rev-parse", "HEAD").strip()
-        changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
+        changed = [path for path in (line[3:] for line in git("status", "--porcelain").splitlines() if line.strip())
+                   if not path.startswith(GENERATED_PATHS)]
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "tree": "unknown", "changed": []}
     return {"commit": commit, "tree": "dirty" if changed else "clean", "changed": changed}

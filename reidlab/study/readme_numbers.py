@@ -154,6 +154,10 @@ def _made_by(info: Mapping[str, Any]) -> tuple[str, str, str]:
     prec = info.get("precision") if isinstance(info.get("precision"), dict) else {}
     commit = f"`{_short(code.get('commit'))}`" + (f" ({code['tree']} tree)" if code.get("tree") else "")
     processor = str(prec.get("cpu_model") or info.get("machine") or "?")
+    if prec.get("cpu_flags"):   # "AMD EPYC" names three classes seen here: the flags tell them apart
+        processor = f"{processor} ({prec.get('torch_cpu_capability') or ', '.join(prec['cpu_flags'])}" + \
+                    (", AVX512-BF16" if "avx512_bf16" in prec["cpu_flags"] else "") + \
+                    (", AMX" if any(f.startswith("amx") for f in prec["cpu_flags"]) else "") + ")"
     if str(info.get("device", prec.get("device", "cpu"))).startswith("cuda"):
         processor = f"{processor}, {info.get('device')}"
     return commit, processor, str(prec.get("precision") or "?")
