@@ -711,8 +711,9 @@ def test_results_folder_is_never_the_repository_or_a_source_folder(folder: str, 
     readme = (repo_root() / "README.md").read_bytes()
     with pytest.raises(ValueError, match=r"repository root|source folder"):
         results_location(folder, "smoke")
-    with pytest.raises(SystemExit, match=r"repository root|source folder"):
-        pipeline.main(["reproduce", "--profile", "smoke", "--only", "00_data_synthesis", "--results-dir", folder])
+    assert pipeline.main(["reproduce", "--profile", "smoke", "--only", "00_data_synthesis",
+                          "--results-dir", folder]) == 2
+    assert re.search(r"repository root|source folder", capsys.readouterr().err)
     assert (repo_root() / "README.md").read_bytes() == readme
     assert not (repo_root() / "00_data_synthesis.json").exists()
 
@@ -812,12 +813,12 @@ def test_negative_lambda_only_for_the_named_ensemble() -> None:
         check_lam(0.1, ensemble=True)
 
 
-def test_report_refuses_a_folder_without_results(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="does not exist"):
-        pipeline.main(["report", "--results-dir", str(tmp_path / "typo_dir")])
+def test_report_refuses_a_folder_without_results(tmp_path: Path, capsys) -> None:
+    assert pipeline.main(["report", "--results-dir", str(tmp_path / "typo_dir")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit, match="holds no notebook results"):
-        pipeline.main(["report", "--results-dir", str(tmp_path / "empty")])
+    assert pipeline.main(["report", "--results-dir", str(tmp_path / "empty")]) == 2
+    assert "holds no notebook results" in capsys.readouterr().err
     assert not (tmp_path / "typo_dir").exists() and not (tmp_path / "empty" / "README.md").exists()
 
 
@@ -936,3 +937,284 @@ def test_a_disk_filling_during_a_write_is_reported_as_full(tmp_path: Path, monke
     monkeypatch.setattr(paths, "_disk_full", lambda path: False)
     with pytest.raises(OSError, match="no space left on device"):
         paths.atomic_write(tmp_path / "model.pt", wrapped)
+
+
+# ----------------------------------------------------------------------------------------
+# 11. Nothing lost, nothing run, nothing silent (issue 35): no command deletes or overwrites
+# what it did not create, a NaN never passes check-results, and every mistake on the command
+# line of `python -m reidlab.study.pipeline` is one line naming it, with exit status 2.
+
+import errno  # noqa: E402
+
+from reidlab.study import check as study_check  # noqa: E402
+from reidlab.study import units as study_units  # noqa: E402
+
+
+def _checkout_snapshot() -> dict[str, tuple[int, int]]:
+    """Size and modification time of every tracked file of results/, and which tracked files
+    of the checkout exist (a deleted checkout or results folder shows here; files the lead
+    edits meanwhile do not)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo_root(), capture_output=True, check=True).stdout
+    snapshot: dict[str, tuple[int, int]] = {}
+    for name in listed.decode().split("\0"):
+        path = repo_root() / name
+        if name and path.is_file():
+            stat = path.stat()
+            snapshot[name] = (stat.st_size, stat.st_mtime_ns) if name.startswith("results/") else (0, 0)
+    return snapshot
+
+
+def _runs_entries() -> set[str]:
+    runs = repo_root() / "runs"
+    return {p.name for p in runs.iterdir()} if runs.is_dir() else set()
+
+
+@pytest.fixture()
+def no_deletion(monkeypatch: pytest.MonkeyPatch):
+    """A refusal test must refuse before deleting anything: rmtree fails the test (so a broken
+    refusal cannot delete the checkout), and the checkout and runs/ are compared afterwards."""
+    monkeypatch.setattr(pipeline.shutil, "rmtree", lambda *a, **k: pytest.fail(f"rmtree{a} before the refusal"))
+    before, runs = _checkout_snapshot(), _runs_entries()
+    yield
+    assert _checkout_snapshot() == before
+    assert _runs_entries() >= runs
+
+
+@pytest.mark.parametrize("command", ["prepare-nbval", "record-nbval"])
+@pytest.mark.parametrize("out, why", [
+    (".", "the repository root"), ("..", "a folder above the repository root"),
+    ("results", "the committed results/"), ("results/../results", "the committed results/"),
+    ("results/tables", "the committed results/"), ("runs", "the runs folder"),
+    ("notebooks", "the source folder notebooks/"), ("reidlab/study", "the source folder reidlab/"),
+])
+def test_nbval_commands_never_replace_the_checkout_results_or_runs(command: str, out: str, why: str, no_deletion,
+                                                                   capsys) -> None:
+    assert pipeline.main([command, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"{command} --out {out}:" in err and why in err and "Traceback" not in err
+
+
+def test_nbval_commands_refuse_a_link_to_the_committed_results(tmp_path: Path, no_deletion, capsys) -> None:
+    link = tmp_path / "nbval"
+    link.symlink_to(repo_root() / "results", target_is_directory=True)
+    assert pipeline.main(["prepare-nbval", "--out", str(link)]) == 2
+    assert "the committed results/" in capsys.readouterr().err
+
+
+def test_nbval_commands_replace_only_a_folder_they_created(tmp_path: Path, no_deletion, capsys) -> None:
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("mine")
+    for command in ("prepare-nbval", "record-nbval"):
+        assert pipeline.main([command, "--out", str(foreign)]) == 2
+        err = capsys.readouterr().err
+        assert str(foreign) in err and "holds files" in err and "chapter1.tex" in err and pipeline.NBVAL_MARKER in err
+    assert (foreign / "chapter1.tex").read_text() == "mine"
+    (tmp_path / "file").write_text("mine")
+    assert pipeline.main(["prepare-nbval", "--out", str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_nbval_folder_is_replaced_run_after_run(tmp_path: Path) -> None:
+    """`make test` runs `prepare-nbval --out build/nbval` every time: the folder it made (marked),
+    with what nbval's run then wrote in it, is replaced; so are an empty folder and one written by
+    prepare-nbval before the marker existed."""
+    build = tmp_path / "build" / "nbval"
+    assert pipeline._fresh_folder(build, "build/nbval", "prepare-nbval") == build.resolve()
+    assert (build / pipeline.NBVAL_MARKER).is_file()
+    for sub in ("data", "runs", "results"):
+        (build / sub).mkdir()
+    (build / "image_outputs.json").write_text("{}")
+    (build / "runs" / "model.pt").write_text("weights")
+    pipeline._fresh_folder(build, "build/nbval", "prepare-nbval")
+    assert sorted(p.name for p in build.iterdir()) == [pipeline.NBVAL_MARKER]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert pipeline.replaceable_folder(empty, "empty", "prepare-nbval") == empty.resolve()
+    unmarked = tmp_path / "unmarked"
+    (unmarked / "results").mkdir(parents=True)
+    for name in contract.NOTEBOOKS:
+        (unmarked / f"{name}.ipynb").write_text("{}")
+    assert pipeline.replaceable_folder(unmarked, "unmarked", "prepare-nbval") == unmarked.resolve()
+    (unmarked / "notes.txt").write_text("mine")           # anything else: not prepare-nbval's
+    with pytest.raises(SystemExit, match=r"holds files prepare-nbval did not write \(.*notes.txt"):
+        pipeline.replaceable_folder(unmarked, "unmarked", "prepare-nbval")
+
+
+def _results_with_metrics(folder: Path, metrics: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))   # allow_nan: NaN written as NaN
+    return folder
+
+
+CHECK_REFERENCE: dict[str, Any] = {"bf_lr_to_hr_r1_unit_std": 2.0, "bf_lr_to_hr_r1": 50.0, "lambda_chosen": 0.1,
+                                   "pseudo_bins_chosen": 3.0, "reproduce_minutes": None}
+
+
+@pytest.mark.parametrize("spelling", ["results", "results/../results", "results/tables", "link"])
+def test_check_results_never_writes_into_the_committed_results(spelling: str, tmp_path: Path, no_deletion,
+                                                               capsys) -> None:
+    reference = _results_with_metrics(tmp_path / "reference", CHECK_REFERENCE)
+    if spelling == "link":
+        spelling = str(tmp_path / "link")
+        Path(spelling).symlink_to(repo_root() / "results", target_is_directory=True)
+    assert not (repo_root() / "results" / "check.md").exists()
+    assert pipeline.main(["check-results", "--no-run", "--reference", str(reference), "--results-dir", spelling]) == 2
+    err = capsys.readouterr().err
+    assert f"--results-dir {spelling}:" in err and "committed results/" in err
+    assert not [p for p in (repo_root() / "results", repo_root() / "results" / "tables") if (p / "check.md").exists()]
+
+
+def test_check_results_never_writes_into_its_reference(tmp_path: Path, capsys) -> None:
+    reference = _results_with_metrics(tmp_path / "reference", CHECK_REFERENCE)
+    _results_with_metrics(reference / "inner", CHECK_REFERENCE)
+    before = (reference / "metrics.json").read_bytes()
+    for out, message in ((reference, "same folder"), (reference / "inner", "inside the reference")):
+        assert pipeline.main(["check-results", "--no-run", "--reference", str(reference),
+                              "--results-dir", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert not (reference / "check.md").exists() and not (reference / "inner" / "check.md").exists()
+    assert (reference / "metrics.json").read_bytes() == before
+
+
+def test_a_failed_notebook_is_kept_under_runs_never_in_the_results(tmp_path: Path, monkeypatch, capsys) -> None:
+    import papermill as pm
+
+    from reidlab.progress import PLAIN_PROGRESS_ENV
+
+    for env in (PLAIN_PROGRESS_ENV, "REIDLAB_STAGE_LOG", "REIDLAB_TRAINED_LOG"):
+        monkeypatch.delenv(env, raising=False)             # run_notebook sets them: restored afterwards
+
+    def fails_half_way(src: str, out: str, **kwargs: Any) -> None:
+        Path(out).write_text("{}")                         # the partly executed notebook
+        raise RuntimeError("cell 3 failed")
+
+    monkeypatch.setattr(pm, "execute_notebook", fails_half_way)
+    results, runs = tmp_path / "results" / "viper", tmp_path / "runs"
+    params = {"results_dir": str(results), "runs_dir": str(runs)}
+    with pytest.raises(RuntimeError, match="cell 3 failed"):
+        pipeline.run_notebook("03_rfd_eval", params, results / "notebooks", log_output=False)
+    kept = runs / "failed-notebooks" / "viper" / "03_rfd_eval.failed.ipynb"
+    assert kept.is_file() and str(kept) in capsys.readouterr().err
+    assert not [p for p in (results / "notebooks").iterdir()]          # nothing left in the results folder
+    # the default runs folder, and a results folder of the checkout named by its path
+    committed = repo_root() / "results" / "viper"
+    assert pipeline.failed_notebook_path("03_rfd_eval", {"results_dir": str(committed)}, committed / "notebooks") == \
+        repo_root() / "runs" / "failed-notebooks" / "results-viper" / "03_rfd_eval.failed.ipynb"
+
+
+def test_a_nan_in_metrics_json_fails_check_results(tmp_path: Path, capsys) -> None:
+    """Python's json reads NaN (a hand-edited or foreign metrics.json): a NaN chosen setting
+    compared as neither equal nor different and passed; now it fails naming the key. null stays
+    what it was (reported by neither run: agrees)."""
+    for key, where in (("lambda_chosen", "candidate"), ("pseudo_bins_chosen", "reference"),
+                       ("bf_lr_to_hr_r1_unit_std", "reference"), ("reproduce_minutes", "candidate")):
+        reference = {**CHECK_REFERENCE, **({key: float("nan")} if where == "reference" else {})}
+        candidate = {**CHECK_REFERENCE, **({key: float("nan")} if where == "candidate" else {})}
+        failed = [c for c in study_check.compare_metrics(reference, candidate) if c.failed]
+        assert [c.key for c in failed] == [key], (key, failed)
+        assert "nan" in failed[0].note and "not a finite number" in failed[0].note
+    nulls = {**CHECK_REFERENCE, "lambda_chosen": None}
+    assert not [c for c in study_check.compare_metrics(nulls, nulls) if c.failed]
+    reference = _results_with_metrics(tmp_path / "reference", CHECK_REFERENCE)
+    candidate = _results_with_metrics(tmp_path / "candidate", {**CHECK_REFERENCE, "lambda_chosen": float("nan")})
+    assert "NaN" in (candidate / "metrics.json").read_text()
+    assert pipeline.check_results_command("smoke", 0, str(reference), str(candidate), run=False) == 1
+    assert "lambda_chosen" in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("rates, named", [
+    ("br=-400", "br=-400"), ("bf=400,br=0", "br=0"), ("br=abc", "br=abc"), ("br=nan", "br=nan"),
+    ("br", "'br' is not KIND=RATE"), ("bff=400", "unknown unit kind 'bff'"), ("bf=1,bf=2", "bf is given twice"),
+])
+def test_plan_refuses_rates_that_are_not_positive_numbers(rates: str, named: str, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(study_units, "study_units", lambda *a, **k: pytest.fail("planned before the check"))
+    assert pipeline.main(["plan", "--profile", "smoke", "--images-per-second", rates]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "--images-per-second" in err and len(err.strip().splitlines()) == 1
+
+
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("study_units", "train_units"):
+        monkeypatch.setattr(study_units, name, lambda *a, **k: pytest.fail("work before the arguments were checked"))
+
+
+def test_slurm_parameters_must_be_key_value(monkeypatch, capsys) -> None:
+    _no_training(monkeypatch)
+    assert pipeline.main(["train-units", "--executor", "slurm", "--slurm", "partition"]) == 2
+    err = capsys.readouterr().err
+    assert "--slurm 'partition'" in err and "KEY=VALUE" in err and "dictionary update" not in err
+    assert pipeline.main(["train-units", "--slurm", "slurm_partition=gpu"]) == 2          # the local executor
+    assert "need --executor slurm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["train-units", "--jobs", "0"], "jobs must be >= 1 (--jobs"),
+    (["train-units", "--threads", "-1"], "threads must be >= 1 (--threads"),
+    (["train-units", "--executor", "slurm"], "--executor slurm) needs SLURM"),
+])
+def test_train_units_checks_its_arguments_before_any_work(argv: list[str], named: str, monkeypatch, capsys) -> None:
+    import shutil
+
+    _no_training(monkeypatch)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)    # a machine without SLURM
+    assert pipeline.main([*argv, "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as info:                               # plan has no --jobs: argparse says so
+        pipeline.main(["plan", "--jobs", "0"])
+    assert info.value.code == 2
+
+
+def test_check_results_names_a_missing_metrics_json(tmp_path: Path, capsys) -> None:
+    reference = _results_with_metrics(tmp_path / "reference", CHECK_REFERENCE)
+    (tmp_path / "candidate").mkdir()
+    assert pipeline.main(["check-results", "--no-run", "--reference", str(tmp_path / "nowhere"),
+                          "--results-dir", str(tmp_path / "candidate")]) == 2
+    assert str(tmp_path / "nowhere" / "metrics.json") + " does not exist" in capsys.readouterr().err
+    assert pipeline.main(["check-results", "--no-run", "--reference", str(reference),
+                          "--results-dir", str(tmp_path / "candidate")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "candidate" / "metrics.json") + " does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "candidate" / "check.md").exists()
+
+
+def test_report_names_a_file_given_as_results_dir(tmp_path: Path, capsys) -> None:
+    file = tmp_path / "results.json"
+    file.write_text("{}")
+    assert pipeline.main(["report", "--results-dir", str(file)]) == 2
+    assert f"{file} is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.EACCES, "read-only"),
+                                         (errno.ENOSPC, "no space left")])
+def test_read_only_folders_and_full_disks_are_named_in_one_line(code: int, words: str, tmp_path: Path, monkeypatch,
+                                                                capsys) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "00_data_synthesis.json").write_text("{}")
+    target = results / "README.md"
+
+    def cannot_write(folder: Path) -> Path:
+        raise OSError(code, os.strerror(code), str(target))
+
+    monkeypatch.setattr(pipeline, "write_report", cannot_write)
+    assert pipeline.main(["report", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"[reidlab] {target}: {pipeline.USER_ERRNOS[code]}" and words in err
+    assert pipeline.main(["--debug", "report", "--results-dir", str(results)]) == 2     # --debug: the traceback too
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.strip().endswith(f"{target}: {pipeline.USER_ERRNOS[code]}")
+    monkeypatch.setattr(pipeline, "write_report", lambda folder: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):                      # not a user's mistake: raised as it is
+        pipeline.main(["report", "--results-dir", str(results)])
+
+
+def test_refusals_exit_with_status_2_and_one_line() -> None:
+    proc = subprocess.run([sys.executable, "-m", "reidlab.study.pipeline", "plan", "--images-per-second", "br=-400"],
+                          capture_output=True, text=True, cwd=repo_root(), timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["[reidlab] --images-per-second br=-400: a rate must be a positive "
+                                                "number of images per second"]

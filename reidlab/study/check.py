@@ -62,8 +62,8 @@ from typing import Any
 from reidlab.study.io import read_json
 
 __all__ = ["SPREAD_MULTIPLIER", "MIN_TOLERANCE", "MAE_TOLERANCE", "MIN_HR_ONLY_PENALTY", "CHANCE_MARGIN", "Check",
-           "Invariant", "REGIME_INVARIANTS", "rule_of", "unit_spread", "compare_metrics", "compare_claims",
-           "check_invariants", "regime_lines", "check_results", "format_checks"]
+           "Invariant", "REGIME_INVARIANTS", "rule_of", "unit_spread", "nan_checks", "compare_metrics",
+           "compare_claims", "check_invariants", "regime_lines", "check_results", "format_checks"]
 
 SPREAD_MULTIPLIER = 3.0
 #: the smallest tolerance of a ``spread`` key (rank-1 points): a key whose units all agreed
@@ -162,15 +162,43 @@ def _spread_from_summary(results: Path) -> float | None:
     return None
 
 
+def _not_a_number(value: Any) -> bool:
+    """A float NaN or infinity: never written by the pipeline (``metrics.json`` holds ``null`` for a
+    missing number), but Python's json reads ``NaN`` and ``Infinity`` from a hand-edited or foreign file."""
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def nan_checks(reference: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Check]:
+    """One failed :class:`Check` per key whose value is a NaN (or infinity) in either
+    ``metrics.json``, whatever its rule (bounds, choices and ignored keys included): such a value
+    compares as neither equal nor different, so it would otherwise pass silently."""
+    checks = []
+    for key in sorted({*reference, *candidate}):
+        ref, new = reference.get(key), candidate.get(key)
+        found = [f"{run}'s metrics.json holds {value!r}" for run, value in (("the reference", ref), ("this run", new))
+                 if _not_a_number(value)]
+        if found:
+            checks.append(Check(key, rule_of(key, reference), ref, new, "a number or null", False,
+                                f"{' and '.join(found)}, not a finite number (a missing number is written null)"))
+    return checks
+
+
 def compare_metrics(reference: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[Check]:
-    """One :class:`Check` per key of ``reference`` (a key missing from ``candidate`` fails)."""
-    s, source = unit_spread(reference)
+    """One :class:`Check` per key of ``reference`` (a key missing from ``candidate`` fails); a key
+    holding a NaN in either fails (:func:`nan_checks`)."""
+    checks: list[Check] = nan_checks(reference, candidate)
+    unusable = {c.key for c in checks}
+    try:
+        s, source = unit_spread(reference)
+    except ValueError:
+        if checks:          # e.g. the spread itself is NaN: fail naming the NaN keys
+            return checks
+        raise
     spread_tol = SPREAD_MULTIPLIER * s
-    checks: list[Check] = []
     for key in sorted(reference):
         ref, new = reference[key], candidate.get(key)
         rule = rule_of(key, reference)
-        if rule == "bound":
+        if rule == "bound" or key in unusable:
             continue
         if key not in candidate:
             checks.append(Check(key, rule, ref, None, "-", False, "missing from the candidate"))
@@ -334,7 +362,8 @@ def check_results(reference: str | os.PathLike[str], candidate: str | os.PathLik
             raise FileNotFoundError(f"{folder / 'metrics.json'} does not exist: a results folder written by "
                                     "`make reproduce` (or the pipeline's reproduce with --results-dir) holds it")
     ref_metrics = read_json(reference / "metrics.json")
-    if not _finite(ref_metrics.get(SPREAD_KEY)) and (spread := _spread_from_summary(reference)) is not None:
+    if (not _finite(ref_metrics.get(SPREAD_KEY)) and not _not_a_number(ref_metrics.get(SPREAD_KEY))
+            and (spread := _spread_from_summary(reference)) is not None):
         ref_metrics = {**ref_metrics, SPREAD_KEY: spread}   # in the reference's 03 table (older metrics.json)
     new_metrics = read_json(candidate / "metrics.json")
     return (compare_metrics(ref_metrics, new_metrics) + check_invariants(ref_metrics, new_metrics)

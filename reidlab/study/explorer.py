@@ -3,9 +3,11 @@
 Notebooks 03 and 05 save, for every trial they score, what Eq. 8 needs to rank again at any
 lambda without a model: the B-F-alone distances ``D(0)`` and the change ``D(1) - D(0)`` (Eq. 8 is
 linear in lambda, so ``D(lam) = D(0) + lam * (D(1) - D(0))``), the query and gallery records, the
-identities and cameras as scored and each trial's unit (:func:`save_bundle`, a file under
-``<runs>/explorer/``). The explorer reads only those files (:func:`load_bundle`: a missing one
-is an error naming the notebook that writes it), ranks (:func:`query_ranking`) and draws RFD's
+identities and cameras as scored and each trial's unit (:func:`save_bundle`, an ``.npz`` of
+plain arrays and JSON under ``<runs>/explorer/``, read with ``allow_pickle=False``: loading it
+runs no code). The explorer reads only those files (:func:`load_bundle`: a missing one is an
+error naming the notebook that writes it; an old-format ``.pt`` pickle is refused, never
+unpickled), ranks (:func:`query_ranking`) and draws RFD's
 Fig. 4 row for one query (:func:`ranking_row`); :func:`explorer_widget` puts it behind
 ipywidgets in JupyterLab.
 
@@ -29,7 +31,8 @@ import torch
 
 from reidlab.data.records import ImageRecord
 
-__all__ = ["BUNDLE_WRITERS", "CHANGE_LAMS", "IDENTITIES_LABEL", "bundle_path", "save_bundle", "load_bundle",
+__all__ = ["BUNDLE_WRITERS", "BUNDLE_SUFFIX", "BUNDLE_FORMAT", "OLD_BUNDLE_SUFFIX", "OldBundleError",
+           "CHANGE_LAMS", "IDENTITIES_LABEL", "bundle_path", "save_bundle", "load_bundle",
            "TrialRanking", "QueryRanking", "query_ranking", "top_identities", "query_with_changed_ranking",
            "QueryChoice", "choose_query", "check_query", "trial_of", "ShownRanking", "ranking_line",
            "read_ranking_line", "trial_rank1", "rank1_table", "ranking_row", "rank_table", "save_trial_results",
@@ -42,13 +45,26 @@ BUNDLE_WRITERS = {"lr_query": "notebooks/03_rfd_eval.ipynb", "multi_res_gallery"
 CHANGE_LAMS: tuple[float, float] = (0.0, 0.5)
 #: how :func:`ranking_line` names the ranked identities (the text a reader and the browser test read)
 IDENTITIES_LABEL = "gallery identities in rank order"
+#: the explorer file: a NumPy ``.npz`` of plain arrays (read with ``allow_pickle=False``), its
+#: metadata and records as a JSON text in the array ``meta``; nothing in it is unpickled
+BUNDLE_SUFFIX = ".npz"
+#: what the ``meta`` of a bundle says it is (a file without it is not loaded)
+BUNDLE_FORMAT = "reidlab-explorer-bundle-v2"
+#: the suffix of the explorer files written before issue 35 (``torch.save`` pickles): never loaded
+OLD_BUNDLE_SUFFIX = ".pt"
+
+
+class OldBundleError(FileNotFoundError):
+    """Only an explorer file in the old format (a ``torch.save`` pickle, which loading could
+    run code from) is there: it is not loaded; the notebook that writes the bundle must run again.
+    A ``FileNotFoundError``: notebook 08 treats the source as missing and says why."""
 
 
 def bundle_path(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str) -> Path:
-    """``<runs_dir>/explorer/<profile>/<dataset>/<protocol>.pt``."""
+    """``<runs_dir>/explorer/<profile>/<dataset>/<protocol>.npz``."""
     from reidlab.paths import resolve
 
-    return resolve(runs_dir, name="runs_dir") / "explorer" / profile / dataset / f"{protocol}.pt"
+    return resolve(runs_dir, name="runs_dir") / "explorer" / profile / dataset / f"{protocol}{BUNDLE_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -71,48 +87,93 @@ class TrialRanking:
         return self.base + float(lam) * self.delta
 
 
+#: the arrays stored per trial (``t<trial>_<name>``)
+_ARRAYS = ("base", "delta", "q_pids", "g_pids", "q_cams", "g_cams")
+
+
+def _writer(protocol: str) -> str:
+    return BUNDLE_WRITERS.get(protocol, "notebooks 03 and 05")
+
+
 def save_bundle(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str, per_trial_features,
                 units: Sequence[int], *, reading: str, lam: float) -> Path:
     """Write the explorer's file for ``protocol``: per trial (``per_trial_features``,
     :class:`~reidlab.study.scoring.SplitFeatures` with "bf" and "br"), ``D(0)``, ``D(1) - D(0)``,
     records, identities and cameras as scored, and its unit; plus the Eq. 8 ``reading`` and the
-    study's ``lam``."""
-    from reidlab.metrics import fused_distance
-    from reidlab.paths import atomic_write_bytes
+    study's ``lam``. The file (``.npz``, :data:`BUNDLE_SUFFIX`) holds only numeric arrays and one
+    JSON text (records as plain dicts), so reading it runs no code; an old-format file of the same
+    bundle (``.pt``) is removed."""
+    import json
 
+    from reidlab.metrics import fused_distance
+    from reidlab.paths import atomic_write
+
+    arrays: dict[str, np.ndarray] = {}
     trials = []
     for trial, (feats, unit) in enumerate(zip(per_trial_features, units)):
         args = (feats.query["bf"], feats.gallery["bf"], feats.query["br"], feats.gallery["br"])
         base = fused_distance(*args, lam=0.0, reading=reading).cpu()
         delta = fused_distance(*args, lam=1.0, reading=reading).cpu() - base
-        q_pids, g_pids, q_cams, g_cams = feats.ids()
-        trials.append({"trial": trial, "unit": int(unit), "base": base, "delta": delta,
+        for key, value in zip(_ARRAYS, (base, delta, *feats.ids())):
+            value = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            arrays[f"t{trial}_{key}"] = np.ascontiguousarray(value)
+        trials.append({"trial": trial, "unit": int(unit),
                        "query": [dataclasses.asdict(r) for r in feats.split.query],
-                       "gallery": [dataclasses.asdict(r) for r in feats.split.gallery],
-                       "ids": [q_pids, g_pids, q_cams, g_cams]})
-    import io
+                       "gallery": [dataclasses.asdict(r) for r in feats.split.gallery]})
+    meta = {"format": BUNDLE_FORMAT, "profile": profile, "dataset": dataset, "protocol": protocol,
+            "reading": reading, "lam": float(lam), "trials": trials}
+    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    path = atomic_write(bundle_path(runs_dir, profile, dataset, protocol), lambda handle: np.savez(handle, **arrays))
+    path.with_suffix(OLD_BUNDLE_SUFFIX).unlink(missing_ok=True)   # an old-format file is never read again
+    return path
 
-    buf = io.BytesIO()
-    torch.save({"profile": profile, "dataset": dataset, "protocol": protocol, "reading": reading,
-                "lam": float(lam), "trials": trials}, buf)
-    return atomic_write_bytes(bundle_path(runs_dir, profile, dataset, protocol), buf.getvalue())
+
+def _read_bundle(path: Path) -> dict[str, Any]:
+    """The bundle at ``path`` as plain data (no object is unpickled: ``allow_pickle=False``)."""
+    import json
+
+    with np.load(path, allow_pickle=False) as stored:
+        if stored["meta"].dtype != np.uint8 or stored["meta"].ndim != 1:
+            raise ValueError("its metadata is not a JSON text (uint8 bytes)")
+        meta = json.loads(stored["meta"].tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"its metadata does not say format {BUNDLE_FORMAT!r}")
+        trials = []
+        for t in meta["trials"]:
+            base, delta, *ids = (stored[f"t{t['trial']}_{key}"] for key in _ARRAYS)
+            trials.append(TrialRanking(int(t["trial"]), int(t["unit"]), torch.from_numpy(base),
+                                       torch.from_numpy(delta), tuple(ImageRecord(**r) for r in t["query"]),
+                                       tuple(ImageRecord(**r) for r in t["gallery"]), *ids))
+    return {**{k: v for k, v in meta.items() if k not in ("format", "trials")}, "lam": float(meta["lam"]),
+            "trials": trials}
 
 
 def load_bundle(runs_dir: str | os.PathLike[str], profile: str, dataset: str, protocol: str) -> dict[str, Any]:
     """The explorer file :func:`save_bundle` wrote: ``{"trials": [TrialRanking, ...], "lam",
-    "reading", ...}``; a missing file is a ``FileNotFoundError`` saying what writes it."""
+    "reading", "profile", "dataset", "protocol"}``. A missing file is a ``FileNotFoundError``
+    saying what writes it; a file of the old format only (``.pt``, a pickle) is never loaded
+    (:class:`OldBundleError`, saying to run that notebook again); a damaged file is a
+    ``ValueError`` naming it."""
     path = bundle_path(runs_dir, profile, dataset, protocol)
+    old = path.with_suffix(OLD_BUNDLE_SUFFIX)
+    if not path.is_file() and old.is_file():
+        raise OldBundleError(
+            f"the ranking explorer data for {dataset} / {protocol} ({profile} profile) at {old} is in the old format "
+            f"(a torch pickle, which loading could run code from) and is not loaded: run {_writer(protocol)} again "
+            f"with the same profile, dataset and runs_dir to write {path.name} (`make reproduce` runs it); the old "
+            "file can be deleted")
     if not path.is_file():
         raise FileNotFoundError(
             f"no ranking explorer data for {dataset} / {protocol} ({profile} profile) at {path}: run "
-            f"{BUNDLE_WRITERS.get(protocol, 'notebooks 03 and 05')} with the same profile, dataset and runs_dir "
+            f"{_writer(protocol)} with the same profile, dataset and runs_dir "
             "first (`make reproduce` runs it); the explorer trains and extracts nothing itself")
-    stored = torch.load(path, map_location="cpu", weights_only=False)
-    stored["trials"] = [TrialRanking(t["trial"], t["unit"], t["base"], t["delta"],
-                                     tuple(ImageRecord(**r) for r in t["query"]),
-                                     tuple(ImageRecord(**r) for r in t["gallery"]), *map(np.asarray, t["ids"]))
-                        for t in stored["trials"]]
-    return stored
+    try:
+        return _read_bundle(path)
+    except Exception as exc:  # noqa: BLE001 - any damaged or foreign file, named
+        raise ValueError(
+            f"the ranking explorer data {path} is damaged or was not written by reidlab ({type(exc).__name__}: "
+            f"{exc}); it is not used: run {_writer(protocol)} again with the same profile, dataset and runs_dir "
+            "to write it anew") from exc
 
 
 @dataclass(frozen=True)

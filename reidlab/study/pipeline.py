@@ -10,17 +10,24 @@
 ``python -m reidlab.study.pipeline record-nbval``
     executes the prepared notebooks and records those reference outputs in
     ``tests/nbval_expected/`` (run after changing what such a cell prints).
+
+A mistake on the command line (an argument, a file, a value; a read-only folder, a full disk)
+is one line on stderr naming it, and exit status 2; ``--debug`` (before the command) adds the
+traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
 import platform
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +36,8 @@ from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.engine.runner import TRAINED_LOG_ENV, read_trained_log
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.contract import (
-    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, check_results_folder, headline_metrics,
-    is_committed_results,
+    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, SOURCE_FOLDERS, check_results_folder,
+    headline_metrics, is_committed_results,
 )
 from reidlab.study.io import read_json, write_json
 from reidlab.config import DATASETS
@@ -38,7 +45,7 @@ from reidlab.choices import MLR_CONSTRUCTIONS
 from reidlab.study.params import declared_parameters, pretrained_setting
 from reidlab.study import provenance, readme_numbers
 from reidlab.study.report import write_report
-from reidlab.study.units import EXECUTORS
+from reidlab.study.units import EXECUTORS, UNIT_KINDS
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
@@ -49,9 +56,47 @@ def _params_for(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in declared}
 
 
+#: Where a failed run's partly executed notebooks go, under the runs folder (:func:`failed_notebook_path`).
+FAILED_NOTEBOOKS = "failed-notebooks"
+
+
+def _folder_label(folder: Path) -> str:
+    """``folder`` as one name: its path below the repository root joined with ``-``
+    (``results/viper`` -> ``results-viper``), else its own name."""
+    real, root = folder.resolve(), repo_root().resolve()
+    parts = real.relative_to(root).parts if root in real.parents else (real.name,)
+    return "-".join(parts) or "root"
+
+
+def failed_notebook_path(name: str, params: dict[str, Any], out_dir: Path) -> Path:
+    """Where the partly executed notebook of a failed run of ``name`` goes:
+    ``<runs>/failed-notebooks/<results folder>/<name>.failed.ipynb``, with ``<runs>`` the run's
+    ``runs_dir`` (default ``runs/``) and ``<results folder>`` its ``results_dir`` (else ``out_dir``)
+    as one name (:func:`_folder_label`). Never beside the executed notebooks: a results folder
+    holds only what finished runs wrote."""
+    runs = resolve(params.get("runs_dir") or "runs", name="runs_dir")
+    results = resolve(params["results_dir"], name="results_dir") if params.get("results_dir") else out_dir
+    return runs / FAILED_NOTEBOOKS / _folder_label(results) / f"{name}.failed.ipynb"
+
+
+def _keep_failed_notebook(name: str, tmp: Path, failed: Path) -> None:
+    """Move a failed run's partial notebook ``tmp`` to ``failed`` and say where it is (if that
+    cannot be done, say so: the error that stopped the run is the one raised)."""
+    try:
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp), failed)
+    except OSError as exc:
+        print(f"[reidlab] {name} failed; its partly executed notebook could not be kept at {failed} ({exc})",
+              file=sys.stderr)
+        tmp.unlink(missing_ok=True)
+        return
+    print(f"[reidlab] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
+
+
 def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeout: int = 3600,
                  log_output: bool = True, stage_log: Path | None = None, trained_log: Path | None = None) -> float:
     """Execute one notebook with papermill; the executed copy replaces ``out_dir/name.ipynb`` only on success.
+    A failed run's partly executed notebook goes under the runs folder (:func:`failed_notebook_path`).
     With ``stage_log``, the kernel appends its stage timings there (:mod:`reidlab.stages`); with
     ``trained_log``, every run it trains (:func:`reidlab.engine.runner.log_trained_run`)."""
     import papermill as pm
@@ -79,10 +124,8 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
                             cwd=str(repo_root() / "notebooks"))
         os.replace(tmp, final)
     except BaseException:
-        failed = out_dir / f"{name}.failed.ipynb"
         if Path(tmp).exists():
-            os.replace(tmp, failed)
-            print(f"[reidlab] {name} failed; the partly executed notebook is {failed}", file=sys.stderr)
+            _keep_failed_notebook(name, Path(tmp), failed_notebook_path(name, params, out_dir))
         raise
     return time.perf_counter() - start
 
@@ -255,6 +298,9 @@ def check_foreign_files(results: Path) -> None:
 
 def require_results(results: Path, given: str) -> Path:
     """``results`` if it holds notebook results; else exit naming what is missing (``report``)."""
+    if results.exists() and not results.is_dir():
+        raise SystemExit(f"[reidlab] --results-dir {given}: {results} is a file, not a folder (name the results "
+                         "folder, e.g. results)")
     if not results.is_dir():
         raise SystemExit(f"[reidlab] --results-dir {given}: {results} does not exist (make reproduce writes results/)")
     if not any((results / f"{n}.json").is_file() for n in NOTEBOOKS):
@@ -342,10 +388,25 @@ def check_results_command(profile: str, seed: int, reference: str, results_dir: 
     if not (ref / "metrics.json").is_file():
         raise SystemExit(f"[reidlab] --reference {reference}: {ref / 'metrics.json'} does not exist "
                          "(a results folder written by make reproduce holds it)")
-    out = resolve(results_dir or f"runs/check-results/{profile}", name="results_dir")
+    given = results_dir or f"runs/check-results/{profile}"
+    out = resolve(given, name="results_dir")
     if out.resolve() == ref.resolve():
         raise SystemExit(f"[reidlab] --results-dir and --reference are the same folder ({out}): "
                          "this run must not overwrite what it is compared with")
+    if ref.resolve() in out.resolve().parents:
+        raise SystemExit(f"[reidlab] --results-dir {given}: {out.resolve()} is inside the reference {ref.resolve()}: "
+                         "check-results never writes into the folder it compares with; name a folder of its own "
+                         "(default: runs/check-results/<profile>)")
+    if is_committed_results(out):
+        raise SystemExit(f"[reidlab] --results-dir {given}: {out.resolve()} is the committed {COMMITTED_RESULTS}/ "
+                         "folder or inside it, which check-results never writes (its check.md, and without --no-run "
+                         "a whole study, would replace committed files); name a folder of its own "
+                         "(default: runs/check-results/<profile>)")
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"[reidlab] --results-dir {given}: {out} is a file, not a folder")
+    if not run and not (out / "metrics.json").is_file():
+        raise SystemExit(f"[reidlab] --results-dir {given} --no-run: {out / 'metrics.json'} does not exist: --no-run "
+                         "compares a results folder an earlier reproduce or check-results wrote")
     if run:
         reproduce(profile, seed, None, None, cell_timeout, results_dir=str(out))
     checks = check_results(ref, out)
@@ -371,14 +432,86 @@ def _expected_path(name: str) -> Path:
     return repo_root() / "tests" / "nbval_expected" / f"{name}.json"
 
 
-def prepare_nbval(out: Path) -> list[Path]:
-    """Notebooks with smoke parameters and recorded reference outputs, for ``pytest --nbval-lax``."""
+#: The file ``prepare-nbval`` and ``record-nbval`` write into the folder they create: they delete
+#: and rewrite a folder holding it, and no other non-empty one (:func:`replaceable_folder`).
+NBVAL_MARKER = ".reidlab-nbval"
+#: What ``prepare-nbval`` and the nbval run of ``make test`` left in their folder before
+#: :data:`NBVAL_MARKER` existed (``image_outputs.json``: reidlab.study.nbval_outputs)
+_UNMARKED_NBVAL_ENTRIES = frozenset({"data", "runs", "results", "image_outputs.json", ".ipynb_checkpoints"})
+
+
+def _never_replaced(real: Path) -> str | None:
+    """Why the folder at ``real`` (links resolved) must never be deleted as a whole, or ``None``."""
+    root = repo_root().resolve()
+    if real == root:
+        return "the repository root: deleting it deletes the checkout"
+    if real in root.parents:
+        return f"a folder above the repository root {root}: deleting it deletes the checkout"
+    for folder in SOURCE_FOLDERS:
+        source = (root / folder).resolve()
+        if real == source or source in real.parents:
+            return f"the source folder {folder}/ or inside it"
+    if is_committed_results(real):
+        return f"the committed {COMMITTED_RESULTS}/ folder or inside it"
+    runs = resolve("runs").resolve()
+    if real == runs or real in runs.parents:
+        return "the runs folder (runs/), which holds every trained run" if real == runs else \
+            f"a folder holding the runs folder {runs}"
+    return None
+
+
+def _unmarked_nbval_folder(real: Path) -> bool:
+    """Whether ``real`` holds exactly what ``prepare-nbval`` (and nbval's run of it) wrote before
+    :data:`NBVAL_MARKER` existed: every numbered notebook, and only those and their smoke folders."""
+    names = {p.name for p in real.iterdir()}
+    notebooks = {f"{n}.ipynb" for n in NOTEBOOKS}
+    return notebooks <= names and names <= notebooks | _UNMARKED_NBVAL_ENTRIES
+
+
+def replaceable_folder(out: Path, given: str, command: str) -> Path:
+    """``out`` with links resolved, if ``command`` (which deletes and rewrites its whole folder) may
+    replace it: a new or empty folder, or one it created (:data:`NBVAL_MARKER`). Refused, naming the
+    folder and why (``SystemExit``): the repository root or a folder above it, the source folders,
+    the committed ``results/`` and the runs folder by any spelling, a file, and any other folder
+    holding files."""
+    real = out.resolve()
+    why = _never_replaced(real)
+    if why is not None:
+        raise SystemExit(f"[reidlab] {command} --out {given}: {real} is {why}; {command} deletes and rewrites its "
+                         "whole folder, so it writes only a folder of its own, e.g. build/nbval")
+    if real.exists() and not real.is_dir():
+        raise SystemExit(f"[reidlab] {command} --out {given}: {real} is a file, not a folder")
+    if real.is_dir() and not (real / NBVAL_MARKER).is_file() and not _unmarked_nbval_folder(real):
+        names = {p.name for p in real.iterdir()}
+        known = {f"{n}.ipynb" for n in NOTEBOOKS} | _UNMARKED_NBVAL_ENTRIES
+        entries = sorted(names - known) or sorted(names)      # what is surely not its own first
+        if entries:
+            raise SystemExit(
+                f"[reidlab] {command} --out {given}: {real} holds files {command} did not write "
+                f"({', '.join(entries[:5])}{' ...' if len(entries) > 5 else ''}; no {NBVAL_MARKER} marker); it "
+                "deletes and rewrites its whole folder, so it reuses only one it created: name a new folder, e.g. "
+                "build/nbval, or delete this one yourself")
+    return real
+
+
+def _fresh_folder(out: Path, given: str | None, command: str) -> Path:
+    """``out`` emptied (if :func:`replaceable_folder` allows) and marked as ``command``'s."""
+    real = replaceable_folder(out, str(out) if given is None else given, command)
+    if real.exists():
+        shutil.rmtree(real)
+    real.mkdir(parents=True)
+    (real / NBVAL_MARKER).write_text(f"written by `python -m reidlab.study.pipeline {command}`, which deletes and "
+                                     "rewrites this whole folder on its next run\n", encoding="utf-8")
+    return real
+
+
+def prepare_nbval(out: Path, given: str | None = None) -> list[Path]:
+    """Notebooks with smoke parameters and recorded reference outputs, for ``pytest --nbval-lax``,
+    in ``out`` (replaced as a whole: :func:`replaceable_folder`; ``given``: how the user named it)."""
     import nbformat
     import papermill as pm
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    _fresh_folder(out, given, "prepare-nbval")
     params = smoke_parameters(out)
     written = []
     for name in NOTEBOOKS:
@@ -401,15 +534,13 @@ def prepare_nbval(out: Path) -> list[Path]:
     return written
 
 
-def record_nbval(out: Path) -> None:
-    """Execute the smoke notebooks and record the stdout of every ``# NBVAL_CHECK_OUTPUT`` cell."""
+def record_nbval(out: Path, given: str | None = None) -> None:
+    """Execute the smoke notebooks in ``out`` (replaced as a whole: :func:`replaceable_folder`) and
+    record the stdout of every ``# NBVAL_CHECK_OUTPUT`` cell."""
     import nbformat
     import papermill as pm
 
-    build = out.resolve()
-    if build.exists():
-        shutil.rmtree(build)
-    build.mkdir(parents=True)
+    build = _fresh_folder(out, given, "record-nbval")
     params = smoke_parameters(build)
     for name in NOTEBOOKS:
         src = repo_root() / "notebooks" / f"{name}.ipynb"
@@ -431,9 +562,54 @@ def record_nbval(out: Path) -> None:
             path.unlink()
 
 
+#: OS errors that are the user's to fix (a path that is missing, read-only, full, or of the wrong
+#: kind), reported in one line naming the path (:func:`user_error_line`); any other is a bug.
+USER_ERRNOS: dict[int, str] = {
+    errno.EROFS: "read-only file system: nothing can be written there",
+    errno.EACCES: "permission denied (read-only for this user)",
+    errno.EPERM: "operation not permitted (read-only for this user)",
+    errno.ENOSPC: "no space left on device: free some space and run again",
+    errno.EDQUOT: "disk quota exceeded (no space left for this user): free some space and run again",
+    errno.ENOENT: "does not exist",
+    errno.ENOTDIR: "a file, not a folder, is on that path",
+    errno.EISDIR: "is a folder, not a file",
+}
+
+
+def user_error_line(exc: BaseException) -> str | None:
+    """The one line (``[reidlab] ...``) that reports ``exc`` as a user's mistake: a refusal
+    (``SystemExit`` with a message), a ``ValueError`` (an argument or value), an ``OSError`` of
+    :data:`USER_ERRNOS` naming its path, or a ``FileNotFoundError`` / ``PermissionError`` raised with
+    a message of its own. ``None`` for anything else (a bug: its traceback is shown)."""
+    if isinstance(exc, SystemExit):
+        if not isinstance(exc.code, str):
+            return None                       # argparse's own errors: already printed, status 2
+        text = exc.code
+    elif isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
+        path = exc.filename2 if exc.filename2 is not None else exc.filename   # a rename's: where it went
+        if path is not None:
+            text = f"{path}: {USER_ERRNOS[exc.errno]}"
+        elif exc.strerror and exc.strerror[0].islower():   # the project's own sentence (reidlab.paths.atomic_write)
+            text = exc.strerror
+        else:
+            text = f"{USER_ERRNOS[exc.errno]} ({exc.strerror or exc})"
+    elif isinstance(exc, (FileNotFoundError, NotADirectoryError, PermissionError)) and exc.errno is None:
+        text = str(exc)
+    elif isinstance(exc, ValueError):
+        text = str(exc)
+    else:
+        return None
+    text = " ".join(text.split("\n")).strip()
+    return text if text.startswith("[reidlab]") else f"[reidlab] {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 on success, 1 where ``check-results`` finds a disagreement, 2 for a
+    user's mistake (one line on stderr, :func:`user_error_line`; ``--debug`` adds the traceback)."""
     parser = argparse.ArgumentParser(prog="python -m reidlab.study.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (by default a mistake is one line and exit status 2)")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="run the notebooks in order and regenerate results/")
     rep.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
@@ -500,6 +676,22 @@ def main(argv: list[str] | None = None) -> int:
     trn.add_argument("--slurm", nargs="*", default=[], metavar="KEY=VALUE",
                      help="submitit SLURM parameters, e.g. slurm_partition=gpu gpus_per_node=1 cpus_per_task=16")
     args = parser.parse_args(argv)
+    try:
+        return _run_command(args, parser)
+    except (SystemExit, ValueError, OSError) as exc:
+        line = user_error_line(exc)
+        if line is None:
+            raise
+        if args.debug:
+            traceback.print_exc()
+        elif isinstance(exc, ValueError):   # raised deep in a run, it may be a bug: say how to see where
+            line += " (python -m reidlab.study.pipeline --debug ... shows the traceback)"
+        print(line, file=sys.stderr)
+        return 2
+
+
+def _run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the command ``args`` names (:func:`main` reports its errors)."""
     if args.command == "reproduce":
         if args.pretrained:
             try:
@@ -513,10 +705,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command in ("plan", "train-units"):
         return units_command(args)
     elif args.command == "prepare-nbval":
-        for p in prepare_nbval(resolve(args.out)):
+        for p in prepare_nbval(resolve(args.out, name="--out"), args.out):
             print(p)
     elif args.command == "record-nbval":
-        record_nbval(resolve(args.out))
+        record_nbval(resolve(args.out, name="--out"), args.out)
     elif args.command == "check-results":
         return check_results_command(args.profile, args.seed, args.reference, args.results_dir,
                                      run=not args.no_run, cell_timeout=args.cell_timeout)
@@ -557,22 +749,65 @@ def study_parameters(profile: str, seed: int, dataset: str | None, data_root: st
     return params
 
 
-def _rates(text: str) -> dict[str, float]:
-    try:
-        return {k.strip(): float(v) for k, v in (item.split("=") for item in text.split(",") if item.strip())}
-    except ValueError:
-        raise SystemExit(f"[reidlab] --images-per-second {text!r}: expected kind=rate,... e.g. {MEASURED_RATES}") from None
+def parse_rates(text: str) -> dict[str, float]:
+    """``--images-per-second``'s ``kind=rate,...`` as {kind: images per second}; a ``SystemExit``
+    naming the item for one that is not ``KIND=RATE``, an unknown or repeated kind, or a rate that
+    is not a positive finite number."""
+    rates: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        kind, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not kind:
+            raise SystemExit(f"[reidlab] --images-per-second: {item!r} is not KIND=RATE (e.g. {MEASURED_RATES})")
+        if kind not in UNIT_KINDS:
+            raise SystemExit(f"[reidlab] --images-per-second: unknown unit kind {kind!r} in {item!r}; the kinds are "
+                             f"{', '.join(UNIT_KINDS)}")
+        if kind in rates:
+            raise SystemExit(f"[reidlab] --images-per-second: {kind} is given twice ({text!r})")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise SystemExit(f"[reidlab] --images-per-second {kind}={value}: the rate is not a number "
+                             f"(images per second, e.g. {MEASURED_RATES})") from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise SystemExit(f"[reidlab] --images-per-second {kind}={value}: a rate must be a positive number of "
+                             "images per second")
+        rates[kind] = rate
+    return rates
+
+
+def parse_key_values(items: list[str], option: str) -> dict[str, str]:
+    """``KEY=VALUE`` items (``option``'s) as a dict; a ``SystemExit`` naming ``option`` and the item
+    for one without ``=`` or without a key, and for a key given twice."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SystemExit(f"[reidlab] {option} {item!r}: expected KEY=VALUE, e.g. slurm_partition=gpu")
+        if key in out:
+            raise SystemExit(f"[reidlab] {option}: {key} is given twice ({key}={out[key]}, {item})")
+        out[key] = value
+    return out
 
 
 def units_command(args: argparse.Namespace) -> int:
     """``plan`` (print the units) and ``train-units`` (train them)."""
     from reidlab.study import units
 
+    if args.command == "train-units":       # every argument checked before any work
+        slurm = parse_key_values(args.slurm, "--slurm")
+        units.check_train_arguments(jobs=args.jobs, threads=args.threads, executor=args.executor)
+        if slurm and args.executor != "slurm":
+            raise SystemExit(f"[reidlab] --slurm {' '.join(args.slurm)}: SLURM parameters need --executor slurm "
+                             f"(--executor is {args.executor})")
+    else:
+        rates = parse_rates(args.images_per_second)
     params = study_parameters(args.profile, args.seed, args.dataset, args.data_root, args.mlr, args.pretrained,
                               args.runs_dir)
     skips = tuple(arm_skips(args.dataset))
     if args.command == "train-units":
-        slurm = dict(item.split("=", 1) for item in args.slurm)
         done = units.train_units(params, jobs=args.jobs, executor=args.executor, skips=skips, notebooks=args.only,
                                  include_speculative=not args.no_speculative, threads=args.threads, slurm=slurm)
         print(f"[reidlab] train-units: {len(done)} units trained; `make reproduce` with the same settings now "
@@ -581,7 +816,7 @@ def units_command(args: argparse.Namespace) -> int:
     runs = resolve(args.runs_dir, name="--runs-dir")
     planned = units.planned_units(units.study_units({**params, "runs_dir": str(runs)}, notebooks=args.only,
                                                     skips=skips), runs)
-    table = units.plan_table(planned, images_per_second=_rates(args.images_per_second))
+    table = units.plan_table(planned, images_per_second=rates)
     import pandas as pd
 
     with pd.option_context("display.max_rows", None, "display.max_colwidth", 80, "display.width", 200):

@@ -39,7 +39,7 @@ from reidlab.config import Profile, protocol_kwargs
 from reidlab.data.records import ProtocolSplit
 
 __all__ = ["UNIT_KINDS", "EXECUTORS", "UnitRequest", "study_units", "planned_units", "unit_run", "unit_finished",
-           "train_unit", "train_units", "plan_table"]
+           "train_unit", "check_train_arguments", "train_units", "plan_table"]
 
 #: what a unit trains
 UNIT_KINDS: tuple[str, ...] = ("pretrain", "bf", "br", "ps_hrnet")
@@ -445,6 +445,35 @@ def _run_jobs(requests: Sequence[UnitRequest], runs_root: str, *, jobs: int, exe
     return done
 
 
+def _whole_number_at_least_one(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_train_arguments(*, jobs: int, threads: int | None, executor: str) -> None:
+    """Refuse, before any work, what :func:`train_units` cannot run with: a ``ValueError`` naming
+    the argument (and its command-line flag) and the value, for ``jobs`` or ``threads`` below 1, an
+    executor outside :data:`EXECUTORS`, a submitit executor without the submitit package, and
+    ``"slurm"`` on a machine without SLURM (no ``sbatch`` on ``PATH``)."""
+    import importlib.util
+    import shutil
+
+    from reidlab.choices import check_choice
+
+    check_choice("executor", executor, EXECUTORS)
+    if not _whole_number_at_least_one(jobs):
+        raise ValueError(f"jobs must be >= 1 (--jobs: units trained at once), got {jobs!r}")
+    if threads is not None and not _whole_number_at_least_one(threads):
+        raise ValueError(f"threads must be >= 1 (--threads: CPU threads per job; leave it unset for torch's "
+                         f"count), got {threads!r}")
+    if executor != "local" and importlib.util.find_spec("submitit") is None:
+        raise ValueError(f"executor={executor!r} (--executor {executor}) needs the submitit package, which is not "
+                         "installed: pip install submitit, or use executor='local'")
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise ValueError("executor='slurm' (--executor slurm) needs SLURM, and its sbatch command is not on PATH "
+                         "on this machine: run train-units on a SLURM login node, or use --executor local "
+                         "(processes here) or submitit-local")
+
+
 def train_units(params: dict[str, Any], *, jobs: int = 1, executor: str = "local", skips: Sequence[str] = (),
                 notebooks: Sequence[str] | None = None, include_speculative: bool = True, threads: int | None = None,
                 slurm: dict[str, Any] | None = None, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
@@ -460,14 +489,9 @@ def train_units(params: dict[str, Any], *, jobs: int = 1, executor: str = "local
     (e.g. cores / jobs) run faster side by side and agree to float rounding."""
     import torch
 
-    from reidlab.choices import check_choice
     from reidlab.paths import resolve
 
-    check_choice("executor", executor, EXECUTORS)
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    check_train_arguments(jobs=jobs, threads=threads, executor=executor)
     threads = threads or torch.get_num_threads()
     runs_root = str(resolve(params.get("runs_dir", "runs"), name="runs_dir"))
     folder = Path(runs_root) / "jobs"
