@@ -1218,3 +1218,18 @@ def test_refusals_exit_with_status_2_and_one_line() -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["[reidlab] --images-per-second br=-400: a rate must be a positive "
                                                 "number of images per second"]
+
+
+def test_an_arm_whose_data_cannot_be_split_is_refused_before_any_notebook(tmp_path: Path, write_image, capsys) -> None:
+    """Issue 35: --mlr camera on a one-camera VIPeR copy passed the data check, then failed in a
+    notebook with a message naming no dataset: now refused up front, naming the dataset and what
+    it lacks, before any notebook runs."""
+    one_camera = tmp_path / "viper"
+    for pid in range(1, 13):
+        write_image(one_camera / f"{pid:03d}_0_1.bmp", size=(12, 32), seed=pid)        # view 1 only: one camera
+    out = tmp_path / "arm"
+    code = pipeline.main(["reproduce", "--profile", "smoke", "--dataset", "viper", "--data-root", str(one_camera),
+                          "--mlr", "camera", "--results-dir", str(out), "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--dataset viper" in err and "seen by two cameras" in err and str(one_camera) in err
+    assert not (out / "notebooks").exists()                              # no notebook ran

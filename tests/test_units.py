@@ -136,3 +136,49 @@ def test_after_train_units_the_notebooks_train_nothing_and_agree_with_the_sequen
     for name, run in notebooks_trained.items():
         a, b = _weights(run), _weights(jobs_trained[name])
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"{name}: weights differ"
+
+
+def dying_worker(req, runs_root, **_):
+    """A stand-in for train_unit whose process dies (as under kill -9) on the pseudo-label B-R."""
+    if "pseudo-labels" in req.label:
+        os._exit(9)
+    return {"kind": req.kind, "unit": req.label, "run": str(Path(runs_root) / req.label), "seconds": 0.0}
+
+
+def test_a_lost_worker_is_reported_by_unit_with_rerun_to_resume(smoke_params) -> None:
+    """Issue 35: a `train-units --jobs 2` worker killed with kill -9 gave a bare BrokenProcessPool."""
+    requests = [r for r in units.study_units(smoke_params, notebooks=["02_train_br"])]
+    assert any("pseudo-labels" in r.label for r in requests)
+    with pytest.raises(SystemExit) as stopped:
+        units._run_jobs(requests, smoke_params["runs_dir"], jobs=2, executor="local", threads=1,
+                        folder=Path(smoke_params["runs_dir"]) / "jobs", slurm=None, log=lambda _: None,
+                        work=dying_worker)
+    message = str(stopped.value)
+    assert "a worker process was lost" in message and "rerun the same command to resume" in message
+    lost = next(r for r in requests if "pseudo-labels" in r.label)
+    assert lost.label in message and "run folder" in message
+
+
+def test_a_unit_another_launcher_holds_is_waited_for(monkeypatch, smoke_params) -> None:
+    """Issue 35: two launchers on one runs folder both failed with RunLockedError although every
+    unit finished: the second waits for the run the first holds, then finds it finished."""
+    from reidlab.engine.runs import RunLockedError
+
+    calls = []
+
+    def held_twice(req, runs_root):
+        calls.append(req.label)
+        if len(calls) <= 2:
+            raise RunLockedError("runs/x is being written by another process (pid 1)")
+        return Path(runs_root) / "finished-by-the-other"
+
+    monkeypatch.setattr(units, "_train_or_find", held_twice)
+    monkeypatch.setattr(units, "LOCK_POLL_SECONDS", 0.01)
+    req = units.study_units(smoke_params, notebooks=["02_train_br"])[0]
+    res = units.train_unit(req, smoke_params["runs_dir"])
+    assert res["run"].endswith("finished-by-the-other") and len(calls) == 3
+    assert res["waited_for_another_launcher_s"] > 0
+    monkeypatch.setattr(units, "LOCK_WAIT_SECONDS", 0.0)          # a holder that never lets go: the error stays
+    calls.clear()
+    with pytest.raises(RunLockedError):
+        units.train_unit(req, smoke_params["runs_dir"])

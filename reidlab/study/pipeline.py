@@ -176,6 +176,8 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
             f"uncommitted changes ({', '.join(version['changed'][:5])}{' ...' if len(version['changed']) > 5 else ''}): "
             "commit them first so the results name the code that produced them, or pass --allow-dirty "
             "(make reproduce ALLOW_DIRTY=1); run_info.json then says the tree was dirty")
+    if dataset is not None:
+        check_arm_data(params, dataset, data_root, mlr)
     previous = read_json(results / "run_info.json") if (results / "run_info.json").is_file() else None
     if only and previous is not None:
         check_same_study(previous, profile, seed, dataset, mlr, results_dir)
@@ -252,6 +254,21 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     print(f"[reidlab] results/README.md regenerated; this run {sum(timings.values()) / 60:.1f} min; "
           f"reproduce_minutes: {minutes} ({why})", flush=True)
     return timings
+
+
+def check_arm_data(params: dict[str, Any], dataset: str, data_root: str | None, mlr: str | None) -> None:
+    """Before any notebook runs: the arm's data can be read and split as the study splits it (the
+    identity split, and with ``mlr="camera"`` identities seen by two cameras). A dataset that
+    cannot is refused naming the dataset, its folder and what it lacks, instead of failing in a
+    notebook later (issue 35: a one-camera VIPeR copy passed, then failed in notebook 00)."""
+    from reidlab.study import units
+
+    try:
+        units.study_units(params, notebooks=["01_train_bf"])
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"[reidlab] --dataset {dataset} --data-root {data_root or '(the profile default)'}"
+                         f"{f' --mlr {mlr}' if mlr else ''}: the data cannot be split as the study needs: "
+                         f"{' '.join(str(exc).split())}") from None
 
 
 def check_same_study(previous: dict[str, Any], profile: str, seed: int, dataset: str | None, mlr: str | None,

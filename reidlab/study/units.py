@@ -383,22 +383,45 @@ def train_unit(req: UnitRequest, runs_root: str, *, threads: int | None = None, 
     ``device_index``: the CUDA device. Returns what ran and for how long."""
     import torch
 
-    from reidlab.study import trained
-
     if threads:
         torch.set_num_threads(threads)
     if device_index is not None and torch.cuda.is_available():
         torch.cuda.set_device(device_index % torch.cuda.device_count())   # a cluster node may have fewer
+    from reidlab.engine.runs import RunLockedError
+
     start = time.perf_counter()
+    waited = 0.0
+    while True:
+        try:
+            out = _train_or_find(req, runs_root)
+            break
+        except RunLockedError:
+            # another launcher (a second train-units, a notebook) is training this unit's run: wait for
+            # it to finish, then find the run finished (or resume it, if that launcher stopped)
+            if waited >= LOCK_WAIT_SECONDS:
+                raise
+            time.sleep(LOCK_POLL_SECONDS)
+            waited += LOCK_POLL_SECONDS
+    return {"kind": req.kind, "unit": req.label, "run": str(out), "seconds": round(time.perf_counter() - start, 1),
+            **({"waited_for_another_launcher_s": round(waited, 2)} if waited else {})}
+
+
+#: how often and how long (seconds) a unit whose run another launcher holds waits for it
+LOCK_POLL_SECONDS = 5.0
+LOCK_WAIT_SECONDS = 48 * 3600.0
+
+
+def _train_or_find(req: UnitRequest, runs_root: str) -> Path:
+    """Train (or resume, or find finished) ``req``'s run in this process; its run folder."""
+    from reidlab.study import trained
+
     if req.kind == "pretrain":
-        out = trained.pretraining_run(req.profile, runs_root, arch=req.option["arch"], progress=False)
-    elif req.kind == "ps_hrnet":
-        out = trained.ps_hrnet_models(req.profile, req.split, runs_root, progress=False)[2]["student"]
-    elif req.kind == "bf":
-        out = trained.bf_model(req.profile, req.split, runs_root, progress=False, **req.option)[1]
-    else:
-        out = trained.br_model(req.profile, req.split, runs_root, progress=False)[1]
-    return {"kind": req.kind, "unit": req.label, "run": str(out), "seconds": round(time.perf_counter() - start, 1)}
+        return trained.pretraining_run(req.profile, runs_root, arch=req.option["arch"], progress=False)
+    if req.kind == "ps_hrnet":
+        return trained.ps_hrnet_models(req.profile, req.split, runs_root, progress=False)[2]["student"]
+    if req.kind == "bf":
+        return trained.bf_model(req.profile, req.split, runs_root, progress=False, **req.option)[1]
+    return trained.br_model(req.profile, req.split, runs_root, progress=False)[1]
 
 
 def _cuda_devices() -> int:
@@ -408,9 +431,13 @@ def _cuda_devices() -> int:
 
 
 def _run_jobs(requests: Sequence[UnitRequest], runs_root: str, *, jobs: int, executor: str, threads: int,
-              folder: Path, slurm: dict[str, Any] | None, log: Callable[[str], None]) -> list[dict[str, Any]]:
+              folder: Path, slurm: dict[str, Any] | None, log: Callable[[str], None],
+              work: Callable[..., dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Run ``requests`` with ``jobs`` at a time, each with ``threads`` CPU threads; on CUDA the
-    jobs spread over the visible devices."""
+    jobs spread over the visible devices. ``work``: what each job runs (default :func:`train_unit`;
+    tests pass a module-level stand-in). A worker process that dies (killed, out of memory) stops
+    the run with a message naming the units not finished and saying that a rerun resumes them."""
+    work = work or train_unit
     if not requests:
         return []
     gpus = _cuda_devices() if executor == "local" else 0   # on SLURM each job has the node's devices to itself
@@ -420,13 +447,25 @@ def _run_jobs(requests: Sequence[UnitRequest], runs_root: str, *, jobs: int, exe
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from concurrent.futures.process import BrokenProcessPool
+
         done = []
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(train_unit, *a, **k): a[0] for a, k in zip(args, kwargs)}
-            for fut in as_completed(futures):
-                res = fut.result()
-                log(f"[reidlab] unit done in {res['seconds']:.0f} s: {res['unit']} -> {res['run']}")
-                done.append(res)
+            futures = {pool.submit(work, *a, **k): a[0] for a, k in zip(args, kwargs)}
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        res = fut.result()
+                    except BrokenProcessPool:
+                        raise
+                    except Exception as exc:
+                        exc.add_note(f"[reidlab] train-units: while training {_unit_words(futures[fut], runs_root)}")
+                        raise
+                    log(f"[reidlab] unit done in {res['seconds']:.0f} s: {res['unit']} -> {res['run']}")
+                    done.append(res)
+            except BrokenProcessPool as exc:
+                unfinished = [req for fut, req in futures.items() if not (fut.done() and fut.exception() is None)]
+                raise SystemExit(lost_worker_message(unfinished, runs_root, len(done), exc)) from None
         return done
     import submitit
 
@@ -437,12 +476,29 @@ def _run_jobs(requests: Sequence[UnitRequest], runs_root: str, *, jobs: int, exe
     ex.update_parameters(**params)
     done = []
     with ex.batch():
-        handles = [ex.submit(train_unit, *a, **k) for a, k in zip(args, kwargs)]
+        handles = [ex.submit(work, *a, **k) for a, k in zip(args, kwargs)]
     for handle in handles:
         res = handle.result()
         log(f"[reidlab] unit done in {res['seconds']:.0f} s: {res['unit']} -> {res['run']}")
         done.append(res)
     return done
+
+
+def _unit_words(req: UnitRequest, runs_root: str) -> str:
+    """``"<unit label> (run folder <path>)"``; the folder once its identity is known."""
+    run = unit_run(req, runs_root)
+    return f"{req.label} (run folder {run if run is not None else 'named once pre-training is done'})"
+
+
+def lost_worker_message(unfinished: Sequence[UnitRequest], runs_root: str, finished: int, error: BaseException) -> str:
+    """What train-units says when a worker process died (killed, out of memory): which units did not
+    finish, where their runs are, and that the same command resumes them."""
+    units = "; ".join(_unit_words(req, runs_root) for req in unfinished[:6]) + (
+        f"; and {len(unfinished) - 6} more" if len(unfinished) > 6 else "")
+    return (f"[reidlab] train-units: a worker process was lost ({type(error).__name__}: the process was killed or ran "
+            f"out of memory) with {len(unfinished)} unit(s) not finished: {units}. {finished} unit(s) finished and are "
+            "kept; rerun the same command to resume: finished units are found, an interrupted one continues from "
+            "its last checkpoint")
 
 
 def _whole_number_at_least_one(value: object) -> bool:
