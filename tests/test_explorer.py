@@ -95,6 +95,10 @@ def test_a_trial_that_is_not_stored_is_named():
     assert explorer.trial_of(bundle, 0, source="synth / lr_query") is bundle["trials"][0]
     with pytest.raises(ValueError, match=r"trial=2 is out of range: synth / lr_query holds trials \[0\]"):
         explorer.trial_of(bundle, 2, source="synth / lr_query")
+    # issue 35: -p trial -1 showed the last trial labelled "trial -1"; -p trial 99 an IndexError
+    for bad in (-1, 99):
+        with pytest.raises(ValueError, match=rf"trial={bad} is out of range"):
+            explorer.trial_of(bundle, bad, source="synth / lr_query")
     with pytest.raises(TypeError, match=r"trial=None is not valid"):
         explorer.trial_of(bundle, None, source="synth / lr_query")
 
