@@ -21,12 +21,12 @@ list                   implemented by
 ``PRETRAIN_ARCHS``     :mod:`reidlab.models.classifier` (the pre-training network)
 ``PS_OBJECTIVES``      :mod:`reidlab.engine.pseudo_siamese`
 ``PS_STUDENT_DATA``    :mod:`reidlab.engine.pseudo_siamese` (``student_records``)
-``resnet_backbones()`` torchvision's ResNet family (MGN's backbone)
 ``hrnet_backbones()``  timm's HRNets (HRNet-ReID's backbone)
 =====================  ===========================================================
 
-The two backbone lists are asked of the installed torchvision / timm on first use
-(imported then, cached).
+The HRNet list is asked of the installed timm on first use (imported then, cached). MGN's
+backbones are a registry of their own (:mod:`reidlab.models.backbones`: one file per family), which
+refuses an unknown name when a network is built.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import functools
 
 __all__ = ["DATASETS", "NATIVELY_MULTI_RESOLUTION", "PROTOCOLS", "MLR_CONSTRUCTIONS", "INTERPOLATIONS", "PSEUDO_STRATEGIES", "RFD_READINGS",
            "GLOBAL_BRANCHES", "BR_NETWORKS", "HRNET_HEADS", "VDSR_INITS", "PRETRAIN_ARCHS",
-           "PS_OBJECTIVES", "PS_STUDENT_DATA", "resnet_backbones", "hrnet_backbones", "check_choice"]
+           "PS_OBJECTIVES", "PS_STUDENT_DATA", "hrnet_backbones", "check_choice"]
 
 #: Dataset names (:func:`reidlab.data.readers.load_dataset`).
 DATASETS: tuple[str, ...] = (
@@ -78,16 +78,6 @@ def check_choice(name: str, value: object, valid: object) -> None:
     ``name`` and every valid choice (``valid``: one of the lists above, or a mapping's keys)."""
     if value not in valid:  # type: ignore[operator]
         raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")  # type: ignore[call-overload]
-
-
-@functools.lru_cache(maxsize=None)
-def resnet_backbones() -> tuple[str, ...]:
-    """Names of the torchvision ResNet-family builders MGN can be built on."""
-    import torchvision
-
-    return tuple(
-        name for name in torchvision.models.list_models(module=torchvision.models)
-        if torchvision.models.get_model_builder(name).__module__ == "torchvision.models.resnet")
 
 
 @functools.lru_cache(maxsize=None)

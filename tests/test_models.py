@@ -17,6 +17,7 @@ from reidlab.models import (
     MGN,
     ChannelAttention,
     PretrainedWeightsMissing,
+    backbone_names,
     build_mgn,
     count_parameters,
     imagenet_state_dict,
@@ -146,6 +147,26 @@ def test_r18_train_and_eval_outputs(r18: MGN, size: tuple[int, int], global_hw: 
     assert isinstance(desc, torch.Tensor) and desc.shape == (4, 8 * 32)
     assert [tuple(m.shape[-2:]) for m in maps] == [global_hw, part_hw, part_hw]
     assert bool((desc >= 0).all())     # reductions end with ReLU
+
+
+@pytest.mark.parametrize("name", backbone_names())
+def test_every_registered_backbone_builds_under_mgn(name: str) -> None:
+    """A backbone is one file and one registration (reidlab/models/backbones/): each registered one
+    builds MGN, gives its descriptor and trains (a gradient reaches the first convolution)."""
+    torch.manual_seed(0)
+    model = build_mgn(3, name, feat_dim=8, reduction=8)
+    out = model(torch.randn(2, 3, 64, 32))
+    sum(logits.sum() for logits in out["logits"]).backward()
+    assert out["features"].shape == (2, 8 * 8)
+    assert model.stem[0].weight.grad is not None and model.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_a_backbone_without_imagenet_weights_is_refused_by_name() -> None:
+    assert "resnet18_half" in backbone_names()
+    with pytest.raises(ValueError, match="resnet18_half.*no ImageNet weights"):
+        build_mgn(5, "resnet18_half", pretrained="imagenet")
+    with pytest.raises(ValueError, match="not a registered backbone.*resnet18_half"):
+        build_mgn(5, "resnet18_quarter")
 
 
 def test_other_depth_and_backbone_validation() -> None:

@@ -20,8 +20,8 @@ from reidlab.models.mgn import (
     build_mgn,
     count_parameters,
     imagenet_state_dict,
-    resnet_backbones,
 )
+from reidlab.models.backbones import BACKBONES, backbone_names, build_backbone, register_backbone
 from reidlab.models.vdsr import VDSR_INITS, VDSRCA, ChannelGate, VDSRBlock
 from reidlab.models.resolution_net import ResolutionNet
 from reidlab.models.classifier import BackboneClassifier
@@ -54,7 +54,7 @@ __all__ = [
     "build_mgn",
     "count_parameters",
     "imagenet_state_dict",
-    "resnet_backbones",
+    "BACKBONES", "backbone_names", "build_backbone", "register_backbone",
     "ChannelGate", "VDSRBlock", "VDSRCA", "VDSR_INITS",
     "AUTHORS_MAX_WEIGHTS", "AUTHORS_POOL_GRIDS", "HEADS", "ClassBlock", "flip_descriptor",
     "grid_pool",

@@ -38,9 +38,9 @@ def check_arch(arch: str) -> str:
 
 
 def _resnet_trunk(name: str) -> tuple[nn.Module, int]:
-    import torchvision
+    from reidlab.models.backbones import build_backbone
 
-    resnet = torchvision.models.get_model(name, weights=None)
+    resnet = build_backbone(name)
     channels = resnet.fc.in_features
     resnet.fc = nn.Identity()
     return resnet, channels

@@ -1,6 +1,7 @@
 """MGN with channel attention after every stage: the RFD re-id network (Sec. 3.2-3.3).
 
-Multiple Granularity Network (Wang et al., ACM MM 2018) on a torchvision ResNet:
+Multiple Granularity Network (Wang et al., ACM MM 2018) on a ResNet-shaped backbone (a registered one:
+:mod:`reidlab.models.backbones`):
 
 * shared part: stem (conv1, bn1, relu, maxpool), layer1, layer2 and the first block of
   layer3;
@@ -32,13 +33,11 @@ import copy
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
-from torchvision.models import ResNet
 
 from reidlab import choices
-from reidlab.choices import resnet_backbones
 from reidlab.models.attention import ChannelAttention
+from reidlab.models.backbones import backbone_names, build_backbone, check_backbone
 from reidlab.models.pretrained import (
     Pretrained,
     imagenet_state_dict,
@@ -46,7 +45,7 @@ from reidlab.models.pretrained import (
     resnet_weights_file,
 )
 
-__all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "resnet_backbones",
+__all__ = ["MGN", "MGNBranch", "build_mgn", "count_parameters", "backbone_names",
            "imagenet_state_dict", "PART_STRIPES", "GLOBAL_BRANCHES"]
 
 #: Number of horizontal stripes of the three branches (1 = global branch only).
@@ -159,7 +158,7 @@ class MGN(nn.Module):
     copied; each branch gets deep copies of layer3[1:] and layer4.
 
     Args:
-        resnet: a torchvision ResNet (any depth), randomly initialised or pretrained.
+        resnet: a ResNet-shaped backbone (:mod:`reidlab.models.backbones`), random or pretrained.
         num_classes: number of training identities (classifier outputs).
         attention: channel attention after every stage (RFD) or none (MGN baseline).
         reduction: channel attention reduction ratio (Eq. (5)).
@@ -172,7 +171,7 @@ class MGN(nn.Module):
             anti-aliasing; a cheaper network on the same images), or ``None``.
     """
 
-    def __init__(self, resnet: ResNet, num_classes: int, *, attention: bool = True,
+    def __init__(self, resnet: nn.Module, num_classes: int, *, attention: bool = True,
                  reduction: int = 16, feat_dim: int = 256, dropout: float = 0.5,
                  global_branch: str = "rfd", input_size: tuple[int, int] | None = None,
                  batched_heads: bool = False) -> None:
@@ -295,11 +294,11 @@ def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = Tr
               dropout: float = 0.5, *, download_timeout: float = 10.0, download: bool = False,
               global_branch: str = "rfd", input_size: tuple[int, int] | None = None,
               batched_heads: bool = False) -> MGN:
-    """MGN on torchvision ``backbone`` with RFD channel attention (``attention=True``).
+    """MGN on the registered ``backbone`` with RFD channel attention (``attention=True``).
 
     Args:
         num_classes: training identities.
-        backbone: any torchvision ResNet builder name (see :func:`resnet_backbones`).
+        backbone: a registered backbone (:mod:`reidlab.models.backbones`; :func:`backbone_names`).
         attention: RFD channel attention after every stage; ``False`` = MGN baseline.
         pretrained: ``None`` (random init), ``"imagenet"`` (torchvision's default weights
             from the torch hub cache; :class:`PretrainedWeightsMissing` at once when absent)
@@ -315,14 +314,14 @@ def build_mgn(num_classes: int, backbone: str = "resnet50", attention: bool = Tr
         batched_heads: train-mode logits and triplet features as stacked tensors from batched
             kernels (:meth:`MGN.heads_logits`), which the losses take in batched calls.
     """
-    valid = resnet_backbones()
-    if backbone not in valid:
-        raise ValueError(f"backbone={backbone!r} is not a torchvision ResNet; choose one of: "
-                         f"{', '.join(valid)}")
+    spec = check_backbone(backbone)
+    if pretrained == "imagenet" and not spec.imagenet_weights:
+        raise ValueError(f"backbone {backbone!r} has no ImageNet weights (only torchvision's ResNets do); "
+                         "pretrained='synthpeople' (the pre-training stand-in), a weights file or None")
     _check_global_branch(global_branch)
     weights_file = resnet_weights_file(backbone, pretrained, download=download,   # fails fast
                                        timeout=download_timeout)
-    resnet = torchvision.models.get_model(backbone, weights=None)
+    resnet = build_backbone(backbone)
     if weights_file is not None:
         load_backbone_weights(resnet, weights_file, ignore_missing=("fc.",))
     return MGN(resnet, num_classes, attention=attention, reduction=reduction,

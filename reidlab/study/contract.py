@@ -261,6 +261,13 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     "hr_only_bf_hr_to_hr_r1": ("01_train_bf", "hr_only_bf_hr_to_hr_r1", 1.0),
     "hr_only_bf_lr_to_hr_r1": ("01_train_bf", "hr_only_bf_lr_to_hr_r1", 1.0),
     "bf_val_r1": ("01_train_bf", "bf_val_r1", 1.0),
+    # B-F and the HR-only B-F on LR queries, mean over every trial and unit, and the multi-resolution training
+    # gain (B-F minus HR-only B-F) over independent units with its 95% interval (notebook 01)
+    "bf_lr_to_hr_r1_mean": ("01_train_bf", "bf_lr_to_hr_r1_mean", 1.0),
+    "hr_only_bf_lr_to_hr_r1_mean": ("01_train_bf", "hr_only_bf_lr_to_hr_r1_mean", 1.0),
+    **{f"mlr_gain_r1_lr_query{suffix}": ("01_train_bf", f"mlr_gain_r1_lr_query{suffix}", 1.0)
+       for suffix in ("", "_ci_low", "_ci_high")},
+    "mlr_gain_units_lr_query": ("01_train_bf", "mlr_gain_units_lr_query", 1.0),
     # standard deviation of B-F's LR->HR rank-1 between independent units (notebook 03): the spread
     # `make check-results` derives its tolerances from (reidlab/study/check.py)
     "bf_lr_to_hr_r1_unit_std": ("03_rfd_eval", "bf_r1_std", 1.0),

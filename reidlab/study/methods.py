@@ -8,6 +8,8 @@ from __future__ import annotations
 BASELINE = "baseline"
 #: RFD's feature baseline B-F, ranked by its own features.
 BF = "baseline B-F"
+#: B-F trained on HR images only (no LR copies): what multi-resolution training is measured against.
+HR_ONLY_BF = "B-F trained on HR only"
 #: PS-HRNet's student, ranked by its own features.
 PS_HRNET = "PS-HRNet"
 

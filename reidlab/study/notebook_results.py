@@ -75,8 +75,10 @@ def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: Rei
 
 def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, protocol: str,
                        sanity: pd.DataFrame, runs: Mapping[str, Path], bf_dir: Path,
-                       pretraining: pd.DataFrame | None) -> contract.NotebookResult:
-    """Notebook 01: B-F and the HR-only B-F on HR and LR queries, validation and pre-training curves."""
+                       pretraining: pd.DataFrame | None, mlr_trials: pd.DataFrame) -> contract.NotebookResult:
+    """Notebook 01: B-F and the HR-only B-F on HR and LR queries, validation and pre-training curves, and the
+    multi-resolution training gain over independent units (``mlr_trials``:
+    :func:`~reidlab.study.trials.mlr_training_trials`'s per-trial metrics)."""
     r1 = sanity.set_index("setting")["R1"]
     hr_r1, lr_r1 = r1["B-F: HR query -> HR gallery"], r1["B-F: LR query -> HR gallery"]
     hr_only_hr = r1["B-F trained on HR only: HR query -> HR gallery"]
@@ -87,12 +89,17 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
     val = pd.read_csv(bf_dir / "validation.csv") if (bf_dir / "validation.csv").is_file() else None
     write_table(sanity, results / "tables" / "01_bf_sanity")
     gap, closed = hr_only_hr - hr_only_lr, lr_r1 - hr_only_lr
+    mlr_gain = stats.paired_comparison(mlr_trials, methods.BF, methods.HR_ONLY_BF)
+    mlr_summary = scoring.summarise(mlr_trials).set_index("method")
+    write_table(scoring.mean_pm_std(scoring.summarise(mlr_trials)), results / "tables" / "01_mlr_training_gain")
     return _write(results, contract.NotebookResult(
         notebook="01_train_bf", title="01 · B-F training",
         parameters={"start": trained.start_label(prof), "profile": prof.name, "dataset": ds.name, "protocol": protocol,
                     "iterations": trained.trained_iterations(prof, split, "bf"), "backbone": prof.model.backbone,
                     "val_ids": prof.data.val_ids},
-        tables=[contract.TableRef("tables/01_bf_sanity.md", "B-F and HR-only B-F on HR and LR queries (trial 0)")],
+        tables=[contract.TableRef("tables/01_bf_sanity.md", "B-F and HR-only B-F on HR and LR queries (trial 0)"),
+                contract.TableRef("tables/01_mlr_training_gain.md",
+                                  f"B-F and HR-only B-F on {protocol} over every trial and unit")],
         figures=([contract.FigureRef("figures/01_pretraining_curves.png",
                                      "Pre-training stand-in for ImageNet (training batches)")]
                  if pretraining is not None else [])
@@ -102,7 +109,9 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                      f"on trial 0 (chance {chance:.1f}%); LR queries cost {hr_r1 - lr_r1:.1f} points.",
                      f"Trained on HR images only, B-F reaches {hr_only_hr:.1f}% HR->HR and {hr_only_lr:.1f}% LR->HR: "
                      f"LR queries cost it {gap:.1f} points, and MLR training changes LR->HR rank-1 by "
-                     f"{closed:+.1f} points."]
+                     f"{closed:+.1f} points.",
+                     mlr_gain.sentence(f"Over {mlr_gain.n} independently trained pairs, multi-resolution training "
+                                       f"(B-F against the HR-only B-F, {protocol})") + "."]
         + ([f"On the {prof.data.val_ids} validation identities B-F's rank-1 goes from {val.R1.iloc[0]:.1f}% "
             f"(iteration {int(val.iteration.iloc[0])}) to {val.R1.iloc[-1]:.1f}% "
             f"(iteration {int(val.iteration.iloc[-1])})."]
@@ -113,6 +122,9 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
            if pretraining is not None else []),
         metrics={"bf_hr_to_hr_r1": hr_r1, "bf_lr_to_hr_r1": lr_r1, "chance_r1": chance,
                  "hr_only_bf_hr_to_hr_r1": hr_only_hr, "hr_only_bf_lr_to_hr_r1": hr_only_lr,
+                 "bf_lr_to_hr_r1_mean": float(mlr_summary.loc[methods.BF, "R1 mean"]),
+                 "hr_only_bf_lr_to_hr_r1_mean": float(mlr_summary.loc[methods.HR_ONLY_BF, "R1 mean"]),
+                 **stats.gain_metrics(mlr_gain, protocol, what="mlr"),
                  "bf_hr_to_hr_map": sanity.set_index("setting")["mAP"]["B-F: HR query -> HR gallery"],
                  "bf_lr_to_hr_map": sanity.set_index("setting")["mAP"]["B-F: LR query -> HR gallery"],
                  **({"bf_val_r1": float(val.R1.iloc[-1])} if val is not None else {}),
@@ -120,7 +132,8 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                      "pretrain_attribute_acc": 100 * float(pretraining.attr_acc.tail(5).mean())}
                     if pretraining is not None else {})},
         counts=scoring.query_summary(sanity.iloc[1:2]),
-        data={"runs": {k: str(v) for k, v in runs.items()}, "sanity": sanity.to_dict(orient="records")}))
+        data={"runs": {k: str(v) for k, v in runs.items()}, "sanity": sanity.to_dict(orient="records"),
+              "mlr_trials": mlr_trials.to_dict(orient="records")}))
 
 
 def br_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, mr: ReidDataset | None,

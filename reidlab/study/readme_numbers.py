@@ -94,14 +94,15 @@ def _with_chance(key: str, chance: str) -> Callable[[Metrics], str]:
     return cell
 
 
-def _gain(suffix: str) -> Callable[[Metrics], str]:
-    """RFD's rank-1 change over B-F (``rfd_gain_r1_<suffix>``) with its 95% interval and units."""
+def _gain(suffix: str, what: str = "rfd") -> Callable[[Metrics], str]:
+    """A rank-1 gain (``<what>_gain_r1_<suffix>``: RFD's over B-F, or multi-resolution training's over
+    HR-only training) with its 95% interval and units."""
     def cell(m: Metrics) -> str:
-        mean = m.get(f"rfd_gain_r1_{suffix}")
+        mean = m.get(f"{what}_gain_r1_{suffix}")
         if _missing(mean):
             return "n/a"
-        low, high = m.get(f"rfd_gain_r1_{suffix}_ci_low"), m.get(f"rfd_gain_r1_{suffix}_ci_high")
-        units = _int(m.get(f"rfd_gain_units_{suffix}"))
+        low, high = m.get(f"{what}_gain_r1_{suffix}_ci_low"), m.get(f"{what}_gain_r1_{suffix}_ci_high")
+        units = _int(m.get(f"{what}_gain_units_{suffix}"))
         interval = "not testable" if _missing(low) or _missing(high) else f"[{_signed(low)}, {_signed(high)}]"
         return f"{_signed(mean)} {interval}, {units} units"
     return cell
@@ -115,6 +116,10 @@ ROWS: tuple[tuple[str, str, Callable[[Metrics], str]], ...] = (
      _value("bf_lr_to_hr_r1_unit_std")),
     ("HR-only B-F rank-1, HR / LR queries (%)", "hr_only_bf_hr_to_hr_r1, hr_only_bf_lr_to_hr_r1",
      _pair("hr_only_bf_hr_to_hr_r1", "hr_only_bf_lr_to_hr_r1")),
+    ("B-F / HR-only B-F rank-1 on LR queries, mean over units (%)", "bf_lr_to_hr_r1_mean, hr_only_bf_lr_to_hr_r1_mean",
+     _pair("bf_lr_to_hr_r1_mean", "hr_only_bf_lr_to_hr_r1_mean")),
+    ("multi-resolution training over HR-only, LR queries (R1 points, 95% interval)", "mlr_gain_r1_lr_query",
+     _gain("lr_query", what="mlr")),
     ("RFD over B-F, LR queries (R1 points, 95% interval)", "rfd_gain_r1_lr_query", _gain("lr_query")),
     ("RFD over B-F, multi-resolution gallery", "rfd_gain_r1_multi_res_gallery", _gain("multi_res_gallery")),
     ("RFD over B-F, CAVIAR-like single-resolution", "rfd_gain_r1_caviar_lr_query", _gain("caviar_lr_query")),

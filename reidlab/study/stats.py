@@ -98,12 +98,13 @@ def paired_comparison(per_trial: pd.DataFrame, a: str, b: str, metric: str = "R1
                             std_diff=std, ci_low=lo, ci_high=hi, p_value=p, draws=draws, unit=unit)
 
 
-def gain_metrics(cmp: PairedComparison, name: str) -> dict[str, float]:
-    """A result's metrics for one gain: ``rfd_gain_r1_<name>`` (mean over units),
-    ``rfd_gain_units_<name>`` and, when testable, the interval bounds ``..._ci_low``/``_ci_high``."""
-    out = {f"rfd_gain_r1_{name}": cmp.mean_diff, f"rfd_gain_units_{name}": float(cmp.n)}
+def gain_metrics(cmp: PairedComparison, name: str, what: str = "rfd") -> dict[str, float]:
+    """A result's metrics for one gain: ``<what>_gain_r1_<name>`` (mean over units; ``what``: "rfd" for
+    RFD's gain over B-F, "mlr" for multi-resolution training's over HR-only training),
+    ``<what>_gain_units_<name>`` and, when testable, the interval bounds ``..._ci_low``/``_ci_high``."""
+    out = {f"{what}_gain_r1_{name}": cmp.mean_diff, f"{what}_gain_units_{name}": float(cmp.n)}
     if cmp.testable:
-        out.update({f"rfd_gain_r1_{name}_ci_low": cmp.ci_low, f"rfd_gain_r1_{name}_ci_high": cmp.ci_high})
+        out.update({f"{what}_gain_r1_{name}_ci_low": cmp.ci_low, f"{what}_gain_r1_{name}_ci_high": cmp.ci_high})
     return out
 
 

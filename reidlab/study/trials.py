@@ -149,6 +149,20 @@ def run_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, ru
     return TrialResults(per_trial=per_trial, features=feats_all, runs=runs)
 
 
+def mlr_training_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int, runs_dir: str | Path,
+                        progress: bool = True) -> TrialResults:
+    """B-F (trained on the multi-resolution set, RFD Sec. 3.1) and :data:`methods.HR_ONLY_BF` (the same
+    network trained on the HR images alone, as long) on ``trials`` splits of ``protocol``, each unit
+    training both (:func:`run_trials` without B-R): the multi-resolution training gain over independent
+    units is ``stats.paired_comparison(per_trial, methods.BF, methods.HR_ONLY_BF)``."""
+    def hr_only(unit_prof: Profile, split: ProtocolSplit, unit: int) -> torch.nn.Module:
+        return trained.bf_model(unit_prof, split, runs_dir, train_on="hr", progress=progress)[0]
+
+    return run_trials(prof, ds, protocol, trials=trials, runs_dir=runs_dir, lam=0.0, reading=prof.eval.rfd_reading,
+                      include_baseline="no", with_rfd=False, extra_models={methods.HR_ONLY_BF: hr_only},
+                      progress=progress)
+
+
 def fixed_models(bf_dir: str | None = None, br_dir: str | None = None) -> dict[str, torch.nn.Module]:
     """Explicit checkpoints (notebook 03's ``bf_dir`` / ``br_dir``, relative to the repository root)
     to evaluate instead of the study's trained runs, by role ("bf", "br")."""

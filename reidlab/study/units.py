@@ -128,12 +128,19 @@ def _units_01(ns: dict[str, Any]) -> Iterator[UnitRequest]:
     from reidlab.data import build_protocol, prepare_dataset
 
     prof = _profile(ns, task="bf")
-    split = build_protocol(ns["protocol"], prepare_dataset(prof.data, progress=False), trial=0,
-                           **protocol_kwargs(prof))
+    ds = prepare_dataset(prof.data, progress=False)
+    split = build_protocol(ns["protocol"], ds, trial=0, **protocol_kwargs(prof))
     yield UnitRequest("bf", prof, split, notebooks=("01_train_bf",), label="B-F, trial 0")
     yield UnitRequest("bf", prof, split, (("train_on", "hr"),), ("01_train_bf",), "B-F trained on HR only")
     if ns["train_baseline"] if ns.get("train_baseline") is not None else prof.name == "smoke":
         yield UnitRequest("bf", prof, split, (("attention", False),), ("01_train_bf",), "baseline (no attention)")
+    # the multi-resolution training gain: B-F and the HR-only B-F of every unit (trials.mlr_training_trials)
+    from reidlab.study.trials import trial_units
+
+    for unit, uprof, usplit in trial_units(prof, ds, ns["protocol"], trials=prof.eval.trials):
+        where = f"{ds.name} {ns['protocol']} unit {unit}"
+        yield UnitRequest("bf", uprof, usplit, notebooks=("01_train_bf",), label=f"B-F, {where}")
+        yield UnitRequest("bf", uprof, usplit, (("train_on", "hr"),), ("01_train_bf",), f"B-F trained on HR only, {where}")
 
 
 def _units_02(ns: dict[str, Any]) -> Iterator[UnitRequest]:
