@@ -565,7 +565,8 @@ class TrainingStep:
         """Use the eager step from now on, warning with ``error`` as the reason."""
         import warnings
 
-        self.fallback_reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        message = str(error).strip()
+        self.fallback_reason = f"{type(error).__name__}: {message.splitlines()[0] if message else ''}"
         self.compiled = None
         warnings.warn(f"the compiled training step (torch.compile, mode {self.mode or 'default'}) failed, so training "
                       f"goes on with the eager step: {self.fallback_reason[:300]}", RuntimeWarning, stacklevel=3)

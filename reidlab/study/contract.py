@@ -35,7 +35,7 @@ from reidlab.study.io import read_json, write_json
 __all__ = [
     "NOTEBOOKS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
     "NotebookResult", "results_location", "write_result", "read_result", "HEADLINE_METRICS", "headline_metrics",
-    "check_results_folder", "is_committed_results", "parameter_slug", "SOURCE_FOLDERS",
+    "check_results_folder", "checkout_part", "is_committed_results", "parameter_slug", "SOURCE_FOLDERS",
 ]
 
 #: The numbered notebooks, in the order ``make reproduce`` runs them.
@@ -127,28 +127,42 @@ def is_committed_results(path: str | os.PathLike[str]) -> bool:
     return real == committed or committed in real.parents
 
 
+def checkout_part(real: Path) -> str | None:
+    """What part of the checkout the folder ``real`` (links resolved) is, where writing or
+    replacing a folder would replace the project's own files: ``"the repository root"``, ``"a
+    folder above the repository root"``, ``"the source folder <name>/"`` (it or a folder inside
+    it, :data:`SOURCE_FOLDERS`); ``None`` for any other folder."""
+    root = repo_root().resolve()
+    if real == root:
+        return "the repository root"
+    if real in root.parents:
+        return "a folder above the repository root"
+    for folder in SOURCE_FOLDERS:
+        source = (root / folder).resolve()
+        if real == source or source in real.parents:
+            return f"the source folder {folder}/"
+    return None
+
+
 def check_results_folder(path: str | os.PathLike[str], given: Any = None, *, name: str = "results_dir") -> Path:
     """``path`` if results may be written there; else a ``ValueError`` naming ``name``.
 
     Refused, whatever the spelling (links resolved): the repository root and any folder above
     it (results would replace ``README.md``, the notebooks, ...), and the source folders
-    (:data:`SOURCE_FOLDERS`) and anything inside them. The committed ``results/`` is
-    checked by the callers (only the pipeline writes it).
+    (:data:`SOURCE_FOLDERS`) and anything inside them (:func:`checkout_part`). The committed
+    ``results/`` is checked by the callers (only the pipeline writes it).
     """
     path = Path(path)
     given = path if given is None else given
     real = path.resolve()
-    root = repo_root().resolve()
-    if real == root or real in root.parents:
+    part = checkout_part(real)
+    if part is not None and part.startswith("the source folder"):
+        raise ValueError(f"{name}={str(given)!r} is {real}, inside {part}: results must not mix with the sources; "
+                         "name a folder of their own, e.g. runs/results/mine")
+    if part is not None:
         raise ValueError(
-            f"{name}={str(given)!r} is {real}, the repository root{'' if real == root else ' or a folder above it'}: "
-            "results written there would replace the project's own files (README.md, notebooks/); name a folder "
-            "of their own, e.g. runs/results/mine (or leave it unset)")
-    for folder in SOURCE_FOLDERS:
-        source = (root / folder).resolve()
-        if real == source or source in real.parents:
-            raise ValueError(f"{name}={str(given)!r} is {real}, inside the source folder {folder}/: results must "
-                             "not mix with the sources; name a folder of their own, e.g. runs/results/mine")
+            f"{name}={str(given)!r} is {real}, {part}: results written there would replace the project's own files "
+            "(README.md, notebooks/); name a folder of their own, e.g. runs/results/mine (or leave it unset)")
     return path
 
 

@@ -181,8 +181,8 @@ def restoration_held_out(split: ProtocolSplit, factors, n: int, *, height: int |
                          "degradation factor above 1 (the profile's data.factors)")
     unique = sorted({r.path: r for r in (*split.query, *split.gallery) if r.pid > 0}.values(),
                     key=lambda r: (r.height, r.width, str(r.path)))
-    tall = [r for r in unique if height is None or r.height >= height]
-    chosen = (tall if len(tall) >= n else unique[::-1])[:n] if height is not None else unique[::-1][:n]
+    tall = [r for r in unique if height is not None and r.height >= height]
+    chosen = tall[:n] if len(tall) >= n else unique[::-1][:n]
     records = tuple(dataclasses.replace(r, factor=factors[i % len(factors)]) for i, r in enumerate(chosen))
     heights = f"{min(r.height for r in records)}-{max(r.height for r in records)} px tall"
     return RestorationImages(records, f"synthetic x{'/x'.join(map(str, factors))} of {len(records)} stored test images "

@@ -36,7 +36,7 @@ from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.engine.runner import TRAINED_LOG_ENV, read_trained_log
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.contract import (
-    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, SOURCE_FOLDERS, check_results_folder,
+    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, check_results_folder, checkout_part,
     headline_metrics, is_committed_results,
 )
 from reidlab.study.io import read_json, write_json
@@ -459,15 +459,10 @@ _UNMARKED_NBVAL_ENTRIES = frozenset({"data", "runs", "results", "image_outputs.j
 
 def _never_replaced(real: Path) -> str | None:
     """Why the folder at ``real`` (links resolved) must never be deleted as a whole, or ``None``."""
-    root = repo_root().resolve()
-    if real == root:
-        return "the repository root: deleting it deletes the checkout"
-    if real in root.parents:
-        return f"a folder above the repository root {root}: deleting it deletes the checkout"
-    for folder in SOURCE_FOLDERS:
-        source = (root / folder).resolve()
-        if real == source or source in real.parents:
-            return f"the source folder {folder}/ or inside it"
+    part = checkout_part(real)
+    if part is not None:
+        return f"{part} or inside it" if part.startswith("the source folder") else \
+            f"{part} {repo_root().resolve()}: deleting it deletes the checkout"
     if is_committed_results(real):
         return f"the committed {COMMITTED_RESULTS}/ folder or inside it"
     runs = resolve("runs").resolve()
@@ -768,20 +763,15 @@ def study_parameters(profile: str, seed: int, dataset: str | None, data_root: st
 
 def parse_rates(text: str) -> dict[str, float]:
     """``--images-per-second``'s ``kind=rate,...`` as {kind: images per second}; a ``SystemExit``
-    naming the item for one that is not ``KIND=RATE``, an unknown or repeated kind, or a rate that
-    is not a positive finite number."""
+    naming the item for one that is not ``KIND=RATE`` (:func:`parse_key_values`), an unknown or
+    repeated kind, or a rate that is not a positive finite number."""
+    items = [part.strip() for part in text.split(",") if part.strip()]
     rates: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        kind, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or not kind:
-            raise SystemExit(f"[reidlab] --images-per-second: {item!r} is not KIND=RATE (e.g. {MEASURED_RATES})")
+    for kind, value in parse_key_values(items, "--images-per-second", form="KIND=RATE", example=MEASURED_RATES).items():
+        value = value.strip()
         if kind not in UNIT_KINDS:
-            raise SystemExit(f"[reidlab] --images-per-second: unknown unit kind {kind!r} in {item!r}; the kinds are "
-                             f"{', '.join(UNIT_KINDS)}")
-        if kind in rates:
-            raise SystemExit(f"[reidlab] --images-per-second: {kind} is given twice ({text!r})")
+            raise SystemExit(f"[reidlab] --images-per-second: unknown unit kind {kind!r} in {kind}={value}; the kinds "
+                             f"are {', '.join(UNIT_KINDS)}")
         try:
             rate = float(value)
         except ValueError:
@@ -794,15 +784,16 @@ def parse_rates(text: str) -> dict[str, float]:
     return rates
 
 
-def parse_key_values(items: list[str], option: str) -> dict[str, str]:
-    """``KEY=VALUE`` items (``option``'s) as a dict; a ``SystemExit`` naming ``option`` and the item
-    for one without ``=`` or without a key, and for a key given twice."""
+def parse_key_values(items: list[str], option: str, *, form: str = "KEY=VALUE",
+                     example: str = "slurm_partition=gpu") -> dict[str, str]:
+    """``KEY=VALUE`` items (``option``'s) as a dict (keys stripped); a ``SystemExit``
+    naming ``option`` and the item for one without ``=`` or without a key, and for a key given twice."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise SystemExit(f"[reidlab] {option} {item!r}: expected KEY=VALUE, e.g. slurm_partition=gpu")
+            raise SystemExit(f"[reidlab] {option} {item!r} is not {form} (e.g. {example})")
         if key in out:
             raise SystemExit(f"[reidlab] {option}: {key} is given twice ({key}={out[key]}, {item})")
         out[key] = value

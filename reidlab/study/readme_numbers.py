@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from reidlab.study.contract import COMMITTED_RESULTS, NOTEBOOKS, is_committed_results
+from reidlab.study.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, is_committed_results
 from reidlab.study.io import atomic_write_text, read_json, repo_root
 
 __all__ = ["BEGIN", "END", "README", "RESULTS", "studies", "render", "generated_block", "update", "is_current",
@@ -108,6 +108,9 @@ def _gain(suffix: str, what: str = "rfd") -> Callable[[Metrics], str]:
     return cell
 
 
+#: lambda as ``metrics.json`` keeps it (0.05 is a value lambda sweeps take: one decimal would show 0.1)
+LAMBDA_FORMAT = f".{HEADLINE_DECIMALS['lambda_chosen']}f"
+
 #: The headline rows: (what the row says, the ``metrics.json`` keys it reads, how the cell is
 #: made). A row is shown when at least one study has a value for it.
 ROWS: tuple[tuple[str, str, Callable[[Metrics], str]], ...] = (
@@ -145,7 +148,7 @@ ROWS: tuple[tuple[str, str, Callable[[Metrics], str]], ...] = (
            sign=True)),
     ("chosen on validation identities: lambda / pseudo-label bins", "lambda_chosen, pseudo_bins_chosen",
      lambda m: "n/a" if _missing(m.get("lambda_chosen")) and _missing(m.get("pseudo_bins_chosen"))
-     else f"{_num(m.get('lambda_chosen'))} / {_int(m.get('pseudo_bins_chosen'))}"),
+     else f"{_num(m.get('lambda_chosen'), LAMBDA_FORMAT)} / {_int(m.get('pseudo_bins_chosen'))}"),
 )
 
 
