@@ -1,5 +1,6 @@
 # reidlab: the two commands of the README.
-#   make reproduce   set up .venv if needed, run notebooks 00-07 with papermill, regenerate results/
+#   make reproduce   set up .venv if needed, run notebooks 00-08 with papermill, regenerate results/
+#   make sweep       the training-length sweep (notebook 09) into results/sweep/
 #   make test        set up .venv (test tools too), run unit tests + every notebook under nbval (smoke)
 #   make check-results  run the study into runs/check-results/<profile>/ and compare its metrics.json and
 #                    claims with the committed results/ within the study's own uncertainty (exit 1 if not)
@@ -27,7 +28,7 @@ export MPLBACKEND := Agg
 # headless notebook runs: plain-text progress bars (no widget state in executed notebooks)
 export REIDLAB_PLAIN_PROGRESS := 1
 
-.PHONY: reproduce test check-results install notebooks-nbval benchmarks lab clean-build docs figures
+.PHONY: reproduce sweep test check-results install notebooks-nbval benchmarks lab clean-build docs figures
 
 install: $(VENV)/.installed
 
@@ -39,6 +40,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 reproduce: install
 	$(BIN)/python -m reidlab.study.pipeline reproduce --profile $(PROFILE) --seed $(SEED) \
+		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
+		$(if $(MLR),--mlr $(MLR)) --cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
+
+# the training-length sweep (notebook 09) alone, into results/sweep/ (results/<dataset>/sweep/ for an arm): outside
+# make reproduce's budget (quick: B-F, the HR-only B-F and B-R at 1, 3, 8 and 30 epochs, 3 seeds each)
+sweep: install
+	$(BIN)/python -m reidlab.study.pipeline reproduce --sweep --profile $(PROFILE) --seed $(SEED) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(PRETRAINED),--pretrained $(PRETRAINED)) \
 		$(if $(MLR),--mlr $(MLR)) --cell-timeout $(CELL_TIMEOUT) $(if $(ALLOW_DIRTY),--allow-dirty)
 

@@ -33,16 +33,22 @@ from reidlab.paths import repo_root, resolve
 from reidlab.study.io import read_json, write_json
 
 __all__ = [
-    "NOTEBOOKS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
+    "NOTEBOOKS", "SWEEP_NOTEBOOK", "SWEEP_RESULTS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
     "NotebookResult", "results_location", "write_result", "read_result", "HEADLINE_METRICS", "headline_metrics",
     "check_results_folder", "checkout_part", "is_committed_results", "parameter_slug", "SOURCE_FOLDERS",
 ]
 
-#: The numbered notebooks, in the order ``make reproduce`` runs them.
+#: The numbered notebooks, in order: ``make reproduce`` runs them all but :data:`SWEEP_NOTEBOOK`.
 NOTEBOOKS: tuple[str, ...] = (
     "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
     "04_ablations", "05_per_split_plot", "06_ps_hrnet", "07_controls", "08_ranking_explorer",
+    "09_training_length_sweep",
 )
+#: The training-length sweep (issue 33): outside ``make reproduce``'s budget, run by ``make sweep`` into
+#: :data:`SWEEP_RESULTS` (``reproduce --sweep``).
+SWEEP_NOTEBOOK = "09_training_length_sweep"
+#: Where ``make sweep`` writes, inside the committed results folder.
+SWEEP_RESULTS = "sweep"
 #: Parameters of the smoke run (tests, nbval): each notebook gets those it declares.
 SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
 #: The committed results folder, relative to the repository root.
@@ -282,6 +288,13 @@ HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
     **{f"mlr_gain_r1_lr_query{suffix}": ("01_train_bf", f"mlr_gain_r1_lr_query{suffix}", 1.0)
        for suffix in ("", "_ci_low", "_ci_high")},
     "mlr_gain_units_lr_query": ("01_train_bf", "mlr_gain_units_lr_query", 1.0),
+    # the training-length sweep (notebook 09, make sweep: results/sweep/ only): lengths swept, and at the longest
+    # B-F's LR-query rank-1, RFD's gain and the multi-resolution training gain with their 95% intervals
+    "sweep_lengths": ("09_training_length_sweep", "sweep_lengths", 1.0),
+    "sweep_bf_lr_to_hr_r1_longest": ("09_training_length_sweep", "sweep_bf_lr_to_hr_r1_longest", 1.0),
+    **{f"sweep_{gain}_r1_lr_query_longest{suffix}": ("09_training_length_sweep",
+                                                    f"sweep_{gain}_r1_lr_query_longest{suffix}", 1.0)
+       for gain in ("rfd_gain", "mlr_gain") for suffix in ("", "_ci_low", "_ci_high")},
     # standard deviation of B-F's LR->HR rank-1 between independent units (notebook 03): the spread
     # `make check-results` derives its tolerances from (reidlab/study/check.py)
     "bf_lr_to_hr_r1_unit_std": ("03_rfd_eval", "bf_r1_std", 1.0),

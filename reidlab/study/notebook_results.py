@@ -391,6 +391,40 @@ def controls_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
                                          rfd_vs_bf["lr_query"])] if "lr_query" in rfd_vs_bf and paper_dataset else []}))
 
 
+def length_sweep_result(results: Path, prof: Profile, ds: ReidDataset, *, lengths: Sequence[int],
+                        per_trial: pd.DataFrame, summary: pd.DataFrame, paper_effect: float) -> contract.NotebookResult:
+    """Notebook 09: RFD's gain, the multi-resolution training gain and the oracles at each training length,
+    against B-F's LR-query rank-1 (:mod:`reidlab.study.length_sweep`)."""
+    from reidlab.study import length_sweep
+
+    write_table(summary, results / "tables" / "09_length_sweep", floatfmt=".2f")
+    write_table(per_trial, results / "tables" / "09_per_trial", floatfmt=".2f")
+    longest = summary[summary.epochs == summary.epochs.max()].set_index("quantity")
+    metrics = {"sweep_lengths": float(len(lengths)), "sweep_bf_lr_to_hr_r1_longest":
+               float(longest["B-F LR rank-1"].iloc[0]) if len(longest) else float("nan")}
+    for name, key in (("RFD gain, LR queries", "rfd_gain_r1_lr_query"),
+                      ("multi-resolution training gain", "mlr_gain_r1_lr_query")):
+        if name in longest.index:
+            metrics[f"sweep_{key}_longest"] = float(longest.loc[name, "change"])
+            metrics[f"sweep_{key}_longest_ci_low"] = float(longest.loc[name, "ci_low"])
+            metrics[f"sweep_{key}_longest_ci_high"] = float(longest.loc[name, "ci_high"])
+    return _write(results, contract.NotebookResult(
+        notebook="09_training_length_sweep", title=f"09 · The verdicts against the baselines' strength ({ds.name})",
+        parameters={"start": trained.start_label(prof), "profile": prof.name, "dataset": ds.name,
+                    "lengths (epochs)": list(lengths), "trials": prof.eval.trials, "lam": prof.eval.lam,
+                    "reading": prof.eval.rfd_reading},
+        tables=[contract.TableRef("tables/09_length_sweep.md",
+                                  "Each effect at each training length, over independently trained units "
+                                  "(95% Student-t interval)",
+                                  "B-R trains the same fraction of its own length; the pre-training stand-in is fixed.")],
+        figures=[contract.FigureRef("figures/09_length_sweep.png",
+                                    "Each effect against B-F's LR-query rank-1 at each training length")],
+        conclusions=length_sweep.sweep_conclusions(summary, paper_effect), metrics=metrics,
+        counts={"lengths": len(lengths), "trials": int(per_trial["trial"].nunique()),
+                "units": int(per_trial["unit"].nunique())},
+        data={"summary": summary.to_dict(orient="records")}))
+
+
 def _write(results: Path, result: contract.NotebookResult) -> contract.NotebookResult:
     contract.write_result(results, result)
     return result

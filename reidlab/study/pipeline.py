@@ -36,8 +36,8 @@ from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.engine.runner import TRAINED_LOG_ENV, read_trained_log
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.contract import (
-    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, check_results_folder, checkout_part,
-    headline_metrics, is_committed_results,
+    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, SWEEP_NOTEBOOK, SWEEP_RESULTS, check_results_folder,
+    checkout_part, headline_metrics, is_committed_results,
 )
 from reidlab.study.io import read_json, write_json
 from reidlab.config import DATASETS
@@ -137,6 +137,17 @@ def results_dir_for(dataset: str | None) -> str:
     return COMMITTED_RESULTS if dataset is None else f"{COMMITTED_RESULTS}/{dataset}"
 
 
+def study_skips(dataset: str | None, sweep: bool) -> dict[str, str]:
+    """The notebooks one ``reproduce`` run does not run, with the reason: the sweep notebook in a study
+    (``make sweep`` runs it alone, into its own folder), every other notebook in the sweep, and what a
+    dataset arm skips (:func:`arm_skips`)."""
+    if sweep:
+        return {name: f"the training-length sweep ({SWEEP_RESULTS}/) runs {SWEEP_NOTEBOOK} alone"
+                for name in NOTEBOOKS if name != SWEEP_NOTEBOOK}
+    return {**arm_skips(dataset), SWEEP_NOTEBOOK: f"the training-length sweep runs apart: make sweep "
+                                                  f"(into {COMMITTED_RESULTS}/{SWEEP_RESULTS}/)"}
+
+
 def arm_skips(dataset: str | None) -> dict[str, str]:
     """The notebooks a dataset arm (``--dataset``) does not run, with the reason: 04's Tables 4 and 5
     are defined on their own datasets (MLR-Market/Duke, CAVIAR; its own parameters), and 05's
@@ -156,12 +167,15 @@ def arm_skips(dataset: str | None) -> dict[str, str]:
 def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | None, cell_timeout: int,
               only: list[str] | None = None, results_dir: str | None = None,
               pretrained: str | None = None, allow_dirty: bool = False, mlr: str | None = None,
-              runs_dir: str | None = None, notebook_params: dict[str, Any] | None = None) -> dict[str, float]:
+              runs_dir: str | None = None, notebook_params: dict[str, Any] | None = None,
+              sweep: bool = False) -> dict[str, float]:
     """Run the notebooks in order into ``results_dir`` (default: results/, or results/<dataset>/)
     and write ``run_info.json``, ``metrics.json`` and the report. ``notebook_params``: further
-    parameters for every notebook that declares them (tests: the smoke run's)."""
-    results_dir = results_dir or results_dir_for(dataset)
-    skips = arm_skips(dataset)
+    parameters for every notebook that declares them (tests: the smoke run's). ``sweep``: the
+    training-length sweep alone (:data:`SWEEP_NOTEBOOK`), default into results/sweep/ (results/<dataset>/sweep/
+    for an arm)."""
+    results_dir = results_dir or (f"{results_dir_for(dataset)}/{SWEEP_RESULTS}" if sweep else results_dir_for(dataset))
+    skips = study_skips(dataset, sweep)
     params: dict[str, Any] = {**(notebook_params or {}), "results_dir": results_dir,
                               **study_parameters(profile, seed, dataset, data_root, mlr, pretrained, runs_dir)}
     try:
@@ -294,7 +308,7 @@ def _machine() -> str:
 
 #: What a results folder written by the pipeline holds (besides hidden temporaries); in the
 #: committed one also the dataset arms' folders (:func:`results_dir_for`).
-RESULT_FILES: frozenset[str] = frozenset({*(f"{n}.json" for n in NOTEBOOKS), "metrics.json", "run_info.json",
+RESULT_FILES: frozenset[str] = frozenset({*(f"{n}.json" for n in NOTEBOOKS), "metrics.json", "run_info.json", SWEEP_RESULTS,
                                           "README.md", "check.md", "tables", "figures", "notebooks", *DATASETS})
 
 
@@ -639,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
                           "camera in paper; camera is SING's MLR-VIPeR/-Market/-CUHK03 construction)")
     rep.add_argument("--allow-dirty", action="store_true",
                      help="regenerate the committed results/ from a tree with uncommitted changes (recorded)")
+    rep.add_argument("--sweep", action="store_true",
+                     help=f"the training-length sweep ({SWEEP_NOTEBOOK}) alone, into results/{SWEEP_RESULTS}/ (make sweep)")
     rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
                      help="run only these notebooks (the report still covers all results)")
     prep = sub.add_parser("prepare-nbval", help="smoke-parameterised notebooks for pytest --nbval-lax")
@@ -674,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--pretrained", default=None)
         sp.add_argument("--runs-dir", default="runs")
         sp.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None, help="the units of these notebooks")
+        sp.add_argument("--sweep", action="store_true", help=f"the units of the training-length sweep ({SWEEP_NOTEBOOK})")
     pln.add_argument("--images-per-second", default=MEASURED_RATES,
                      help="measured training rates per unit kind for the hours column (default: %(default)s, "
                           "MGN-ResNet-50 at 384x128 and the PS-HRNet student on one H100, benchmarks/README.md)")
@@ -713,7 +730,7 @@ def _run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         if args.data_root and resolve(args.data_root, name="--data-root").is_file():
             parser.error(f"--data-root {args.data_root}: {resolve(args.data_root)} is a file, not a folder")
         reproduce(args.profile, args.seed, args.dataset, args.data_root, args.cell_timeout, args.only,
-                  args.results_dir, args.pretrained, args.allow_dirty, args.mlr, args.runs_dir)
+                  args.results_dir, args.pretrained, args.allow_dirty, args.mlr, args.runs_dir, sweep=args.sweep)
     elif args.command in ("plan", "train-units"):
         return units_command(args)
     elif args.command == "prepare-nbval":
@@ -814,7 +831,7 @@ def units_command(args: argparse.Namespace) -> int:
         rates = parse_rates(args.images_per_second)
     params = study_parameters(args.profile, args.seed, args.dataset, args.data_root, args.mlr, args.pretrained,
                               args.runs_dir)
-    skips = tuple(arm_skips(args.dataset))
+    skips = tuple(study_skips(args.dataset, args.sweep))
     if args.command == "train-units":
         done = units.train_units(params, jobs=args.jobs, executor=args.executor, skips=skips, notebooks=args.only,
                                  include_speculative=not args.no_speculative, threads=args.threads, slurm=slurm)

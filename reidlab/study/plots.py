@@ -289,6 +289,36 @@ def _draw_lambda_sweep(src: FigureSource):
     return fig
 
 
+def length_sweep_plot(summary: pd.DataFrame, *, paper_effect: float,
+                      title: str = "What each effect does as B-F gets stronger") -> FigureSource:
+    """Each sweep quantity's change (mean over units, 95% interval as error bars) against B-F's LR-query
+    rank-1 at each training length (:func:`reidlab.study.length_sweep.sweep_summary`), the paper's own RFD
+    effect dashed."""
+    return FigureSource("length_sweep", frames={"summary": summary}, options={"paper_effect": paper_effect,
+                                                                             "title": title})
+
+
+@renderer("length_sweep")
+def _draw_length_sweep(src: FigureSource):
+    summary = src.frames["summary"]
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH, 3.2))
+    for name, rows in summary.groupby("quantity", sort=False):
+        rows = rows.sort_values("B-F LR rank-1")
+        x, y = rows["B-F LR rank-1"].to_numpy(), rows["change"].to_numpy()
+        low, high = rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy()
+        err = np.vstack([np.where(np.isnan(low), 0, y - low), np.where(np.isnan(high), 0, high - y)])
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+        for xi, yi, epochs in zip(x, y, rows["epochs"]):
+            ax.annotate(f"{int(epochs)} ep", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.axhline(src.options["paper_effect"], color="grey", linestyle="--", linewidth=0.8,
+               label=f"RFD's own gain (paper, {src.options['paper_effect']:+.1f})")
+    ax.set_xlabel("B-F rank-1 on LR queries (%)"); ax.set_ylabel("rank-1 change (points)")
+    ax.set_title(src.options["title"]); ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def compose_row(images: Sequence[Image.Image], frames: Sequence[str | None] | None, *, pad: int = 4,
                 gap_after_first: int = 14) -> Image.Image:
     """Images side by side at their own pixel size, bottom-aligned, with optional coloured frames."""

@@ -345,3 +345,10 @@ PAPER_DATASET_FOR: dict[str, str] = {
 def paper_dataset_for(dataset: str) -> str | None:
     """The paper's dataset behind ours (``None`` when the paper reports no RFD effect on it)."""
     return PAPER_DATASET_FOR.get(dataset)
+
+
+def rfd_gain_for(dataset: str) -> tuple[str, float]:
+    """``(paper dataset, effect)``: RFD's own rank-1 gain over B-F (:data:`RFD_OVER_BF`) on the paper's dataset
+    ``dataset`` stands in for, or on MLR-Market-1501 where RFD reports none for it (e.g. VIPeR)."""
+    paper_dataset = paper_dataset_for(dataset) or _MKT
+    return paper_dataset, paper_effect(RFD_OVER_BF, paper_dataset)

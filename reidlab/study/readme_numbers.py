@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from reidlab.study.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, is_committed_results
+from reidlab.study.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, SWEEP_RESULTS, is_committed_results
 from reidlab.study.io import atomic_write_text, read_json, repo_root
 
 __all__ = ["BEGIN", "END", "README", "RESULTS", "studies", "render", "generated_block", "update", "is_current",
@@ -47,10 +47,10 @@ def _json(path: Path) -> dict:
 
 def studies(results: Path) -> list[tuple[str, Path]]:
     """The embedded study (``results``) and every dataset arm under it (a sub-folder with a
-    ``metrics.json``), as ``(name, folder)``, arms in name order."""
+    ``metrics.json``; not the training-length sweep's), as ``(name, folder)``, arms in name order."""
     results = Path(results)
     arms = [(sub.name, sub) for sub in sorted(results.iterdir())
-            if sub.is_dir() and (sub / "metrics.json").is_file()] if results.is_dir() else []
+            if sub.is_dir() and sub.name != SWEEP_RESULTS and (sub / "metrics.json").is_file()] if results.is_dir() else []
     return [("embedded", results), *arms]
 
 

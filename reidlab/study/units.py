@@ -253,6 +253,25 @@ def _units_07(ns: dict[str, Any]) -> Iterator[UnitRequest]:
                                   label=f"second B-F, {protocol} unit {unit}")
 
 
+def _units_09(ns: dict[str, Any]) -> Iterator[UnitRequest]:
+    from reidlab.data import prepare_dataset
+    from reidlab.study.length_sweep import LR_QUERY, default_lengths, length_profile, sweep_protocols
+
+    prof = _profile(ns)
+    ds = prepare_dataset(prof.data, progress=False)
+    for epochs in (ns["lengths"] if ns.get("lengths") is not None else default_lengths(prof)):
+        p = length_profile(prof, epochs)
+        for protocol in sweep_protocols():
+            label = f"{epochs} epochs, "
+            yield from _trial_units("09_training_length_sweep", p, ds, protocol, trials=p.eval.trials, label=label)
+            if protocol == LR_QUERY:
+                from reidlab.study.trials import trial_units
+
+                for unit, uprof, split in trial_units(p, ds, protocol, trials=p.eval.trials):
+                    yield UnitRequest("bf", uprof, split, (("train_on", "hr"),), ("09_training_length_sweep",),
+                                      f"B-F trained on HR only, {label}{ds.name} {protocol} unit {unit}")
+
+
 def study_units(params: dict[str, Any], *, notebooks: Sequence[str] | None = None,
                 skips: Sequence[str] = ()) -> list[UnitRequest]:
     """Every B-F, B-R and PS-HRNet unit the notebooks (default all of
@@ -271,6 +290,7 @@ def study_units(params: dict[str, Any], *, notebooks: Sequence[str] | None = Non
         "05_per_split_plot": lambda: _units_05(ns["05_per_split_plot"], ns["04_ablations"]),
         "06_ps_hrnet": lambda: _units_06(ns["06_ps_hrnet"]),
         "07_controls": lambda: _units_07(ns["07_controls"]),
+        "09_training_length_sweep": lambda: _units_09(ns["09_training_length_sweep"]),
     }
     return [req for name in chosen if name in listing for req in listing[name]()]
 

@@ -1,0 +1,72 @@
+"""The training-length sweep (notebook 09, reidlab/study/length_sweep.py): lengths, profiles, summary, verdicts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reidlab.config import get_profile
+from reidlab.study import controls, length_sweep, methods
+from reidlab.study.contract import NOTEBOOKS, SWEEP_NOTEBOOK
+from reidlab.study.pipeline import study_skips
+
+
+def test_the_profile_length_is_the_study_itself_and_other_lengths_scale_br() -> None:
+    quick = get_profile("quick")
+    assert length_sweep.length_profile(quick, quick.bf.epochs) is quick     # the study's networks, reused
+    short, long_ = length_sweep.length_profile(quick, 1), length_sweep.length_profile(quick, 30)
+    assert (short.bf.epochs, long_.bf.epochs) == (1, 30)
+    assert short.br.epochs == 1 and long_.br.epochs == round(quick.br.epochs * 30 / quick.bf.epochs)
+    assert long_.br.min_iterations == round(quick.br.min_iterations * 30 / quick.bf.epochs)
+    assert (short.pretrain, short.model, short.eval) == (quick.pretrain, quick.model, quick.eval)
+    lengths = length_sweep.default_lengths(quick)
+    assert len(lengths) >= 4 and max(lengths) / min(lengths) >= 30 and quick.bf.epochs in lengths
+
+
+def test_lengths_and_profiles_the_sweep_cannot_scale_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="no default sweep lengths"):
+        length_sweep.default_lengths(get_profile("paper"))
+    with pytest.raises(ValueError, match="iterations, not epochs"):
+        length_sweep.length_profile(get_profile("paper"), 3)
+    for bad in ([], [0, 2], [2, 2], [1.5]):
+        with pytest.raises(ValueError, match="lengths"):
+            length_sweep._checked_lengths(bad)
+
+
+def _frame(gains: dict[int, float], noise: float = 0.5) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for epochs, gain in gains.items():
+        for unit in range(3):
+            for trial in (unit, unit + 3):
+                bf = 20 + epochs + rng.normal(0, 2)
+                for protocol in ("lr_query", "multi_res_gallery"):
+                    rows.append({"epochs": epochs, "iterations": 40 * epochs, "protocol": protocol, "trial": trial,
+                                 "unit": unit, "method": controls.BF_COSINE, "R1": bf})
+                    rows.append({"epochs": epochs, "iterations": 40 * epochs, "protocol": protocol, "trial": trial,
+                                 "unit": unit, "method": controls.RFD, "R1": bf + gain + rng.normal(0, noise)})
+                rows.append({"epochs": epochs, "iterations": 40 * epochs, "protocol": "lr_query", "trial": trial,
+                             "unit": unit, "method": methods.HR_ONLY_BF, "R1": bf - 5 + rng.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+def test_summary_reads_each_gain_over_units_at_each_length_and_the_verdict_against_the_paper() -> None:
+    summary = length_sweep.sweep_summary(_frame({1: -3.0, 30: 1.5}), "similarity")
+    assert set(summary.quantity) == {"RFD gain, LR queries", "RFD gain, multi-resolution gallery",
+                                     "multi-resolution training gain"}     # no oracle rows in this frame
+    rfd = summary[summary.quantity == "RFD gain, LR queries"].set_index("epochs")
+    assert rfd.loc[1, "change"] == pytest.approx(-3.0, abs=1.0) and rfd.loc[30, "ci_low"] < 1.5 < rfd.loc[30, "ci_high"]
+    assert (rfd.units == 3).all() and rfd.loc[30, "B-F LR rank-1"] > rfd.loc[1, "B-F LR rank-1"]
+    mlr = summary[summary.quantity == "multi-resolution training gain"]
+    assert (mlr.change > 3).all()
+    text = " ".join(length_sweep.sweep_conclusions(summary, paper_effect=1.4))
+    assert "the paper's +1.4 lies inside the longest length's interval" in text
+    text = " ".join(length_sweep.sweep_conclusions(length_sweep.sweep_summary(_frame({1: -3.0, 30: -3.0}), "similarity"),
+                                                   paper_effect=1.4))
+    assert "the paper's +1.4 lies above the longest length's interval" in text
+
+
+def test_make_reproduce_skips_the_sweep_and_make_sweep_runs_it_alone() -> None:
+    assert SWEEP_NOTEBOOK in NOTEBOOKS
+    assert SWEEP_NOTEBOOK in study_skips(None, sweep=False) and SWEEP_NOTEBOOK in study_skips("viper", sweep=False)
+    assert set(study_skips(None, sweep=True)) == set(NOTEBOOKS) - {SWEEP_NOTEBOOK}
