@@ -26,11 +26,17 @@ def test_the_profile_length_is_the_study_itself_and_other_lengths_scale_br() -> 
 def test_lengths_and_profiles_the_sweep_cannot_scale_are_refused_by_name() -> None:
     with pytest.raises(ValueError, match="no default sweep lengths"):
         length_sweep.default_lengths(get_profile("paper"))
-    with pytest.raises(ValueError, match="iterations, not epochs"):
-        length_sweep.length_profile(get_profile("paper"), 3)
     for bad in ([], [0, 2], [2, 2], [1.5]):
         with pytest.raises(ValueError, match="lengths"):
             length_sweep._checked_lengths(bad)
+
+
+def test_a_profile_with_lengths_in_iterations_trains_epochs_at_each_length() -> None:
+    for name in ("smoke", "paper"):
+        prof = get_profile(name)
+        two = length_sweep.length_profile(prof, 2)
+        assert (two.bf.epochs, two.bf.iterations_per_id, two.br.epochs, two.br.iterations_per_id) == (2, 0, 2, 0)
+        assert two.model == prof.model
 
 
 def _frame(gains: dict[int, float], noise: float = 0.5) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def test_every_notebook_that_trains_lists_units(smoke_params) -> None:
     requests = units.study_units(smoke_params)
     by_notebook = {n for r in requests for n in r.notebooks}
     assert by_notebook == {"01_train_bf", "02_train_br", "03_rfd_eval", "04_ablations", "05_per_split_plot",
-                           "06_ps_hrnet", "07_controls"}
+                           "06_ps_hrnet", "07_controls", "09_training_length_sweep"}
     kinds = {r.kind for r in requests}
     assert kinds == {"bf", "br", "ps_hrnet"}
     labels = [r.label for r in requests]

@@ -68,16 +68,17 @@ def _checked_lengths(lengths: Sequence[int]) -> list[int]:
 def length_profile(prof: Profile, epochs: int) -> Profile:
     """``prof`` with B-F trained ``epochs`` epochs and B-R the same fraction of its own length (its epochs
     and its floor ``min_iterations`` scaled, at least one epoch). At ``prof.bf.epochs`` it is ``prof``
-    itself (the study's networks); every other length leaves the rest of the profile as it is."""
+    itself (the study's networks); every other length leaves the rest of the profile as it is. A profile
+    whose B-F or B-R length is given in iterations (``smoke``; ``paper``'s 500 x identities) trains B-F
+    ``epochs`` epochs instead, and B-R as many epochs of its own set."""
     if prof.bf.epochs == epochs:
         return prof
-    if prof.bf.epochs <= 0:
-        raise ValueError(f"profile {prof.name!r} gives B-F's length in iterations, not epochs: the sweep scales "
-                         "lengths in epochs (set bf.epochs first)")
-    scale = epochs / prof.bf.epochs
-    br_epochs = max(1, round(prof.br.epochs * scale)) if prof.br.epochs > 0 else 0
-    return override(prof, bf={"epochs": epochs, "iterations_per_id": 0},
-                    br={"epochs": br_epochs, "min_iterations": round(prof.br.min_iterations * scale)})
+    if prof.bf.epochs > 0 and prof.br.epochs > 0:
+        scale = epochs / prof.bf.epochs
+        br = {"epochs": max(1, round(prof.br.epochs * scale)), "min_iterations": round(prof.br.min_iterations * scale)}
+    else:
+        br = {"epochs": epochs, "iterations_per_id": 0, "min_iterations": 0}
+    return override(prof, bf={"epochs": epochs, "iterations_per_id": 0}, br=br)
 
 
 def _hr_only_factory(runs_dir: str | Path, progress: bool):
