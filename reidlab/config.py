@@ -187,7 +187,7 @@ PRETRAIN_SEED = 9173
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """The pre-training stage standing in for ImageNet (see :mod:`reidlab.engine.pretrain`):
+    """The pre-training stage standing in for ImageNet (see :mod:`reidlab.recipes.pretraining`):
     a SynthPeople population of its own (``seed``: no study dataset uses it), HR images only,
     on which each backbone is trained once as an identity + attribute classifier."""
 
@@ -478,7 +478,7 @@ def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
     Eq. 8 subtracts ``lambda * D_r`` with ``lambda >= 0``. A negative lambda *adds* the second
     model's similarity instead, i.e. a two-model ensemble: allowed only where a caller asks for
     that control by name (``ensemble=True``: the "B-F + second B-F" row of
-    :mod:`reidlab.study.controls`), which in turn refuses a positive lambda. Anything else is a
+    :mod:`reidlab.study.compute.controls`), which in turn refuses a positive lambda. Anything else is a
     ``ValueError`` naming ``name``.
     """
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
@@ -486,7 +486,7 @@ def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
     if lam < 0 and not ensemble:
         raise ValueError(f"{name}={lam!r} is negative: Eq. 8 subtracts lambda * D_r with lambda >= 0 (RFD: 0.1); a "
                          "negative lambda adds the second model's similarity, the controls' named ensemble "
-                         "(ensemble=True, reidlab/study/controls.py), never a value to sweep or choose")
+                         "(ensemble=True, reidlab/study/compute/controls.py), never a value to sweep or choose")
     if lam > 0 and ensemble:
         raise ValueError(f"{name}={lam!r}: the ensemble control adds the second model's similarity, i.e. lambda <= 0")
     return float(lam)

@@ -1,4 +1,4 @@
-"""Training units as jobs (reidlab/study/units.py, issue 23): `plan` lists every unit the smoke
+"""Training units as jobs (reidlab/study/drive/units.py, issue 23): `plan` lists every unit the smoke
 study trains; jobs (2 local processes, or submitit's local executor) train the weights this
 process trains; after `train-units` every run the notebooks train exists, finished, with the
 sequential run's weights.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from reidlab.study import units
-from reidlab.study.pipeline import smoke_parameters
+from reidlab.study.drive import units
+from reidlab.study.drive.pipeline import smoke_parameters
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -105,8 +105,8 @@ def test_after_train_units_the_notebooks_train_nothing_and_agree_with_the_sequen
     same identity (so a notebook run after `train-units` finds it finished and trains nothing),
     with the very same weights (so it gives the sequential run's metrics). Units the notebooks did
     not need are only speculative ones (notebook 04's pseudo-bin candidates)."""
-    from reidlab.study.contract import NOTEBOOKS
-    from reidlab.study.pipeline import run_notebook
+    from reidlab.study.show.contract import NOTEBOOKS
+    from reidlab.study.drive.pipeline import run_notebook
 
     given = os.environ.get("REIDLAB_SMOKE_BUILD")
     sequential = Path(given) if given else None
@@ -162,7 +162,7 @@ def test_a_lost_worker_is_reported_by_unit_with_rerun_to_resume(smoke_params) ->
 def test_a_unit_another_launcher_holds_is_waited_for(monkeypatch, smoke_params) -> None:
     """Issue 35: two launchers on one runs folder both failed with RunLockedError although every
     unit finished: the second waits for the run the first holds, then finds it finished."""
-    from reidlab.engine.runs import RunLockedError
+    from reidlab.engine.run_identity import RunLockedError
 
     calls = []
 
