@@ -55,9 +55,9 @@ from reidlab.config import Profile, TrainConfig, get_profile
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.records import ImageRecord
 from reidlab.engine.precision import resolve_precision
+from reidlab.engine.training_loop import build_optimizer, compiled_step, deterministic_mode, fit, resolve_amp
 from reidlab.recipes.ps_hrnet import build_student, build_teacher, frozen, ps_input_size
 from reidlab.recipes.rfd_baselines import MGNObjective
-from reidlab.engine.training_loop import build_optimizer, compiled_step, deterministic_mode, fit, resolve_amp
 from reidlab.losses import (authors_pseudo_siamese_loss, authors_teacher_loss, pseudo_siamese_loss,
                             reid_loss)
 from reidlab.models import build_mgn

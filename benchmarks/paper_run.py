@@ -23,10 +23,9 @@ import torch
 
 from reidlab.config import DATASETS, get_profile, override
 from reidlab.data import degradation_kwargs, prepare_dataset
-from reidlab.paths import read_json
 from reidlab.engine.run_identity import SUMMARY_FILE
-from reidlab.study.compute import scoring
-from reidlab.study.compute import model_store
+from reidlab.paths import read_json
+from reidlab.study.compute import model_store, scoring
 from reidlab.study.compute.rfd_trials import make_split
 
 

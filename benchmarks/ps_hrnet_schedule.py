@@ -17,8 +17,8 @@ import time
 from reidlab.config import override
 from reidlab.data import prepare_dataset
 from reidlab.recipes.ps_hrnet import ps_input_size
-from reidlab.study.compute import scoring, rfd_trials
 from reidlab.study.params import build_profile
+from reidlab.study.compute import rfd_trials, scoring
 
 
 def main() -> None:

@@ -9,10 +9,9 @@ import time
 import pandas as pd
 from reidlab.config import protocol_kwargs
 from reidlab.data import build_protocol, prepare_dataset
-from reidlab.study.compute import inspection, scoring, rfd_trials
-from reidlab.study.compute import model_store
-from reidlab.study.params import build_profile
 from reidlab.paths import resolve
+from reidlab.study.params import build_profile
+from reidlab.study.compute import inspection, model_store, rfd_trials, scoring
 prof = build_profile("quick", task="bf")
 ds = prepare_dataset(prof.data)
 rows = []

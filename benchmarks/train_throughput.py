@@ -48,9 +48,9 @@ from reidlab.config import DataConfig, Profile, TrainConfig, get_profile
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.prepare import prepare_dataset
 from reidlab.data.protocols import build_protocol, relabel
-from reidlab.recipes.rfd_baselines import MGNObjective
 from reidlab.engine.training_loop import build_optimizer, fit, resolve_amp, seed_everything
 from reidlab.models.mgn import build_mgn
+from reidlab.recipes.rfd_baselines import MGNObjective
 
 
 @dataclass(frozen=True)

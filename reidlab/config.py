@@ -26,8 +26,7 @@ from reidlab.choices import (
     BR_NETWORKS, DATASETS, HRNET_HEADS, INTERPOLATIONS, MLR_CONSTRUCTIONS, PROTOCOLS, PS_OBJECTIVES, PS_STUDENT_DATA,
     PSEUDO_STRATEGIES, RFD_READINGS, VDSR_INITS, check_choice,
 )
-from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS
-from reidlab.choices import hrnet_backbones as hrnets
+from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS, hrnet_backbones as hrnets
 
 GLOBAL_BRANCHES: tuple[str, ...] = tuple(_GLOBAL_BRANCH_LAYOUTS)
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study.compute import controls as ctl
-from reidlab.study.compute import scoring
+from reidlab.study.compute import controls as ctl, scoring
 
 
 def _split(protocol: str, seed: int = 0) -> ProtocolSplit:

@@ -148,8 +148,8 @@ def headless_selection(seen, smoke_build: Path) -> tuple:
     """Notebook 08's default selection, computed here from the explorer data it read (notebook 03,
     run in Lab just before, rewrote them): the trial and its chosen query, and the top-k."""
     from reidlab.config import get_profile
-    from reidlab.study.show import explorer
     from reidlab.study.params import declared_defaults
+    from reidlab.study.show import explorer
 
     defaults = declared_defaults("08_ranking_explorer")
     bundles, _ = explorer.load_sources(smoke_build / "runs", "smoke", get_profile("smoke").data.dataset)

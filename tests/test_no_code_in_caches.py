@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study.show import explorer, figures, plots
 from reidlab.study.compute.scoring import SplitFeatures
+from reidlab.study.show import explorer, figures, plots
 
 
 def _plant(marker: str) -> str:

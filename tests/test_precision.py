@@ -109,8 +109,8 @@ def test_channels_last_setting_is_validated() -> None:
 def test_the_precision_is_in_the_run_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     """A run trained in fp32 is never reused as if it were bf16: the identity (and so the run
     folder's digest) names the precision and layout the machine gave."""
-    from reidlab.recipes.pretraining import pretrain_spec
     from reidlab.engine.run_identity import RunSpec
+    from reidlab.recipes.pretraining import pretrain_spec
 
     prof = get_profile("smoke")
     specs: dict[str, RunSpec] = {}
@@ -330,8 +330,7 @@ def test_a_regime_the_reference_never_reached_cannot_be_lost() -> None:
 def test_the_committed_results_hold_their_regime_and_agree_with_themselves() -> None:
     """A faithful rerun passes: the committed results (and each dataset arm) against themselves;
     the embedded study holds every invariant of its regime."""
-    from reidlab.paths import repo_root
-    from reidlab.paths import read_json
+    from reidlab.paths import read_json, repo_root
 
     results = repo_root() / "results"
     for folder in [results, *(sub for sub in sorted(results.iterdir()) if (sub / "metrics.json").is_file())]:

@@ -10,9 +10,9 @@ import torch
 
 from reidlab.config import PRETRAIN_SEED, PretrainConfig, get_profile, override, pretrain_schedule
 from reidlab.data.synth import sample_identities
-from reidlab.recipes import pretraining as pre
 from reidlab.engine.run_identity import RunSpec
 from reidlab.models.mgn import build_mgn
+from reidlab.recipes import pretraining as pre
 from reidlab.study.compute import model_store
 
 TINY = PretrainConfig(n_ids=6, images_per_id=3, n_cameras=2,

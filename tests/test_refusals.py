@@ -677,8 +677,8 @@ def test_deleted_config_json_still_protects_the_finished_run(tmp_path: Path) -> 
 
 
 def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None:
-    from reidlab.recipes.ps_hrnet import _ps_from_config
     from reidlab.models.build import rfd_network
+    from reidlab.recipes.ps_hrnet import _ps_from_config
 
     old_mgn = {"backbone": "resnet18", "attention": False, "pretrained": None, "reduction": 8, "feat_dim": 16,
                "dropout": 0.5}

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 import torch
 
+from reidlab import paths
 from reidlab.config import get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.run_identity import RunSpec
 from reidlab.recipes.rfd_baselines import bf_spec, br_spec
-from reidlab import paths
-from reidlab.study.compute import scoring, stats
-from reidlab.study.show import figures
-from reidlab.study.compute.model_store import run_dir
 from reidlab.study.params import build_profile
+from reidlab.study.compute import scoring, stats
+from reidlab.study.compute.model_store import run_dir
+from reidlab.study.show import figures
 
 
 @pytest.fixture(scope="module")

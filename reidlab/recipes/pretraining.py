@@ -38,12 +38,12 @@ from reidlab.data.protocols import relabel
 from reidlab.data.records import ImageRecord
 from reidlab.engine.checkpoint import atomic_save, model_state
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.train_or_load import train_or_load
 from reidlab.engine.run_identity import RunSpec
+from reidlab.engine.train_or_load import train_or_load
 from reidlab.engine.training_loop import TrainSummary, fit
 from reidlab.losses import top1_accuracy
 from reidlab.models.build import build_model
-from reidlab.models.classifier import PRETRAIN_ARCHS, BackboneClassifier, check_arch
+from reidlab.models.classifier import BackboneClassifier, PRETRAIN_ARCHS, check_arch
 
 __all__ = ["PRETRAIN_SEED", "PRETRAIN_ATTRIBUTES", "BACKBONE_FILE", "AttributeTable", "BackboneClassifier",
            "build_classifier", "backbone_state_dict", "pretrain_records", "pretrain_schedule_of", "pretrain_spec",

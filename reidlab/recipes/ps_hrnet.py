@@ -114,8 +114,8 @@ from reidlab.data.records import ImageRecord, ProtocolSplit
 from reidlab.engine.checkpoint import load_weights, unwrap_model
 from reidlab.engine.distributed import default_device
 from reidlab.engine.precision import resolve_precision
+from reidlab.engine.run_identity import CONFIG_FILE, MODEL_FILE, RunSpec, SUMMARY_FILE, weights_identity
 from reidlab.engine.train_or_load import train_or_load
-from reidlab.engine.run_identity import CONFIG_FILE, MODEL_FILE, SUMMARY_FILE, RunSpec, weights_identity
 from reidlab.engine.training_loop import TrainSummary, fit
 from reidlab.losses.ps_hrnet import (
     AUTHORS_CE_WEIGHT,

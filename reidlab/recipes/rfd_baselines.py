@@ -34,8 +34,8 @@ from reidlab.data.records import ProtocolSplit
 from reidlab.engine.checkpoint import load_weights
 from reidlab.engine.distributed import dist_env
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.train_or_load import train_or_load
 from reidlab.engine.run_identity import CONFIG_FILE, MODEL_FILE, RunSpec, split_identity, weights_identity
+from reidlab.engine.train_or_load import train_or_load
 from reidlab.engine.training_loop import (
     VALIDATION_FILE, PeriodicValidation, TrainSummary, Validator, fit, seed_everything,
 )

@@ -66,6 +66,18 @@ def table4_trials(sets: dict[str, Profile], *, trials: int, runs_dir, lam: float
     return pd.concat(frames, ignore_index=True), sweep_features, data
 
 
+def with_second_table4_set(prof: Profile, with_duke: bool | None) -> bool:
+    """Notebook 04's ``with_duke``: Table 4's second (Duke-like) dataset, by default in the ``paper``
+    profile only (``quick``: its CPU budget; ``smoke``: the test budget)."""
+    return with_duke if with_duke is not None else prof.name == "paper"
+
+
+def pseudo_validation_units(prof: Profile, pseudo_val_units: int | None) -> int | None:
+    """Notebook 04's ``pseudo_val_units``: the units whose validation identities choose B-R's pseudo-label
+    bins; by default 3 in ``quick`` (its CPU budget), every unit (``None``) otherwise."""
+    return pseudo_val_units or (3 if prof.name == "quick" else None)
+
+
 def table4_sets(base: Profile, market_dataset: str, market_root: str | None, duke_dataset: str,
                 duke_root: str | None, *, with_duke: bool = True) -> dict[str, Profile]:
     """Table 4's datasets: the "Market-like" one and, ``with_duke``, the "Duke-like" one. When

@@ -21,9 +21,7 @@ from reidlab.choices import PROTOCOLS
 from reidlab.config import Profile, override
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import methods
-from reidlab.study.compute import controls, scoring, stats
-from reidlab.study.compute import model_store
-from reidlab.study.compute import rfd_trials as trial_eval
+from reidlab.study.compute import controls, model_store, rfd_trials as trial_eval, scoring, stats
 
 __all__ = ["DEFAULT_LENGTHS", "QUANTITIES", "sweep_protocols", "default_lengths", "length_profile", "sweep_trials", "sweep_summary",
            "sweep_conclusions"]

@@ -83,8 +83,8 @@ def with_pretraining(prof: Profile, runs_root: str | Path = "runs", *, arch: str
     (``pretrained="synthpeople"``), ``prof`` starting from that run's backbone file (written
     relative to the repository root when it lies inside it, so run identities do not depend
     on where the clone is)."""
-    from reidlab.recipes.pretraining import BACKBONE_FILE
     from reidlab.paths import repo_root
+    from reidlab.recipes.pretraining import BACKBONE_FILE
 
     if not uses_pretraining(prof):
         return prof

@@ -23,8 +23,7 @@ from reidlab.config import Profile, override, protocol_kwargs
 from reidlab.data import build_protocol, degradation_kwargs
 from reidlab.data.records import ProtocolSplit, ReidDataset
 from reidlab.study import methods
-from reidlab.study.compute import scoring
-from reidlab.study.compute import model_store
+from reidlab.study.compute import model_store, scoring
 
 #: ``extra_models`` factories: (the unit's profile, the unit's training split, the unit) -> model
 ModelFactory = Callable[[Profile, ProtocolSplit, int], torch.nn.Module]
@@ -34,6 +33,18 @@ def replication_units(prof: Profile, ds: ReidDataset) -> int:
     """Independently trained units: training seeds on fixed-split data, retrained identity
     splits on random-split data."""
     return prof.eval.seeds if ds.fixed_split else prof.eval.splits
+
+
+def trains_attention_free_baseline(prof: Profile, train_baseline: bool | None) -> bool:
+    """Notebook 01's ``train_baseline``: also train the paper's attention-free B-F, by default in the
+    ``smoke`` profile only (it costs the ``quick`` profile's CPU budget)."""
+    return train_baseline if train_baseline is not None else prof.name == "smoke"
+
+
+def ps_hrnet_units(prof: Profile, ds: ReidDataset, ps_units: int | None) -> int:
+    """Notebook 06's ``ps_units``: the independently trained units PS-HRNet (and B-F beside it) is trained
+    on; by default 3, the fewest that make its comparison with B-F testable, or all the study has."""
+    return ps_units or min(3, replication_units(prof, ds))
 
 
 def unit_kind(ds: ReidDataset) -> str:
@@ -168,8 +179,8 @@ def mlr_training_trials(prof: Profile, ds: ReidDataset, protocol: str, *, trials
 def fixed_models(bf_dir: str | None = None, br_dir: str | None = None) -> dict[str, torch.nn.Module]:
     """Explicit checkpoints (notebook 03's ``bf_dir`` / ``br_dir``, relative to the repository root)
     to evaluate instead of the study's trained runs, by role ("bf", "br")."""
-    from reidlab.recipes.rfd_baselines import load_bf, load_br
     from reidlab.paths import resolve
+    from reidlab.recipes.rfd_baselines import load_bf, load_br
 
     fixed = {}
     if bf_dir:

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from reidlab.config import Profile, check_lam
 from reidlab.data import ReidDataset, prepare_dataset
 from reidlab.paths import resolve
-from reidlab.study.show import contract
-from reidlab.study.compute import model_store
 from reidlab.study.params import FLAT_PARAMETERS, build_profile, check_protocol, refuse_unknown_parameters
+from reidlab.study.compute import model_store
+from reidlab.study.show import contract
 
 __all__ = ["NotebookStart", "begin"]
 

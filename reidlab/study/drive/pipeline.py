@@ -31,20 +31,20 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from reidlab.engine.train_or_load import TRAINED_LOG_ENV, read_trained_log
 from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporary_name
 from reidlab.progress import PLAIN_PROGRESS_ENV
-from reidlab.engine.train_or_load import TRAINED_LOG_ENV, read_trained_log
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.show.contract import (
     COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, SWEEP_NOTEBOOK, SWEEP_RESULTS, check_results_folder,
     checkout_part, headline_metrics, is_committed_results,
 )
-from reidlab.paths import read_json, write_json
-from reidlab.config import DATASETS
 from reidlab.choices import MLR_CONSTRUCTIONS
+from reidlab.config import DATASETS
+from reidlab.paths import read_json, write_json
+from reidlab.study import provenance
 from reidlab.study.params import declared_parameters, pretrained_setting
 from reidlab.study.show import readme_numbers
-from reidlab.study import provenance
 from reidlab.study.show.report import write_report
 from reidlab.study.drive.units import EXECUTORS, UNIT_KINDS
 

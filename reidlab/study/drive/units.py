@@ -133,11 +133,11 @@ def _units_01(ns: dict[str, Any]) -> Iterator[UnitRequest]:
     split = build_protocol(ns["protocol"], ds, trial=0, **protocol_kwargs(prof))
     yield UnitRequest("bf", prof, split, notebooks=("01_train_bf",), label="B-F, trial 0")
     yield UnitRequest("bf", prof, split, (("train_on", "hr"),), ("01_train_bf",), "B-F trained on HR only")
-    if ns["train_baseline"] if ns.get("train_baseline") is not None else prof.name == "smoke":
-        yield UnitRequest("bf", prof, split, (("attention", False),), ("01_train_bf",), "baseline (no attention)")
-    # the multi-resolution training gain: B-F and the HR-only B-F of every unit (trials.mlr_training_trials)
-    from reidlab.study.compute.rfd_trials import trial_units
+    from reidlab.study.compute.rfd_trials import trains_attention_free_baseline, trial_units
 
+    if trains_attention_free_baseline(prof, ns.get("train_baseline")):
+        yield UnitRequest("bf", prof, split, (("attention", False),), ("01_train_bf",), "baseline (no attention)")
+    # the multi-resolution training gain: B-F and the HR-only B-F of every unit (rfd_trials.mlr_training_trials)
     for unit, uprof, usplit in trial_units(prof, ds, ns["protocol"], trials=prof.eval.trials):
         where = f"{ds.name} {ns['protocol']} unit {unit}"
         yield UnitRequest("bf", uprof, usplit, notebooks=("01_train_bf",), label=f"B-F, {where}")
@@ -181,7 +181,7 @@ def _units_04(ns: dict[str, Any]) -> Iterator[UnitRequest]:
     base = _profile(ns)
     sets = ablations.table4_sets(base, ns["market_dataset"], ns.get("market_root"), ns["duke_dataset"],
                                  ns.get("duke_root"),
-                                 with_duke=ns["with_duke"] if ns.get("with_duke") is not None else base.name == "paper")
+                                 with_duke=ablations.with_second_table4_set(base, ns.get("with_duke")))
     trials = base.eval.trials
     for set_name, prof in sets.items():
         ds = prepare_dataset(prof.data, progress=False)
@@ -195,7 +195,7 @@ def _units_04(ns: dict[str, Any]) -> Iterator[UnitRequest]:
             yield from _validation_units(name, prof, ds, "multi_res_gallery", label="lambda on validation, ")
     cav = ablations.dataset_profile(base, ns["caviar_dataset"], ns.get("caviar_root"))
     cav_ds = prepare_dataset(cav.data, progress=False)
-    val_units = ns.get("pseudo_val_units") or (3 if base.name == "quick" else None)
+    val_units = ablations.pseudo_validation_units(base, ns.get("pseudo_val_units"))
     for strategy, bins in _pseudo_candidates(ns):
         p = ablations.ablation_profile(cav, pseudo_bins=bins, pseudo_strategy=strategy)
         yield from _validation_units(name, p, cav_ds, "multi_res_gallery", val_units,
@@ -222,11 +222,11 @@ def _units_05(ns: dict[str, Any], ns04: dict[str, Any]) -> Iterator[UnitRequest]
 
 def _units_06(ns: dict[str, Any]) -> Iterator[UnitRequest]:
     from reidlab.data import prepare_dataset
-    from reidlab.study.compute.rfd_trials import replication_units, trial_units, trials_for_units
+    from reidlab.study.compute.rfd_trials import ps_hrnet_units, trial_units, trials_for_units
 
     prof = _profile(ns)
     ds = prepare_dataset(prof.data, progress=False)
-    units = ns.get("ps_units") or min(3, replication_units(prof, ds))   # notebook 06's PS_UNITS
+    units = ps_hrnet_units(prof, ds, ns.get("ps_units"))   # notebook 06's PS_UNITS
     trials = trials_for_units(prof, ds, units)
     for protocol in ns["protocols"]:
         yield from _trial_units("06_ps_hrnet", prof, ds, protocol, trials=trials, units=units)

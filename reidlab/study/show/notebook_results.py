@@ -15,12 +15,9 @@ import pandas as pd
 
 from reidlab.config import Profile
 from reidlab.data import ReidDataset
-from reidlab.study import methods
-from reidlab.study.compute import ablations, controls, inspection, scoring, stats, summaries
-from reidlab.study import published
+from reidlab.study import methods, published
+from reidlab.study.compute import ablations, controls, inspection, model_store, rfd_trials as trial_eval, scoring, stats, summaries
 from reidlab.study.show import contract
-from reidlab.study.compute import model_store
-from reidlab.study.compute import rfd_trials as trial_eval
 from reidlab.study.show.figures import write_table
 
 __all__ = ["data_synthesis_result", "bf_training_result", "br_training_result", "rfd_eval_result",

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from reidlab.study.show.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, SWEEP_RESULTS, is_committed_results
 from reidlab.paths import atomic_write_text, read_json, repo_root
+from reidlab.study.show.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, SWEEP_RESULTS, is_committed_results
 
 __all__ = ["BEGIN", "END", "README", "RESULTS", "studies", "render", "generated_block", "update", "is_current",
            "refresh", "main"]

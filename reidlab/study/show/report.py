@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reidlab.study.show.contract import NOTEBOOKS, read_result
 from reidlab.paths import atomic_write_text, read_json
+from reidlab.study.show.contract import NOTEBOOKS, read_result
 
 
 def _precision_line(p: dict) -> str:
