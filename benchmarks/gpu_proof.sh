@@ -24,7 +24,7 @@ timeout 390 "$PY" benchmarks/gpu_throughput.py --iters 30 --warmup 6 --fit-iters
 echo "gpu_throughput.py exit $?" | tee -a "$OUT/throughput.log"
 
 start=$(date +%s)
-timeout 100 "$PY" -m reidlab.study.pipeline train-units --profile smoke --jobs 2 --no-speculative \
+timeout 100 "$PY" -m reidlab.study.drive.pipeline train-units --profile smoke --jobs 2 --no-speculative \
     --runs-dir "$OUT/runs" --only 01_train_bf > "$OUT/train_units.log" 2>&1
 echo "train-units exit $? in $(( $(date +%s) - start )) s" | tee -a "$OUT/train_units.log"
 

@@ -55,9 +55,9 @@ from reidlab.config import Profile, TrainConfig, get_profile
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.records import ImageRecord
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.pseudo_siamese import build_student, build_teacher, frozen, ps_input_size
-from reidlab.engine.tasks import MGNObjective
-from reidlab.engine.trainer import build_optimizer, compiled_step, deterministic_mode, fit, resolve_amp
+from reidlab.engine.training_loop import build_optimizer, compiled_step, deterministic_mode, fit, resolve_amp
+from reidlab.recipes.ps_hrnet import build_student, build_teacher, frozen, ps_input_size
+from reidlab.recipes.rfd_baselines import MGNObjective
 from reidlab.losses import (authors_pseudo_siamese_loss, authors_teacher_loss, pseudo_siamese_loss,
                             reid_loss)
 from reidlab.models import build_mgn
@@ -130,7 +130,7 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, loss_of: LossOf
                device: torch.device, amp: str, compile_mode: str = "") -> Step:
     """One iteration of ``fit`` (bf16 needs no GradScaler; scheduler and logging left out); with
     ``compile_mode``, the forward and losses compiled as ``fit`` compiles them
-    (:func:`~reidlab.engine.trainer.compiled_step`: ``"reduce-overhead"`` replays CUDA graphs)."""
+    (:func:`~reidlab.engine.training_loop.compiled_step`: ``"reduce-overhead"`` replays CUDA graphs)."""
     amp_dtype, _ = resolve_amp(amp, device)
     loss_step: Callable[[Any], tuple[torch.Tensor, Any]] = lambda _: loss_of(net)  # noqa: E731
     if compile_mode:
@@ -253,7 +253,7 @@ def fake_image_records(root: Path, n_ids: int, per_id: int, height: int, width: 
 
 def fit_rate(result: Result, profile: Profile, device: torch.device, num_classes: int, records: list[ImageRecord],
              *, augment_on: str, warmup: int, iters: int) -> Result:
-    """Images/s of :func:`~reidlab.engine.trainer.fit` itself on the profile's B-F schedule, resolved for
+    """Images/s of :func:`~reidlab.engine.training_loop.fit` itself on the profile's B-F schedule, resolved for
     ``device`` as a run resolves it (on CUDA: the compiled, graph-replayed step; bf16, channels-last),
     over image files: sampler, decoding or the decoded cache, augmentation (``augment_on``), step,
     logging every ``log_every``. Timed between iterations ``warmup`` and ``warmup + iters`` (synchronised)."""

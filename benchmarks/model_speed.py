@@ -65,7 +65,7 @@ def build_network(name: str, num_classes: int = 100) -> tuple[nn.Module, int, in
     profile = get_profile("quick")
     h, w = profile.model.height, profile.model.width
     if name == "pretrain":
-        from reidlab.engine.pretrain import build_classifier
+        from reidlab.recipes.pretraining import build_classifier
         sched = profile.pretrain.schedule
         return build_classifier("resnet", profile.model.backbone, (num_classes, 8, 8, 8)), sched.p * sched.k, h, w
     if name == "bf":
@@ -78,7 +78,7 @@ def build_network(name: str, num_classes: int = 100) -> tuple[nn.Module, int, in
     if name == "br":
         from reidlab.models import ResolutionNet
         return ResolutionNet(4), 4 * profile.br.k, h, w
-    from reidlab.engine.pseudo_siamese import build_student, build_teacher
+    from reidlab.recipes.ps_hrnet import build_student, build_teacher
     ps = profile.ps
     ph, pw = ps.height or h, ps.width or w
     batch = ps.teacher.p * ps.teacher.k

@@ -23,10 +23,10 @@ import torch
 
 from reidlab.config import DATASETS, get_profile, override
 from reidlab.data import degradation_kwargs, prepare_dataset
+from reidlab.engine.run_identity import SUMMARY_FILE
 from reidlab.paths import read_json
-from reidlab.engine.runs import SUMMARY_FILE
-from reidlab.study import scoring, trained
-from reidlab.study.trials import make_split
+from reidlab.study.compute import model_store, scoring
+from reidlab.study.compute.rfd_trials import make_split
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
           f"{prof.model.height}x{prof.model.width}, random start (no ImageNet offline)", flush=True)
     ds = prepare_dataset(prof.data, progress=False)
     split = make_split(prof, ds, "lr_query", 0)
-    full = {task: trained.trained_iterations(prof, split, task) for task in ("bf", "br")}
+    full = {task: model_store.trained_iterations(prof, split, task) for task in ("bf", "br")}
     short = override(prof, bf={"iterations": args.iterations, "iterations_per_id": 0, "epochs": 0},
                      br={"iterations": args.iterations, "iterations_per_id": 0, "epochs": 0})
     print(f"trial 0: {len(split.train)} training records, {len(split.query)} queries, "
@@ -57,7 +57,7 @@ def main() -> None:
     out: dict[str, object] = {"device": name, "torch": torch.__version__, "dataset": args.dataset,
                               "iterations": args.iterations, "paper_iterations": full}
     trained = {}
-    for task, build in (("bf", trained.bf_model), ("br", trained.br_model)):
+    for task, build in (("bf", model_store.bf_model), ("br", model_store.br_model)):
         start = time.perf_counter()
         trained[task], run = build(short, split, args.runs, progress=False)
         summary = read_json(run / SUMMARY_FILE)

@@ -16,9 +16,9 @@ import time
 
 from reidlab.config import override
 from reidlab.data import prepare_dataset
-from reidlab.engine.pseudo_siamese import ps_input_size
-from reidlab.study import scoring, trials
+from reidlab.recipes.ps_hrnet import ps_input_size
 from reidlab.study.params import build_profile
+from reidlab.study.compute import rfd_trials, scoring
 
 
 def main() -> None:
@@ -30,9 +30,9 @@ def main() -> None:
         prof = override(build_profile("quick"), ps={"teacher": {"iterations": its, "checkpoint_every": its},
                                                     "student": {"iterations": its, "checkpoint_every": its}})
         ds = prepare_dataset(prof.data)
-        n_trials = trials.trials_for_units(prof, ds, 1)
+        n_trials = rfd_trials.trials_for_units(prof, ds, 1)
         start = time.perf_counter()
-        per_trial, _, _ = trials.ps_hrnet_trials(prof, ds, ["lr_query"], trials=n_trials, units=1,
+        per_trial, _, _ = rfd_trials.ps_hrnet_trials(prof, ds, ["lr_query"], trials=n_trials, units=1,
                                                  runs_dir=args.runs_dir, size=ps_input_size(prof))
         took = time.perf_counter() - start
         table = scoring.mean_pm_std(scoring.summarise(per_trial, by=("method",)), keep=("method",))

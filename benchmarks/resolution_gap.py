@@ -9,18 +9,18 @@ import time
 import pandas as pd
 from reidlab.config import protocol_kwargs
 from reidlab.data import build_protocol, prepare_dataset
-from reidlab.study import inspection, scoring, trained, trials
-from reidlab.study.params import build_profile
 from reidlab.paths import resolve
+from reidlab.study.params import build_profile
+from reidlab.study.compute import inspection, model_store, rfd_trials, scoring
 prof = build_profile("quick", task="bf")
 ds = prepare_dataset(prof.data)
 rows = []
 t0 = time.time()
 for unit in range(3):
-    uprof = trials.unit_profile(prof, ds, unit)
+    uprof = rfd_trials.unit_profile(prof, ds, unit)
     split0 = build_protocol("lr_query", ds, trial=0, **protocol_kwargs(prof))
-    nets = {"MLR": trained.bf_model(uprof, split0, "runs", progress=False)[0],
-            "HR-only": trained.bf_model(uprof, split0, "runs", train_on="hr", progress=False)[0]}
+    nets = {"MLR": model_store.bf_model(uprof, split0, "runs", progress=False)[0],
+            "HR-only": model_store.bf_model(uprof, split0, "runs", train_on="hr", progress=False)[0]}
     print("unit", unit, "models ready", round(time.time() - t0), flush=True)
     for t in range(prof.eval.trials):
         sp = build_protocol("lr_query", ds, trial=t, **protocol_kwargs(prof))

@@ -2,7 +2,7 @@
 
 For each model size it measures, in one run and on the same machine:
 
-* **pipeline**: steady-state images/s of :func:`reidlab.engine.trainer.fit` itself, i.e.
+* **pipeline**: steady-state images/s of :func:`reidlab.engine.training_loop.fit` itself, i.e.
   a DataLoader over :class:`~reidlab.data.dataset.ReidImageDataset` reading SynthPeople
   image files from disk (MLR degradation, flip, erasing), batched by
   :class:`~reidlab.data.samplers.PKSampler`, plus AMP/metrics/CSV bookkeeping, timed
@@ -48,9 +48,9 @@ from reidlab.config import DataConfig, Profile, TrainConfig, get_profile
 from reidlab.data.dataset import ReidImageDataset, build_transforms
 from reidlab.data.prepare import prepare_dataset
 from reidlab.data.protocols import build_protocol, relabel
-from reidlab.engine.tasks import MGNObjective
-from reidlab.engine.trainer import build_optimizer, fit, resolve_amp, seed_everything
+from reidlab.engine.training_loop import build_optimizer, fit, resolve_amp, seed_everything
 from reidlab.models.mgn import build_mgn
+from reidlab.recipes.rfd_baselines import MGNObjective
 
 
 @dataclass(frozen=True)

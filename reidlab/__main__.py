@@ -4,11 +4,12 @@ from __future__ import annotations
 import sys
 
 ENTRY_POINTS: tuple[tuple[str, str], ...] = (
-    ("make reproduce", "the whole study on the embedded data (notebooks 00-07), regenerating results/"),
+    ("make reproduce", "the whole study on the embedded data (notebooks 00-08), regenerating results/"),
     ("make test", "unit tests and every notebook under nbval (smoke profile)"),
-    ("python -m reidlab.study.pipeline reproduce|check-results|report|prepare-nbval|record-nbval",
+    ("make sweep", "the training-length sweep (notebook 09) into results/sweep/"),
+    ("python -m reidlab.study.drive.pipeline reproduce|check-results|report|prepare-nbval|record-nbval",
      "the study's pipeline (what the make targets call); --help for each"),
-    ("python -m reidlab.train --task bf|br ...", "train RFD's B-F or B-R on one protocol trial (also reidlab-train)"),
+    ("python -m reidlab.train_cli --task bf|br ...", "train RFD's B-F or B-R on one protocol trial (also reidlab-train)"),
     ("papermill notebooks/03_rfd_eval.ipynb out.ipynb -p lam 0.1", "one notebook with parameters"),
 )
 

@@ -19,8 +19,8 @@ list                   implemented by
 ``HRNET_HEADS``        :mod:`reidlab.models.hrnet_reid`
 ``VDSR_INITS``         :mod:`reidlab.models.vdsr`
 ``PRETRAIN_ARCHS``     :mod:`reidlab.models.classifier` (the pre-training network)
-``PS_OBJECTIVES``      :mod:`reidlab.engine.pseudo_siamese`
-``PS_STUDENT_DATA``    :mod:`reidlab.engine.pseudo_siamese` (``student_records``)
+``PS_OBJECTIVES``      :mod:`reidlab.recipes.ps_hrnet`
+``PS_STUDENT_DATA``    :mod:`reidlab.recipes.ps_hrnet` (``student_records``)
 ``hrnet_backbones()``  timm's HRNets (HRNet-ReID's backbone)
 =====================  ===========================================================
 

@@ -26,8 +26,7 @@ from reidlab.choices import (
     BR_NETWORKS, DATASETS, HRNET_HEADS, INTERPOLATIONS, MLR_CONSTRUCTIONS, PROTOCOLS, PS_OBJECTIVES, PS_STUDENT_DATA,
     PSEUDO_STRATEGIES, RFD_READINGS, VDSR_INITS, check_choice,
 )
-from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS
-from reidlab.choices import hrnet_backbones as hrnets
+from reidlab.choices import GLOBAL_BRANCHES as _GLOBAL_BRANCH_LAYOUTS, hrnet_backbones as hrnets
 
 GLOBAL_BRANCHES: tuple[str, ...] = tuple(_GLOBAL_BRANCH_LAYOUTS)
 
@@ -187,7 +186,7 @@ PRETRAIN_SEED = 9173
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """The pre-training stage standing in for ImageNet (see :mod:`reidlab.engine.pretrain`):
+    """The pre-training stage standing in for ImageNet (see :mod:`reidlab.recipes.pretraining`):
     a SynthPeople population of its own (``seed``: no study dataset uses it), HR images only,
     on which each backbone is trained once as an identity + attribute classifier."""
 
@@ -478,7 +477,7 @@ def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
     Eq. 8 subtracts ``lambda * D_r`` with ``lambda >= 0``. A negative lambda *adds* the second
     model's similarity instead, i.e. a two-model ensemble: allowed only where a caller asks for
     that control by name (``ensemble=True``: the "B-F + second B-F" row of
-    :mod:`reidlab.study.controls`), which in turn refuses a positive lambda. Anything else is a
+    :mod:`reidlab.study.compute.controls`), which in turn refuses a positive lambda. Anything else is a
     ``ValueError`` naming ``name``.
     """
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam):
@@ -486,7 +485,7 @@ def check_lam(lam: Any, *, ensemble: bool = False, name: str = "lam") -> float:
     if lam < 0 and not ensemble:
         raise ValueError(f"{name}={lam!r} is negative: Eq. 8 subtracts lambda * D_r with lambda >= 0 (RFD: 0.1); a "
                          "negative lambda adds the second model's similarity, the controls' named ensemble "
-                         "(ensemble=True, reidlab/study/controls.py), never a value to sweep or choose")
+                         "(ensemble=True, reidlab/study/compute/controls.py), never a value to sweep or choose")
     if lam > 0 and ensemble:
         raise ValueError(f"{name}={lam!r}: the ensemble control adds the second model's similarity, i.e. lambda <= 0")
     return float(lam)

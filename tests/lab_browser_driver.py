@@ -7,8 +7,8 @@ inside the test process, after papermill and the Lab server fixtures, did not st
 Notebook 03: whether a progress bar was drawn as a widget while it ran (a page-wide watch counts
 every ipywidgets progress element that appears, since bars that close when done leave none).
 Notebook 08: the ranking explorer's line of gallery identities in rank order
-(:func:`reidlab.study.explorer.ranking_line`), read from the page after the lambda slider was
-moved with the keyboard to each lambda of :data:`reidlab.study.explorer.CHANGE_LAMS`.
+(:func:`reidlab.study.show.explorer.ranking_line`), read from the page after the lambda slider was
+moved with the keyboard to each lambda of :data:`reidlab.study.show.explorer.CHANGE_LAMS`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from reidlab.study.explorer import CHANGE_LAMS, ShownRanking, read_ranking_line
+from reidlab.study.show.explorer import CHANGE_LAMS, ShownRanking, read_ranking_line
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

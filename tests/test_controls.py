@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study import controls as ctl
-from reidlab.study import scoring
+from reidlab.study.compute import controls as ctl, scoring
 
 
 def _split(protocol: str, seed: int = 0) -> ProtocolSplit:
@@ -162,7 +161,7 @@ def test_control_comparisons_over_three_units() -> None:
 def test_second_bf_is_the_next_units_model_on_fixed_splits() -> None:
     from reidlab.config import get_profile
     from reidlab.data.records import ReidDataset
-    from reidlab.study.trials import unit_profile
+    from reidlab.study.compute.rfd_trials import unit_profile
 
     prof = get_profile("smoke")
     fixed = ReidDataset(name="synth-market", root="/x", images=(), train=(), query=(), gallery=(), fixed_split=True)

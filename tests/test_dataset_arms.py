@@ -86,7 +86,7 @@ def test_figure_sources_lay_images_of_different_sizes_on_one_canvas() -> None:
     image at its own pixel size on a white canvas of the largest."""
     import numpy as np
 
-    from reidlab.study.plots import _uint8, common_canvas
+    from reidlab.study.show.plots import _uint8, common_canvas
 
     small, large = np.zeros((10, 4, 3), np.uint8), np.full((30, 12, 3), 7, np.uint8)
     grid = _uint8([[small, large], [large, small]])
@@ -107,7 +107,7 @@ def test_restoration_on_natively_multi_resolution_data_degrades_its_largest_imag
     on its largest stored test images degraded synthetically, never on an image against itself
     (which read as 0.00% error and 120 dB on a CAVIAR4REID copy)."""
     from reidlab.data.records import ImageRecord, ProtocolSplit
-    from reidlab.study.inspection import restoration_held_out
+    from reidlab.study.compute.inspection import restoration_held_out
 
     def rec(i: int, w: int, factor: int = 1, pid: int | None = None) -> ImageRecord:
         return ImageRecord(path=f"/x/{i}.png", pid=pid if pid is not None else 1 + i % 3, camid=i % 2, width=w,

@@ -25,7 +25,7 @@ from reidlab.data.dataset import PairedLRHRDataset, ReidImageDataset, build_tran
 from reidlab.data.device_augment import DeviceAugmentedBatches, augmentation_spec, draw_parameters
 from reidlab.data.records import ImageRecord
 from reidlab.engine.precision import resolve_precision
-from reidlab.engine.trainer import fit, seed_everything
+from reidlab.engine.training_loop import fit, seed_everything
 
 HEIGHT, WIDTH = 24, 12
 
@@ -159,7 +159,7 @@ def test_a_compiled_step_that_fails_to_capture_falls_back_to_the_eager_step(
     """Issue 35: a compile or CUDA-graph capture failure (forced here on the CPU path, in the
     step's forward or in its backward) does not stop training: the run goes on with the eager
     step, warns naming the reason, and trains the eager step's weights."""
-    import reidlab.engine.trainer as trainer
+    import reidlab.engine.training_loop as trainer
 
     def broken_compile(fn, mode=None):
         def compiled(batch):
@@ -190,7 +190,7 @@ def test_a_compiled_step_that_fails_to_capture_falls_back_to_the_eager_step(
 
 
 def test_an_error_of_the_step_itself_is_not_hidden_by_the_fallback() -> None:
-    from reidlab.engine.trainer import TrainingStep
+    from reidlab.engine.training_loop import TrainingStep
 
     def bad(batch):
         raise ValueError("labels out of range")

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from reidlab.config import TrainConfig
-from reidlab.engine.trainer import fit, seed_everything
+from reidlab.engine.training_loop import fit, seed_everything
 
 CFG = TrainConfig(iterations=6, p=4, k=2, lr=1e-2, checkpoint_every=3, seed=1, warmup_iterations=2,
                   amp="off")   # fp32 on every CPU (bf16 autocast where native would change the sums)

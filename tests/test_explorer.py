@@ -1,4 +1,4 @@
-"""The ranking explorer's headless numbers (reidlab/study/explorer.py, notebook 08) on small
+"""The ranking explorer's headless numbers (reidlab/study/show/explorer.py, notebook 08) on small
 constructed trials: which query's ranking lambda changes, the line the widget prints, and the
 errors that name a bad ``trial`` or ``query`` parameter. No model, no data files."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reidlab.data.records import ImageRecord
-from reidlab.study import explorer
+from reidlab.study.show import explorer
 
 #: identities of the constructed gallery (two images of identity 1)
 GALLERY_PIDS = (1, 1, 2, 3, 4)

@@ -1,10 +1,10 @@
 """Issue 35, item 3: `make figures` verifies every figure and table source before using it.
 
 A tiny results folder (two figures, one with images, and two tables in the study; a figure and a
-table in a dataset arm) is written with the notebooks' writers (:func:`reidlab.study.figures.publish`
-and :func:`~reidlab.study.figures.write_table`), which record each source file's SHA-256. Then one
+table in a dataset arm) is written with the notebooks' writers (:func:`reidlab.study.show.figures.publish`
+and :func:`~reidlab.study.show.figures.write_table`), which record each source file's SHA-256. Then one
 source is damaged (a CSV cut short or edited, an unreadable ``figure.json`` or ``formats.json``, a
-damaged ``.npz``, a missing file): :func:`~reidlab.study.figures.render_results` must raise a
+damaged ``.npz``, a missing file): :func:`~reidlab.study.show.figures.render_results` must raise a
 ``ValueError`` naming that file and what is wrong, and leave every file of the folder as it was
 (bytes and modification times). An intact folder renders the same bytes again.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reidlab.study import figures, plots
+from reidlab.study.show import figures, plots
 
 PER_TRIAL = pd.DataFrame({"trial": range(4), "unit": [0, 1] * 2, "method": ["B-F"] * 4, "R1": [10.0, 20.0, 30.0, 40.0]})
 
@@ -31,7 +31,7 @@ def _canvas() -> figures.FigureSource:
 
 def _write_study(root: Path) -> None:
     plots.savefig(plots.per_split_plot(PER_TRIAL, methods=["B-F"]), root / "figures" / "fig5", show=False)
-    figures.publish(_canvas(), root / "figures" / "canvas")
+    figures.publish(_canvas(), root / "figures" / "canvas", plots.RENDERERS)
     figures.write_table(PER_TRIAL, root / "tables" / "per_trial", floatfmt=".2f")
     figures.write_table(pd.DataFrame({"method": ["B-F"], "R1": [25.0]}), root / "tables" / "summary")
     arm = root / "viper"
@@ -100,7 +100,7 @@ def test_a_damaged_or_missing_source_is_named_and_nothing_is_rewritten(results: 
     spoil(results / relative)
     before = _snapshot(results)
     with pytest.raises(ValueError, match=what) as err:
-        figures.render_results(results)
+        figures.render_results(results, plots.RENDERERS)
     assert str(results / relative) in str(err.value)
     assert "no figure or table" in str(err.value) and "was rewritten" in str(err.value)
     assert _snapshot(results) == before       # the same files, bytes and modification times
@@ -130,14 +130,14 @@ def test_sources_written_before_digests_are_still_read_with_care(results: Path, 
     spoil(results / relative)
     before = _snapshot(results)
     with pytest.raises(ValueError, match=what) as err:
-        figures.render_results(results)
+        figures.render_results(results, plots.RENDERERS)
     assert str(results / relative) in str(err.value)
     assert _snapshot(results) == before
 
 
 def test_sources_written_before_digests_render_with_a_one_line_note(results: Path, written: Path, capsys):
     _strip_digests(results)
-    assert figures.render_results(results) == {"figures": 3, "tables": 3}
+    assert figures.render_results(results, plots.RENDERERS) == {"figures": 3, "tables": 3}
     note = [line for line in capsys.readouterr().out.splitlines() if "sha256" in line]
     assert len(note) == 1 and "6 figure/table sources" in note[0] and "unchecked" in note[0]
     assert _outputs(results) == _outputs(written)
@@ -154,16 +154,16 @@ def test_the_writers_record_each_source_files_digest(written: Path):
 
 def test_an_intact_folder_renders_the_same_bytes(results: Path, written: Path, capsys):
     before = _snapshot(results)
-    assert figures.render_results(results) == {"figures": 3, "tables": 3}
+    assert figures.render_results(results, plots.RENDERERS) == {"figures": 3, "tables": 3}
     assert _snapshot(results) == before               # same bytes: nothing needed rewriting
     assert "sha256" not in capsys.readouterr().out    # no note: every source was checked
     for name in _outputs(results):
         (results / name).unlink()
-    assert figures.render_results(results) == {"figures": 3, "tables": 3}
+    assert figures.render_results(results, plots.RENDERERS) == {"figures": 3, "tables": 3}
     assert _outputs(results) == _outputs(written)     # what the notebooks' writers wrote, byte for byte
 
 
 def test_a_table_rewritten_by_its_notebook_records_its_new_digest(results: Path):
     figures.write_table(PER_TRIAL.assign(R1=PER_TRIAL["R1"] * 2), results / "tables" / "per_trial", floatfmt=".2f")
-    assert figures.render_results(results)["tables"] == 3
+    assert figures.render_results(results, plots.RENDERERS)["tables"] == 3
     assert "80.00" in (results / "tables" / "per_trial.md").read_text()

@@ -3,7 +3,7 @@ JupyterLab started here on localhost with a token; it runs notebook 03 and the r
 (notebook 08) with the smoke parameters of `make test`'s nbval run (its trained runs and explorer
 data), and checks what a reader sees: a table, a figure, a progress bar drawn as a widget while 03
 runs, and a ranking that lambda changes. Notebook 08 shows by default the first query whose top-10
-gallery identities differ between lambda 0 and 0.5 (:func:`reidlab.study.explorer.choose_query`);
+gallery identities differ between lambda 0 and 0.5 (:func:`reidlab.study.show.explorer.choose_query`);
 the driver moves the lambda slider to 0 and then to 0.5 and reads the explorer's printed line of
 gallery identities in rank order at each: they must be the headless selection's, and differ.
 Screenshots go to ``build/lab-screenshots/``.
@@ -14,7 +14,7 @@ tests/test_lab_browser.py`); both make the identities at lambda 0 and 0.5 equal,
 test fails with "lambda changed no ranking" (notebook 08 then prints "query 0: no query of
 trial 0 with a true match in the gallery changes its top-10 ..."):
 
-* the explorer's Eq. 8: in ``reidlab/study/explorer.py``, ``TrialRanking.distances`` returns
+* the explorer's Eq. 8: in ``reidlab/study/show/explorer.py``, ``TrialRanking.distances`` returns
   ``self.base`` (lambda's term dropped);
 * the library's Eq. 8: in ``reidlab/metrics/rfd.py``, ``fused_distance`` uses
   ``fused = d_f`` (B-R ignored). Notebook 03, run here in Lab, then stores a zero lambda term in
@@ -60,7 +60,7 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (Debian) to run the "
                     "JupyterLab browser test; .ci/run installs it")
     pytest.importorskip("playwright.sync_api", reason="the Playwright package is not installed (pip install playwright)")
-    from reidlab.study.pipeline import run_notebook, smoke_parameters
+    from reidlab.study.drive.pipeline import run_notebook, smoke_parameters
 
     given = os.environ.get("REIDLAB_SMOKE_BUILD")
     build = Path(given) if given else None
@@ -77,7 +77,7 @@ def lab_notebooks(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -
     """A folder with notebooks 03 and 08 under smoke parameters, reading ``smoke_build``'s runs."""
     import papermill as pm
 
-    from reidlab.study.pipeline import _params_for, smoke_parameters
+    from reidlab.study.drive.pipeline import _params_for, smoke_parameters
 
     folder = tmp_path_factory.mktemp("lab")
     params = {**smoke_parameters(smoke_build), "results_dir": str(folder / "results")}
@@ -148,8 +148,8 @@ def headless_selection(seen, smoke_build: Path) -> tuple:
     """Notebook 08's default selection, computed here from the explorer data it read (notebook 03,
     run in Lab just before, rewrote them): the trial and its chosen query, and the top-k."""
     from reidlab.config import get_profile
-    from reidlab.study import explorer
     from reidlab.study.params import declared_defaults
+    from reidlab.study.show import explorer
 
     defaults = declared_defaults("08_ranking_explorer")
     bundles, _ = explorer.load_sources(smoke_build / "runs", "smoke", get_profile("smoke").data.dataset)
@@ -167,7 +167,7 @@ def test_notebook_03_shows_its_table_and_a_widget_progress_bar_in_lab(seen):
 
 
 def test_the_explorer_shows_a_ranking_that_the_lambda_slider_changes(seen, headless_selection):
-    from reidlab.study import explorer
+    from reidlab.study.show import explorer
 
     nb = seen["08"]
     assert nb["finished"] and not nb["errors"], nb

@@ -1,4 +1,4 @@
-"""The training-length sweep (notebook 09, reidlab/study/length_sweep.py): lengths, profiles, summary, verdicts."""
+"""The training-length sweep (notebook 09, reidlab/study/compute/length_sweep.py): lengths, profiles, summary, verdicts."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from reidlab.config import get_profile
-from reidlab.study import controls, length_sweep, methods
-from reidlab.study.contract import NOTEBOOKS, SWEEP_NOTEBOOK
-from reidlab.study.pipeline import study_skips
+from reidlab.study import methods
+from reidlab.study.compute import controls, length_sweep
+from reidlab.study.show.contract import NOTEBOOKS, SWEEP_NOTEBOOK
+from reidlab.study.drive.pipeline import study_skips
 
 
 def test_the_profile_length_is_the_study_itself_and_other_lengths_scale_br() -> None:

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.study import explorer, figures
-from reidlab.study.scoring import SplitFeatures
+from reidlab.study.compute.scoring import SplitFeatures
+from reidlab.study.show import explorer, figures, plots
 
 
 def _plant(marker: str) -> str:
@@ -234,5 +234,5 @@ def test_a_planted_figure_source_array_file_is_refused_by_name(tmp_path: Path, m
         figures.load_source(folder)
     assert str(arrays) in str(err.value)
     with pytest.raises(ValueError, match="nothing|no figure or table"):
-        figures.render_results(tmp_path)
+        figures.render_results(tmp_path, plots.RENDERERS)
     assert not marker.exists()

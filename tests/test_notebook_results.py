@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from reidlab.config import get_profile
-from reidlab.study.contract import NOTEBOOKS, NotebookResult, read_result
+from reidlab.study.show.contract import NOTEBOOKS, NotebookResult, read_result
 
 SMOKE = get_profile("smoke")
 PERCENT_METRICS = {
@@ -46,7 +46,7 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if _fresh(build):
             return build
     pytest.importorskip("papermill")
-    from reidlab.study.pipeline import run_notebook, smoke_parameters
+    from reidlab.study.drive.pipeline import run_notebook, smoke_parameters
 
     build = tmp_path_factory.mktemp("smoke")
     for name in NOTEBOOKS:
@@ -87,19 +87,19 @@ def test_every_figure_is_a_readable_image(results, smoke_build, name):
 
 def _image_outputs(smoke_build: Path) -> dict[str, int]:
     """Image outputs per notebook of this session's smoke run: counted by the nbval plugin
-    (``-p reidlab.study.nbval_outputs``) or read off the executed copies of our own run."""
+    (``-p tests.nbval_outputs``) or read off the executed copies of our own run."""
     import json
 
     import nbformat
 
-    from reidlab.study.nbval_outputs import IMAGE_OUTPUTS_FILE, image_output_count
+    from tests.nbval_outputs import IMAGE_OUTPUTS_FILE, image_output_count
 
     record = smoke_build / IMAGE_OUTPUTS_FILE
     if record.is_file():
         return {k: v for k, v in json.loads(record.read_text()).items() if not k.startswith("_")}
     executed = smoke_build / "executed"
     if not executed.is_dir():
-        pytest.skip(f"neither {record} (nbval run without -p reidlab.study.nbval_outputs) nor executed notebooks")
+        pytest.skip(f"neither {record} (nbval run without -p tests.nbval_outputs) nor executed notebooks")
     return {name: sum(image_output_count(c.get("outputs")) for c in nbformat.read(executed / f"{name}.ipynb", 4).cells)
             for name in NOTEBOOKS}
 
@@ -190,7 +190,7 @@ def test_table5_replicates_over_retrained_identity_splits(results, smoke_build):
 
 def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
     """Notebook 03 with -p lam 0 (reusing the smoke run's models): B-F+RFD equals B-F."""
-    from reidlab.study.pipeline import run_notebook, smoke_parameters
+    from reidlab.study.drive.pipeline import run_notebook, smoke_parameters
 
     params = {**smoke_parameters(smoke_build), "lam": 0.0, "results_dir": str(tmp_path)}
     run_notebook("03_rfd_eval", params, tmp_path / "executed", log_output=False)
@@ -199,7 +199,7 @@ def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
 
 
 def test_headline_metrics_json_has_every_key(smoke_build):
-    from reidlab.study.contract import HEADLINE_METRICS, headline_metrics
+    from reidlab.study.show.contract import HEADLINE_METRICS, headline_metrics
 
     metrics = headline_metrics(smoke_build / "results", wall_seconds=90)
     assert set(HEADLINE_METRICS) | {"reproduce_minutes"} == set(metrics)
@@ -217,9 +217,9 @@ def test_check_results_on_the_smoke_study(smoke_build: Path, tmp_path: Path,
     import json
     import shutil
 
-    from reidlab.study.check import SPREAD_KEY, SPREAD_MULTIPLIER, unit_spread
-    from reidlab.study.contract import headline_metrics
-    from reidlab.study.pipeline import check_results_command
+    from reidlab.study.compute.check import SPREAD_KEY, SPREAD_MULTIPLIER, unit_spread
+    from reidlab.study.show.contract import headline_metrics
+    from reidlab.study.drive.pipeline import check_results_command
 
     reference, candidate = tmp_path / "reference", tmp_path / "candidate"
     for folder in (reference, candidate):
@@ -251,7 +251,7 @@ def test_make_figures_rewrites_the_notebooks_figures_and_tables_byte_for_byte(sm
     assert any(p.suffix == ".pdf" for p in written) and any(p.suffix == ".tex" for p in written)
     for p in written:
         (copy / p).unlink()
-    subprocess.run([sys.executable, "-m", "reidlab.study.pipeline", "figures", "--results-dir", str(copy)],
+    subprocess.run([sys.executable, "-m", "reidlab.study.drive.pipeline", "figures", "--results-dir", str(copy)],
                    check=True, capture_output=True)
     again = {p.relative_to(copy): p.read_bytes() for sub in ("figures", "tables") for p in (copy / sub).glob("*.*")
              if p.suffix in (".png", ".pdf", ".md", ".tex")}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reidlab.study.contract import NOTEBOOKS
+from reidlab.study.show.contract import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def notebook_namespace(name: str, **parameters) -> dict:
 
 
 def test_rfd_eval_rejects_unknown_protocol_at_once(tmp_path):
-    from reidlab.study.begin import begin
+    from reidlab.study.drive.begin import begin
 
     with pytest.raises(ValueError, match="protocol='bogus' is not valid; choose one of: lr_query, multi_res_gallery"):
         begin("03_rfd_eval", notebook_namespace("03_rfd_eval", profile="smoke", protocol="bogus",
@@ -63,7 +63,7 @@ def _call_name(node: ast.Call) -> str:
 def test_notebook_code_is_parameters_calls_and_displays(name):
     """Issue 21: a notebook starts with one ``begin(...)`` call and holds no function, no loop that
     builds results (a loop may only print or display) and no result writing beyond one call of
-    its builder in ``reidlab.study.notebook_results``."""
+    its builder in ``reidlab.study.show.notebook_results``."""
     cells = _code_cells(name)
     assert f'begin("{name}", globals()' in cells[0], "the first code cell must start the notebook with begin()"
     builders = 0

@@ -14,7 +14,7 @@ from reidlab.config import TrainConfig, get_profile, override
 from reidlab.engine import precision
 from reidlab.engine.precision import CpuInfo, resolve_amp, resolve_channels_last, resolve_precision
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log, stage
-from reidlab.study import check
+from reidlab.study.compute import check
 
 AVX2 = CpuInfo(model="AMD EPYC (mocked)", flags=("avx2", "fma"), capability="AVX2", machine="x86_64")
 AMX = CpuInfo(model="Intel Xeon (mocked)", flags=("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"),
@@ -109,8 +109,8 @@ def test_channels_last_setting_is_validated() -> None:
 def test_the_precision_is_in_the_run_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     """A run trained in fp32 is never reused as if it were bf16: the identity (and so the run
     folder's digest) names the precision and layout the machine gave."""
-    from reidlab.engine.pretrain import pretrain_spec
-    from reidlab.engine.runs import RunSpec
+    from reidlab.engine.run_identity import RunSpec
+    from reidlab.recipes.pretraining import pretrain_spec
 
     prof = get_profile("smoke")
     specs: dict[str, RunSpec] = {}
@@ -128,7 +128,7 @@ def test_fit_trains_in_the_resolved_precision(tmp_path: Path, cpu_without_bf16: 
     from torch import nn
 
     from reidlab.engine import fit
-    from reidlab.engine.runs import SUMMARY_FILE
+    from reidlab.engine.run_identity import SUMMARY_FILE
 
     class Data(torch.utils.data.Dataset):
         def __len__(self) -> int:
@@ -238,7 +238,7 @@ def _results_folder(root: Path, metrics: dict, verdict: str) -> Path:
 
 
 def test_check_results_command_flags_a_flipped_verdict(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from reidlab.study.pipeline import check_results_command
+    from reidlab.study.drive.pipeline import check_results_command
 
     ref = _results_folder(tmp_path / "ref", REFERENCE, "inconclusive: our interval contains both zero and ...")
     same = _results_folder(tmp_path / "same", REFERENCE, "inconclusive: our interval contains both zero and ...")
@@ -256,7 +256,7 @@ def test_check_results_command_flags_a_flipped_verdict(tmp_path: Path, capsys: p
 
 
 def test_rules_cover_every_headline_key() -> None:
-    from reidlab.study.contract import HEADLINE_METRICS
+    from reidlab.study.show.contract import HEADLINE_METRICS
 
     keys = {**dict.fromkeys(HEADLINE_METRICS, 1.0), "reproduce_minutes": 1.0}
     rules = {k: check.rule_of(k, keys) for k in keys}
@@ -330,8 +330,7 @@ def test_a_regime_the_reference_never_reached_cannot_be_lost() -> None:
 def test_the_committed_results_hold_their_regime_and_agree_with_themselves() -> None:
     """A faithful rerun passes: the committed results (and each dataset arm) against themselves;
     the embedded study holds every invariant of its regime."""
-    from reidlab.paths import repo_root
-    from reidlab.paths import read_json
+    from reidlab.paths import read_json, repo_root
 
     results = repo_root() / "results"
     for folder in [results, *(sub for sub in sorted(results.iterdir()) if (sub / "metrics.json").is_file())]:
@@ -343,7 +342,7 @@ def test_the_committed_results_hold_their_regime_and_agree_with_themselves() -> 
 
 def test_run_info_names_the_cpu_precision_and_stage_times(cpu_without_bf16: CpuInfo,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from reidlab.study.pipeline import run_info, stage_seconds
+    from reidlab.study.drive.pipeline import run_info, stage_seconds
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     info = run_info("quick", 0, None, None, {"01_train_bf": 100.0}, 100.0)

@@ -10,10 +10,10 @@ import torch
 
 from reidlab.config import PRETRAIN_SEED, PretrainConfig, get_profile, override, pretrain_schedule
 from reidlab.data.synth import sample_identities
-from reidlab.engine import pretrain as pre
-from reidlab.engine.runs import RunSpec
+from reidlab.engine.run_identity import RunSpec
 from reidlab.models.mgn import build_mgn
-from reidlab.study import trained
+from reidlab.recipes import pretraining as pre
+from reidlab.study.compute import model_store
 
 TINY = PretrainConfig(n_ids=6, images_per_id=3, n_cameras=2,
                       schedule=pretrain_schedule(iterations=2, warmup_iterations=1, p=3, k=2, amp="off",
@@ -103,17 +103,17 @@ def test_backbone_file_initialises_mgn(resnet_run: tuple[Path, Path]) -> None:
 def test_study_resolves_synthpeople_to_the_run(tmp_path: Path) -> None:
     prof = override(get_profile("smoke"), data={"data_root": str(tmp_path / "data")})
     prof = dataclasses.replace(prof, pretrain=TINY)
-    assert trained.uses_pretraining(prof)
-    resolved = trained.with_pretraining(prof, tmp_path / "runs", progress=False)
+    assert model_store.uses_pretraining(prof)
+    resolved = model_store.with_pretraining(prof, tmp_path / "runs", progress=False)
     weights = Path(resolved.model.pretrained)
     assert weights.name == pre.BACKBONE_FILE and weights.is_file()
-    assert weights.parent.parent.name == trained.PRETRAIN_FOLDER
+    assert weights.parent.parent.name == model_store.PRETRAIN_FOLDER
     config = json.loads((weights.parent / "config.json").read_text())
     assert config["task"] == "pretrain" and config["backbone"] == prof.model.backbone
     with pytest.raises(FileNotFoundError, match="pre-training"):
-        trained.pretraining_run(prof, tmp_path / "elsewhere", train_if_missing=False)
+        model_store.pretraining_run(prof, tmp_path / "elsewhere", train_if_missing=False)
     scratch = override(prof, model={"pretrained": None})
-    assert trained.with_pretraining(scratch, tmp_path / "runs") is scratch
+    assert model_store.with_pretraining(scratch, tmp_path / "runs") is scratch
 
 
 def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +121,7 @@ def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pyt
     never triggers the ResNet pre-training."""
     from reidlab.config import protocol_kwargs
     from reidlab.data import build_protocol, prepare_dataset
-    from reidlab.engine.tasks import br_spec
+    from reidlab.recipes.rfd_baselines import br_spec
 
     prof = override(get_profile("smoke"), data={"data_root": str(tmp_path / "data")}, br={"iterations": 1})
     assert prof.model.br_network == "light"
@@ -133,5 +133,5 @@ def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pyt
         raise AssertionError("the light B-R triggered the pre-training")
 
     monkeypatch.setattr(trained, "pretraining_run", must_not_pretrain)
-    model, out = trained.br_model(prof, split, tmp_path / "runs", progress=False)
+    model, out = model_store.br_model(prof, split, tmp_path / "runs", progress=False)
     assert out.is_dir() and model.num_classes == split.n_res_classes

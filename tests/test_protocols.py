@@ -327,11 +327,11 @@ def test_multi_resolution_validation_gallery(cuhk03_flat: ReidDataset) -> None:
 def test_units_spread_trials_over_retrained_identity_splits(caviar: ReidDataset) -> None:
     """Trial t evaluates the identity split of unit t % splits, with its own gallery draw."""
     from reidlab.config import get_profile, override
-    from reidlab.study import trials
+    from reidlab.study.compute import rfd_trials
 
     prof = override(get_profile("smoke"), data={"dataset": "caviar"}, eval={"splits": 3, "trials": 7})
-    assert trials.replication_units(prof, caviar) == 3 and trials.unit_kind(caviar) == "retrained identity split"
-    splits = [trials.make_split(prof, caviar, "lr_query", t) for t in range(7)]
+    assert rfd_trials.replication_units(prof, caviar) == 3 and rfd_trials.unit_kind(caviar) == "retrained identity split"
+    splits = [rfd_trials.make_split(prof, caviar, "lr_query", t) for t in range(7)]
     for t, split in enumerate(splits):
         assert split.train == splits[t % 3].train and split.query == splits[t % 3].query
     assert len({frozenset(ids(s.query)) for s in splits}) == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reidlab.study import provenance
-from reidlab.study.contract import NOTEBOOKS
+from reidlab.study.show.contract import NOTEBOOKS
 from reidlab.study.provenance import (
     code_digest, folder_code, merge_records, notebook_record, provenance_problems, reproduce_minutes,
 )
@@ -104,7 +104,7 @@ def test_each_committed_results_folder_was_made_by_one_run(folder: Path):
 
 
 def test_only_refuses_a_folder_of_another_study(tmp_path: Path):
-    from reidlab.study.pipeline import check_same_study
+    from reidlab.study.drive.pipeline import check_same_study
 
     previous = {"profile": "quick", "seed": 0, "dataset": "profile default", "mlr": "profile default"}
     check_same_study(previous, "quick", 0, None, None, str(tmp_path))
@@ -115,7 +115,7 @@ def test_only_refuses_a_folder_of_another_study(tmp_path: Path):
 
 
 def test_a_reused_run_is_logged_apart_from_a_trained_one(tmp_path: Path, monkeypatch):
-    from reidlab.engine.runner import TRAINED_LOG_ENV, log_trained_run, read_trained_log
+    from reidlab.engine.train_or_load import TRAINED_LOG_ENV, log_trained_run, read_trained_log
 
     log = tmp_path / "log.jsonl"
     monkeypatch.setenv(TRAINED_LOG_ENV, str(log))

@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 
 from reidlab.config import Profile, get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.engine import pseudo_siamese as ps_engine
-from reidlab.engine.pseudo_siamese import (
+from reidlab.recipes import ps_hrnet as ps_engine
+from reidlab.recipes.ps_hrnet import (
     CONFIG_FILE,
     load_student,
     load_teacher,
@@ -548,7 +548,7 @@ def test_vdsr_warmup_learns_to_restore_and_starts_the_student(tmp_path: Path) ->
     warm-up's digest in the student's identity."""
     import pandas as pd
 
-    from reidlab.engine.pseudo_siamese import load_vdsr_warmup, train_vdsr_warmup, vdsr_warmup_spec
+    from reidlab.recipes.ps_hrnet import load_vdsr_warmup, train_vdsr_warmup, vdsr_warmup_spec
 
     split = _split(tmp_path / "images", factors=(1, 4))
     profile = _profile(vdsr_warmup_iterations=40, vdsr_warmup_lr=3e-3)

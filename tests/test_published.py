@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from reidlab.study import ablations, published
+from reidlab.study import published
+from reidlab.study.compute import ablations
 from reidlab.study.published import (PUBLISHED_ROWS, TABLE4_ROW_OF, TABLE5_ROW_OF, TABLES,
                                      published_ablation, published_effects, published_table,
                                      reference_rows, reference_view, with_reference_rows)

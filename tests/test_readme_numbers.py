@@ -1,5 +1,5 @@
 """README.md quotes no hand-typed result (issue 32): its headline numbers are one block rendered
-from the committed ``results/`` (:mod:`reidlab.study.readme_numbers`), the block is current, and
+from the committed ``results/`` (:mod:`reidlab.study.show.readme_numbers`), the block is current, and
 the prose outside it holds no result-like number.
 
 The prose check (:func:`result_like_numbers`) flags every decimal number (``28.5``, ``-4.0``,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reidlab.study import readme_numbers as rn
+from reidlab.study.show import readme_numbers as rn
 
 #: (pattern, why such a number is not a result of the study). Matched on the prose with its
 #: whitespace collapsed (so a phrase may wrap across lines), and removed before the scan.
@@ -62,14 +62,14 @@ def result_like_numbers(text: str) -> list[str]:
 def test_readme_block_is_rendered_from_the_committed_results() -> None:
     text = rn.README.read_text(encoding="utf-8")
     assert rn.generated_block(text, rn.README) == rn.render(rn.RESULTS), (
-        "README.md's headline numbers are stale against results/: run `python -m reidlab.study.readme_numbers`")
+        "README.md's headline numbers are stale against results/: run `python -m reidlab.study.show.readme_numbers`")
     assert rn.main(["--check"]) == 0
 
 
 def test_readme_prose_quotes_no_hand_typed_result() -> None:
     found = result_like_numbers(rn.README.read_text(encoding="utf-8"))
     assert not found, ("README.md quotes result-like numbers outside its generated block; render them from "
-                       "results/ (reidlab/study/readme_numbers.py) or move them to docs/history.md:\n  "
+                       "results/ (reidlab/study/show/readme_numbers.py) or move them to docs/history.md:\n  "
                        + "\n  ".join(found))
 
 

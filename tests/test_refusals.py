@@ -392,16 +392,16 @@ from torch import nn  # noqa: E402
 from reidlab.config import check_lam, get_profile  # noqa: E402
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint  # noqa: E402
 from reidlab.engine.extract import extract_features  # noqa: E402
-from reidlab.engine.runs import (  # noqa: E402
+from reidlab.engine.run_identity import (  # noqa: E402
     ConfigMismatchError, RunLock, RunLockedError, RunSpec, split_identity,
 )
 from reidlab.metrics import fused_distance  # noqa: E402
-from reidlab.study import io as study_io  # noqa: E402
-from reidlab.study.contract import REPRODUCE_ENV, results_location  # noqa: E402
+from reidlab.paths import write_json  # noqa: E402
+from reidlab.study.show.contract import REPRODUCE_ENV, results_location  # noqa: E402
 from reidlab.study.params import refuse_unknown_parameters  # noqa: E402
 from test_trainer import ToyDataset, ToyNet, make_cfg, toy_loss  # noqa: E402
 
-from reidlab.engine.trainer import fit, seed_everything  # noqa: E402
+from reidlab.engine.training_loop import fit, seed_everything  # noqa: E402
 
 
 def _toy_fit(out: Path, spec: RunSpec | None = None, model: nn.Module | None = None, **cfg: Any):
@@ -509,7 +509,7 @@ def test_papermill_run_with_a_typo_fails(tmp_path: Path) -> None:
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from reidlab.engine.runs import RunLock
+        from reidlab.engine.run_identity import RunLock
         with RunLock({str(tmp_path)!r}):
             print("locked", flush=True)
             time.sleep(30)
@@ -557,7 +557,7 @@ def test_resuming_with_another_architecture_is_explained(tmp_path: Path) -> None
 
 def test_queries_without_a_valid_match_are_counted() -> None:
     from reidlab.data.records import ProtocolSplit
-    from reidlab.study.scoring import SplitFeatures, describe_queries, rank_metrics
+    from reidlab.study.compute.scoring import SplitFeatures, describe_queries, rank_metrics
 
     rec = lambda pid, cam: ImageRecord(f"/x/{pid}_{cam}.jpg", pid=pid, camid=cam, width=8, height=16)  # noqa: E731
     query, gallery = (rec(1, 0), rec(2, 0), rec(3, 0)), (rec(1, 1), rec(2, 1), rec(3, 0))   # id 3: same camera only
@@ -588,7 +588,7 @@ def test_fused_distance_validates_lam_itself(lam: float) -> None:
 
 
 def test_results_json_is_strict(tmp_path: Path) -> None:
-    path = study_io.write_json(tmp_path / "r.json", {"a": float("nan"), "b": [np.float32("inf"), 1.5]})
+    path = write_json(tmp_path / "r.json", {"a": float("nan"), "b": [np.float32("inf"), 1.5]})
     assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}")) == \
         {"a": None, "b": [None, 1.5]}
 
@@ -650,7 +650,7 @@ def test_stale_checkpoint_temporaries_are_removed_on_start(tmp_path: Path) -> No
 # Review follow-ups: identity holes that would reuse the wrong weights.
 
 def test_a_replaced_weights_file_changes_the_run_identity(tmp_path: Path) -> None:
-    from reidlab.engine.runs import weights_identity
+    from reidlab.engine.run_identity import weights_identity
 
     weights = tmp_path / "r18.pth"
     torch.save({"w": torch.zeros(2)}, weights)
@@ -677,8 +677,8 @@ def test_deleted_config_json_still_protects_the_finished_run(tmp_path: Path) -> 
 
 
 def test_runs_written_before_an_option_existed_load_as_they_were_built() -> None:
-    from reidlab.engine.pseudo_siamese import _ps_from_config
     from reidlab.models.build import rfd_network
+    from reidlab.recipes.ps_hrnet import _ps_from_config
 
     old_mgn = {"backbone": "resnet18", "attention": False, "pretrained": None, "reduction": 8, "feat_dim": 16,
                "dropout": 0.5}
@@ -698,7 +698,8 @@ def test_setup_cell_can_be_rerun_in_jupyterlab() -> None:
 # 10. The last round of bad input (issue 20): nothing lost through a results folder, nothing
 # silent in the data, and messages that name the file, parameter or expected value.
 
-from reidlab.study import contract, pipeline  # noqa: E402
+from reidlab.study.show import contract  # noqa: E402
+from reidlab.study.drive import pipeline
 
 
 def _dirty(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -800,7 +801,7 @@ def test_a_generated_dataset_missing_files_is_regenerated(tmp_path: Path, capsys
 
 
 def test_negative_lambda_only_for_the_named_ensemble() -> None:
-    from reidlab.study.trials import lambda_sweep
+    from reidlab.study.compute.rfd_trials import lambda_sweep
 
     x = torch.randn(4, 3)
     with pytest.raises(ValueError, match="lam=-1.0 is negative"):
@@ -875,13 +876,13 @@ def test_python_m_reidlab_names_the_entry_points() -> None:
     proc = subprocess.run([sys.executable, "-m", "reidlab"], capture_output=True, text=True, cwd=repo_root(),
                           timeout=60)
     assert proc.returncode == 0
-    assert "make reproduce" in proc.stderr and "python -m reidlab.train" in proc.stderr
-    assert "reidlab.study.pipeline" in proc.stderr
+    assert "make reproduce" in proc.stderr and "python -m reidlab.train_cli" in proc.stderr
+    assert "reidlab.study.drive.pipeline" in proc.stderr
 
 
 def test_train_cli_refuses_out_file_and_missing_gpu_before_data_work(tmp_path: Path, monkeypatch, capsys) -> None:
     import reidlab.data.prepare as prepare
-    from reidlab import train as train_cli
+    from reidlab import train_cli
 
     monkeypatch.setattr(prepare, "prepare_dataset", lambda *a, **k: pytest.fail("data work before the check"))
     file = tmp_path / "run.pt"
@@ -942,12 +943,12 @@ def test_a_disk_filling_during_a_write_is_reported_as_full(tmp_path: Path, monke
 # ----------------------------------------------------------------------------------------
 # 11. Nothing lost, nothing run, nothing silent (issue 35): no command deletes or overwrites
 # what it did not create, a NaN never passes check-results, and every mistake on the command
-# line of `python -m reidlab.study.pipeline` is one line naming it, with exit status 2.
+# line of `python -m reidlab.study.drive.pipeline` is one line naming it, with exit status 2.
 
 import errno  # noqa: E402
 
-from reidlab.study import check as study_check  # noqa: E402
-from reidlab.study import units as study_units  # noqa: E402
+from reidlab.study.compute import check as study_check  # noqa: E402
+from reidlab.study.drive import units as study_units  # noqa: E402
 
 
 def _checkout_snapshot() -> dict[str, tuple[int, int]]:
@@ -1213,7 +1214,7 @@ def test_read_only_folders_and_full_disks_are_named_in_one_line(code: int, words
 
 
 def test_refusals_exit_with_status_2_and_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "reidlab.study.pipeline", "plan", "--images-per-second", "br=-400"],
+    proc = subprocess.run([sys.executable, "-m", "reidlab.study.drive.pipeline", "plan", "--images-per-second", "br=-400"],
                           capture_output=True, text=True, cwd=repo_root(), timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["[reidlab] --images-per-second br=-400: a rate must be a positive "

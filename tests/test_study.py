@@ -8,13 +8,15 @@ import pandas as pd
 import pytest
 import torch
 
+from reidlab import paths
 from reidlab.config import get_profile
 from reidlab.data.records import ImageRecord, ProtocolSplit
-from reidlab.engine.runs import RunSpec
-from reidlab.engine.tasks import bf_spec, br_spec
-from reidlab.study import io, scoring, stats
-from reidlab.study.trained import run_dir
+from reidlab.engine.run_identity import RunSpec
+from reidlab.recipes.rfd_baselines import bf_spec, br_spec
 from reidlab.study.params import build_profile
+from reidlab.study.compute import scoring, stats
+from reidlab.study.compute.model_store import run_dir
+from reidlab.study.show import figures
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +110,8 @@ def test_batched_heads_enter_the_run_identity_only_when_on(tmp_path, make_split)
 
 
 def test_train_or_load_names_the_notebook_when_training_is_not_allowed(tmp_path):
-    from reidlab.engine.runner import train_or_load
-    from reidlab.study.trained import _missing_hint
+    from reidlab.engine.train_or_load import train_or_load
+    from reidlab.study.compute.model_store import _missing_hint
 
     spec = RunSpec.of("bf", train={"lr": 1.0})
     built = []
@@ -209,18 +211,18 @@ def test_summarise_mean_and_std_per_method_in_order():
 
 
 def test_atomic_writers_leave_no_temporary_files(tmp_path):
-    io.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": np.int64(2)})
+    paths.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": np.int64(2)})
     assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"n": 2, "v": 1.5}
-    csv, md, tex = io.write_table(pd.DataFrame({"m": ["a"], "R1": [12.345]}), tmp_path / "t")
+    csv, md, tex = figures.write_table(pd.DataFrame({"m": ["a"], "R1": [12.345]}), tmp_path / "t")
     assert md.read_text().splitlines()[2] == "| a | 12.3 |" and r"a & 12.3 \\" in tex.read_text()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "formats.json", "t.csv", "t.md", "t.tex", "x.json"]
 
 
 def test_report_inlines_tables_and_links_figures(tmp_path):
-    from reidlab.study.contract import FigureRef, NotebookResult, TableRef, write_result
-    from reidlab.study.report import write_report
+    from reidlab.study.show.contract import FigureRef, NotebookResult, TableRef, write_result
+    from reidlab.study.show.report import write_report
 
-    io.write_table(pd.DataFrame({"method": ["B-F"], "R1": [10.0]}), tmp_path / "tables" / "t")
+    figures.write_table(pd.DataFrame({"method": ["B-F"], "R1": [10.0]}), tmp_path / "tables" / "t")
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "f.png").write_bytes(b"png")
     write_result(tmp_path, NotebookResult("03_rfd_eval", "RFD", conclusions=["RFD: not reproduced."],
@@ -232,8 +234,8 @@ def test_report_inlines_tables_and_links_figures(tmp_path):
 
 
 def test_report_collects_claims_in_column_order(tmp_path):
-    from reidlab.study.contract import NotebookResult, write_result
-    from reidlab.study.report import write_report
+    from reidlab.study.show.contract import NotebookResult, write_result
+    from reidlab.study.show.report import write_report
 
     cmp = stats.paired_comparison(_per_trial([1.0, 2.0, 1.5, 0.8]), "RFD", "B-F", "R1")
     row = stats.claim_row("RFD over B-F", "synth-market", 1.4, cmp)
@@ -249,7 +251,7 @@ def test_report_collects_claims_in_column_order(tmp_path):
 
 def test_a_dataset_arm_writes_its_own_folder_and_skips_what_does_not_apply():
     from reidlab.choices import DATASETS, NATIVELY_MULTI_RESOLUTION
-    from reidlab.study.pipeline import RESULT_FILES, arm_skips, results_dir_for
+    from reidlab.study.drive.pipeline import RESULT_FILES, arm_skips, results_dir_for
 
     assert results_dir_for(None) == "results" and results_dir_for("viper") == "results/viper"
     assert arm_skips(None) == {}
@@ -271,8 +273,8 @@ def test_multi_resolution_names_match_what_the_readers_say(fake_caviar_root, tmp
 
 
 def test_report_links_dataset_arms_and_says_what_an_arm_skipped(tmp_path):
-    from reidlab.study.contract import NotebookResult, write_result
-    from reidlab.study.report import write_report
+    from reidlab.study.show.contract import NotebookResult, write_result
+    from reidlab.study.show.report import write_report
 
     arm = tmp_path / "viper"
     write_result(arm, NotebookResult("03_rfd_eval", "RFD on VIPeR"))
@@ -288,8 +290,8 @@ def test_report_links_dataset_arms_and_says_what_an_arm_skipped(tmp_path):
 
 def test_report_puts_the_embedded_controls_beside_each_arm(tmp_path):
     """Issue 22: one table of the controls and the camera cue, embedded study and arms side by side."""
-    from reidlab.study.contract import NotebookResult, write_result
-    from reidlab.study.report import ACROSS_DATA_TABLE, across_data_table, write_report
+    from reidlab.study.show.contract import NotebookResult, write_result
+    from reidlab.study.show.report import ACROSS_DATA_TABLE, across_data_table, write_report
 
     def study(folder, dataset, commit, camera_gain, kappa):
         write_result(folder, NotebookResult("00_data_synthesis", "Data", parameters={"dataset": dataset}))
@@ -298,11 +300,11 @@ def test_report_puts_the_embedded_controls_beside_each_arm(tmp_path):
             "machine": "x", "python": "3", "torch": "t", "torchvision": "v", "numpy": "n", "finished": "now",
             "code": {"commit": commit, "tree": "clean"}}))
         (folder / "README.md").write_text("x")
-        io.write_table(pd.DataFrame([
+        figures.write_table(pd.DataFrame([
             {"protocol": "lr_query", "control": "B-F + camera oracle", "R1 change": camera_gain,
              "95% interval": "[+1.0, +2.0]" if camera_gain else "not testable", "units": 3, "reading": "r"}]),
             folder / "tables" / "07_control_gains")
-        io.write_table(pd.DataFrame([{"dataset": dataset, "rows": "this study", "images": 10, "cameras": 2,
+        figures.write_table(pd.DataFrame([{"dataset": dataset, "rows": "this study", "images": 10, "cameras": 2,
                                       "accuracy (all)": 50.0, "kappa (all)": kappa, "kappa (96 images)": kappa,
                                       "std": 0.01}]), folder / "tables" / "00_camera_cue")
 
@@ -336,7 +338,7 @@ def test_pretrained_parameter_values():
 
 
 def test_start_is_labelled():
-    from reidlab.study.trained import start_label
+    from reidlab.study.compute.model_store import start_label
 
     assert start_label(build_profile("smoke")) == "SynthPeople pre-training (ImageNet stand-in)"
     assert start_label(build_profile("smoke", pretrained="scratch")) == "from scratch"
@@ -346,7 +348,7 @@ def test_start_is_labelled():
 
 def test_missing_imagenet_weights_fail_at_once_naming_the_cache(tmp_path, monkeypatch):
     from reidlab.models.pretrained import PretrainedWeightsMissing
-    from reidlab.study.trained import check_pretrained
+    from reidlab.study.compute.model_store import check_pretrained
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -360,7 +362,7 @@ def test_missing_imagenet_weights_fail_at_once_naming_the_cache(tmp_path, monkey
 
 def test_paper_notebook_fails_before_any_data_work_without_weights(tmp_path, monkeypatch):
     from reidlab.models.pretrained import PretrainedWeightsMissing
-    from reidlab.study.begin import begin
+    from reidlab.study.drive.begin import begin
     from test_notebooks import notebook_namespace
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))   # an empty cache
@@ -384,7 +386,7 @@ def test_a_full_reproduce_removes_results_no_notebook_writes(tmp_path):
     import os
     import time
 
-    from reidlab.study.pipeline import remove_unwritten
+    from reidlab.study.drive.pipeline import remove_unwritten
 
     for rel in ("old.json", "tables/gone.md", "figures/gone.png", "tables/kept.md", "README.md"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -451,18 +453,18 @@ def test_gain_metrics_name_units_and_bounds_only_when_testable():
 
 def test_unit_profile_shifts_every_training_seed_on_fixed_splits():
     from reidlab.data.records import ReidDataset
-    from reidlab.study import trials
+    from reidlab.study.compute import rfd_trials
 
     prof = get_profile("smoke")
     fixed = ReidDataset(name="synth-market", root="/x", images=(), fixed_split=True)
-    p2 = trials.unit_profile(prof, fixed, 2)
+    p2 = rfd_trials.unit_profile(prof, fixed, 2)
     assert (p2.bf.seed, p2.br.seed, p2.ps.teacher.seed, p2.ps.student.seed) == (
         prof.bf.seed + 2, prof.br.seed + 2, prof.ps.teacher.seed + 2, prof.ps.student.seed + 2)
-    assert p2.data == prof.data and trials.unit_profile(prof, fixed, 0) == prof
-    assert trials.replication_units(prof, fixed) == prof.eval.seeds and trials.unit_kind(fixed) == "training seed"
+    assert p2.data == prof.data and rfd_trials.unit_profile(prof, fixed, 0) == prof
+    assert rfd_trials.replication_units(prof, fixed) == prof.eval.seeds and rfd_trials.unit_kind(fixed) == "training seed"
     split_ds = ReidDataset(name="viper", root="/x", images=(), fixed_split=False)
-    assert trials.unit_profile(prof, split_ds, 3) == prof            # there the unit is the identity split
-    assert trials.replication_units(prof, split_ds) == prof.eval.splits
+    assert rfd_trials.unit_profile(prof, split_ds, 3) == prof            # there the unit is the identity split
+    assert rfd_trials.replication_units(prof, split_ds) == prof.eval.splits
 
 
 def test_ranking_without_same_camera_exclusion():
@@ -484,7 +486,8 @@ def test_ranking_without_same_camera_exclusion():
 
 
 def test_pseudo_setting_chosen_by_validation_rank1_then_map():
-    from reidlab.study import ablations, methods
+    from reidlab.study import methods
+    from reidlab.study.compute import ablations
 
     rows = [{"strategy": "equal-width", "bins": b, "unit": u, "method": m, "R1": r1, "mAP": mAP, "val_ids": 5}
             for b, r1, mAP in ((3, 100.0, 80.0), (5, 100.0, 85.0), (7, 90.0, 95.0)) for u in (0, 1)
@@ -499,7 +502,8 @@ def test_pseudo_setting_chosen_by_validation_rank1_then_map():
 
 
 def test_multi_reso_explanation_follows_the_measured_breakdown():
-    from reidlab.study import ablations, methods
+    from reidlab.study import methods
+    from reidlab.study.compute import ablations
 
     def frame(near, far, same, cross):
         return pd.DataFrame([{"group": g, "method": methods.BF, "R1": r, "share": 50.0, "trial": 0}
@@ -517,7 +521,7 @@ def test_fig4_shows_the_ranking_that_is_scored() -> None:
     """Fig. 4's first shown match is the scored rank-1 of each query: same distance order, same
     exclusion rule, with the cameras as the protocol scores them."""
     from reidlab.metrics import evaluate_rank
-    from reidlab.study.plots import displayed_ranking
+    from reidlab.study.show.plots import displayed_ranking
 
     rng = np.random.default_rng(0)
     n_q, n_g = 12, 40
@@ -539,7 +543,8 @@ def test_fig4_shows_the_ranking_that_is_scored() -> None:
 def test_table4_with_two_datasets_has_both_columns_and_verdicts() -> None:
     """Table 4's two-dataset layout (the paper profile's; smoke and quick run one set): both sets'
     columns beside their published columns, and a verdict per set."""
-    from reidlab.study import ablations, methods
+    from reidlab.study import methods
+    from reidlab.study.compute import ablations
 
     rows = []
     for dataset, shift in (("Market-like", 0.0), ("Duke-like", -5.0)):
@@ -569,9 +574,9 @@ def test_table4_with_two_datasets_has_both_columns_and_verdicts() -> None:
 def test_figures_of_real_people_never_go_into_a_results_folder(tmp_path):
     """Real re-id images may not be republished (their licences; ../shared/data/README): a figure
     that shows people of a real dataset goes under runs/, and the result lists only what is there."""
-    from reidlab.study.contract import FigureRef
-    from reidlab.study.notebook_results import _written
-    from reidlab.study.plots import people_figures_folder
+    from reidlab.study.show.contract import FigureRef
+    from reidlab.study.show.notebook_results import _written
+    from reidlab.study.show.plots import people_figures_folder
 
     results, runs = tmp_path / "results", tmp_path / "runs"
     assert people_figures_folder(results, "synth-market", runs) == results / "figures"
@@ -585,7 +590,7 @@ def test_figures_of_real_people_never_go_into_a_results_folder(tmp_path):
 
 
 def test_psnr_and_restoration_errors_hand_computed():
-    from reidlab.study.inspection import psnr, restoration_errors
+    from reidlab.study.compute.inspection import psnr, restoration_errors
 
     hr = np.zeros((2, 4, 4, 3))
     restored = hr + 0.1                     # MSE 0.01 -> 20 dB, MAE 0.1
@@ -600,7 +605,7 @@ def test_psnr_and_restoration_errors_hand_computed():
 # ---------------------------------------------------------------- issue 24: figures and LaTeX tables
 
 def test_latex_tables_set_published_rows_apart_in_italics_and_print_mean_pm_std():
-    from reidlab.study.figures import to_latex
+    from reidlab.study.show.figures import to_latex
 
     df = pd.DataFrame({"source": ["ours (synth_market)", "published (RFD, Table 1)"], "method": ["B-F", "SING"],
                        "R1": ["22.5 ± 2.4", "74.4"], "units": [3, np.nan]})
@@ -612,7 +617,7 @@ def test_latex_tables_set_published_rows_apart_in_italics_and_print_mean_pm_std(
 
 
 def test_a_figure_source_round_trips_and_renders_the_same_bytes(tmp_path):
-    from reidlab.study import figures, plots
+    from reidlab.study.show import figures, plots
 
     source = plots.per_split_plot(pd.DataFrame({"trial": range(4), "unit": [0, 1] * 2, "method": ["B-F"] * 4,
                                                 "R1": [10.0, 20.0, 30.0, 40.0]}), methods=["B-F"])
@@ -621,7 +626,7 @@ def test_a_figure_source_round_trips_and_renders_the_same_bytes(tmp_path):
     stored = figures.load_source(tmp_path / "figures" / "data" / "fig5")
     assert stored.renderer == "per_split" and stored.frames["per_trial"]["R1"].tolist() == [10.0, 20.0, 30.0, 40.0]
     first = [p.read_bytes() for p in paths]
-    assert figures.render_results(tmp_path) == {"figures": 1, "tables": 0}
+    assert figures.render_results(tmp_path, plots.RENDERERS) == {"figures": 1, "tables": 0}
     assert [p.read_bytes() for p in paths] == first
     with pytest.raises(ValueError, match="renderer 'nope' is unknown"):
-        figures.render(figures.FigureSource("nope"))
+        figures.render(figures.FigureSource("nope"), plots.RENDERERS)

@@ -12,9 +12,9 @@ from reidlab.config import Profile, get_profile, override
 from reidlab.data.prepare import prepare_dataset
 from reidlab.data.protocols import build_protocol
 from reidlab.data.records import ProtocolSplit
-from reidlab.engine.tasks import load_bf, load_br, train_bf, train_br
 from reidlab.models import MGN, ResolutionNet
-from reidlab.train import main, parse_overrides
+from reidlab.recipes.rfd_baselines import load_bf, load_br, train_bf, train_br
+from reidlab.train_cli import main, parse_overrides
 
 TINY = {"iterations": 1, "checkpoint_every": 1}
 

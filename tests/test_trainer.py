@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from reidlab.config import TrainConfig
 from reidlab.engine.checkpoint import atomic_save, load_checkpoint, load_weights
-from reidlab.engine.trainer import (
+from reidlab.engine.training_loop import (
     MetricsLog,
     TrainSummary,
     build_optimizer,

@@ -1,4 +1,4 @@
-"""Training units as jobs (reidlab/study/units.py, issue 23): `plan` lists every unit the smoke
+"""Training units as jobs (reidlab/study/drive/units.py, issue 23): `plan` lists every unit the smoke
 study trains; jobs (2 local processes, or submitit's local executor) train the weights this
 process trains; after `train-units` every run the notebooks train exists, finished, with the
 sequential run's weights.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from reidlab.study import units
-from reidlab.study.pipeline import smoke_parameters
+from reidlab.study.drive import units
+from reidlab.study.drive.pipeline import smoke_parameters
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -105,8 +105,8 @@ def test_after_train_units_the_notebooks_train_nothing_and_agree_with_the_sequen
     same identity (so a notebook run after `train-units` finds it finished and trains nothing),
     with the very same weights (so it gives the sequential run's metrics). Units the notebooks did
     not need are only speculative ones (notebook 04's pseudo-bin candidates)."""
-    from reidlab.study.contract import NOTEBOOKS
-    from reidlab.study.pipeline import run_notebook
+    from reidlab.study.show.contract import NOTEBOOKS
+    from reidlab.study.drive.pipeline import run_notebook
 
     given = os.environ.get("REIDLAB_SMOKE_BUILD")
     sequential = Path(given) if given else None
@@ -162,7 +162,7 @@ def test_a_lost_worker_is_reported_by_unit_with_rerun_to_resume(smoke_params) ->
 def test_a_unit_another_launcher_holds_is_waited_for(monkeypatch, smoke_params) -> None:
     """Issue 35: two launchers on one runs folder both failed with RunLockedError although every
     unit finished: the second waits for the run the first holds, then finds it finished."""
-    from reidlab.engine.runs import RunLockedError
+    from reidlab.engine.run_identity import RunLockedError
 
     calls = []
 
@@ -182,3 +182,47 @@ def test_a_unit_another_launcher_holds_is_waited_for(monkeypatch, smoke_params) 
     calls.clear()
     with pytest.raises(RunLockedError):
         units.train_unit(req, smoke_params["runs_dir"])
+
+
+#: each default rule a notebook resolves from its parameters, its one home, and the notebook that calls it
+DEFAULT_RULES = {
+    "trains_attention_free_baseline": ("01_train_bf", "trial_eval.trains_attention_free_baseline(prof, train_baseline)"),
+    "with_second_table4_set": ("04_ablations", "ablations.with_second_table4_set(base, with_duke)"),
+    "pseudo_validation_units": ("04_ablations", "ablations.pseudo_validation_units(base, pseudo_val_units)"),
+    "ps_hrnet_units": ("06_ps_hrnet", "trial_eval.ps_hrnet_units(prof, ds, ps_units)"),
+}
+
+
+def test_each_default_rule_is_written_once_and_the_notebook_and_the_planner_both_call_it() -> None:
+    """Issue 34: a default a notebook resolves is not copied into the planner (reidlab/study/drive/units.py)."""
+    import inspect
+    import json
+
+    from reidlab.paths import repo_root
+
+    planner = inspect.getsource(units)
+    for rule, (notebook, call) in DEFAULT_RULES.items():
+        cells = json.loads((repo_root() / "notebooks" / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert call in code, f"{notebook} does not resolve its default through {rule}"
+        assert f"{rule}(" in planner, f"the planner does not list {notebook}'s units through {rule}"
+    for copied in ('prof.name == "smoke"', '== "paper"', 'if base.name == "quick"', "min(3, replication_units"):
+        assert copied not in planner, f"the planner repeats a notebook's default rule: {copied}"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_the_default_rules_in_every_profile(profile) -> None:
+    """What each default resolves to in each profile (planning only, nothing trained)."""
+    from reidlab.config import get_profile
+    from reidlab.data.records import ReidDataset
+    from reidlab.study.compute import ablations, rfd_trials
+
+    prof = get_profile(profile)
+    fixed = ReidDataset(name="fixed", root="", images=(), fixed_split=True)
+    assert rfd_trials.trains_attention_free_baseline(prof, None) is (profile == "smoke")
+    assert rfd_trials.trains_attention_free_baseline(prof, True) is True
+    assert ablations.with_second_table4_set(prof, None) is (profile == "paper")
+    assert ablations.pseudo_validation_units(prof, None) == (3 if profile == "quick" else None)
+    assert ablations.pseudo_validation_units(prof, 2) == 2
+    assert rfd_trials.ps_hrnet_units(prof, fixed, None) == min(3, prof.eval.seeds)
+    assert rfd_trials.ps_hrnet_units(prof, fixed, 1) == 1

@@ -44,7 +44,7 @@ def load_checkpoint(path: str | os.PathLike[str],
         raise RuntimeError(
             f"checkpoint {path} is corrupt or was not written by reidlab ({type(exc).__name__}); "
             f"delete it (or its run folder) to start over, or train anew: --no-resume on the command line "
-            f"(python -m reidlab.train), resume=False from Python") from exc
+            f"(python -m reidlab.train_cli), resume=False from Python") from exc
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -26,7 +26,7 @@ The one home for "which autocast dtype and which tensor layout does this run use
   light B-R and PS-HRNet's parts; CUDA: 1.24x extraction on an H100). ``"auto"`` keeps the
   decision in this one place should a processor prove otherwise;
 * :func:`resolve_precision` makes a schedule concrete (``amp`` and ``channels_last`` replaced
-  by what will run), so a run's identity (:mod:`reidlab.engine.runs`) names the precision it
+  by what will run), so a run's identity (:mod:`reidlab.engine.run_identity`) names the precision it
   was trained in: an fp32 run is never reused as if it were bf16;
 * :func:`precision_report` is what ``results/run_info.json`` records.
 """

@@ -1,6 +1,6 @@
 """The pre-training network: a backbone (torchvision ResNet or timm HRNet) and one linear head.
 
-:mod:`reidlab.engine.pretrain` trains it as an identity + attribute classifier standing in for
+:mod:`reidlab.recipes.pretraining` trains it as an identity + attribute classifier standing in for
 ImageNet; its backbone's state dict then starts MGN or HRNet-ReID like ImageNet weights would.
 """
 from __future__ import annotations

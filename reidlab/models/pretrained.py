@@ -19,7 +19,7 @@ The one resolver (:func:`weights_file`; :func:`resnet_weights_file`, :func:`hrne
 does no heavy work, so a training entry point can call it first and fail within milliseconds;
 it is also the only code that may download (``download=True``, opt-in). ``"synthpeople"`` (the
 pre-training stand-in for ImageNet) is resolved by the study to its run's weights file
-(:func:`reidlab.study.trained.with_pretraining`) before a network is built.
+(:func:`reidlab.study.compute.model_store.with_pretraining`) before a network is built.
 """
 from __future__ import annotations
 

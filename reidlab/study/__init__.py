@@ -1,11 +1,16 @@
-"""The notebooks' package, one room per concern.
+"""The study behind the notebooks: a shared base and three rooms by concern, importing downward only.
 
-``begin`` (every notebook's one start-up call), ``notebook_results`` (each notebook's result,
-built and written in one function), ``contract`` (the notebook list and the typed result each
-writes), ``pipeline`` (make reproduce, nbval), ``report`` (results/README.md),
-``readme_numbers`` (README.md's numbers from results/), ``params`` (notebook parameters ->
-profile), ``trained`` (trained models to load or train), ``trials`` (RFD over trials),
-``scoring`` (features, metrics, Eq. 8), ``stats`` (paired comparisons, verdicts),
-``inspection`` (inside the models), ``ablations`` (Tables 4-5, sweeps), ``methods`` (row
-names), ``published`` (the papers' numbers), ``plots``, ``summaries``, ``io``.
+- The base, here: ``params`` (notebook parameters -> a validated profile), ``provenance`` (which code,
+  machine and precision made a results folder), ``published`` (the papers' own numbers) and ``methods``
+  (the names of the compared methods).
+- :mod:`reidlab.study.compute`: what is computed (the trained models a notebook scores, RFD over trials,
+  the ablations, the controls, the inspections, the training-length sweep, scores and statistics, the
+  comparison of two runs).
+- :mod:`reidlab.study.show`: how it is shown (the notebooks' registration and typed results, result
+  builders, tables and figures, results/README.md, the README's numbers, the ranking explorer).
+- :mod:`reidlab.study.drive`: how a run is driven (a notebook's start-up, the training units as jobs,
+  ``make reproduce`` / ``make sweep`` / ``make test``'s notebook runs).
+
+``drive`` may import ``show``, ``compute`` and the base; ``show`` may import ``compute`` and the base;
+``compute`` only the base; at load or inside a function alike (``tests/test_architecture_doc.py``).
 """

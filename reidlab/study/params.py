@@ -148,7 +148,7 @@ def declared_defaults(notebook: str) -> dict[str, Any]:
 def refuse_unknown_parameters(notebook: str, namespace: dict[str, Any]) -> None:
     """Fail when the kernel holds a variable the notebook does not declare.
 
-    Called by :func:`reidlab.study.begin.begin` right after the parameters cell and the
+    Called by :func:`reidlab.study.drive.begin.begin` right after the parameters cell and the
     imports: the namespace then holds the declared parameters, those papermill injected and
     imported modules and functions (never a parameter: papermill injects literals), so any
     other name is a parameter the notebook does not know (papermill itself only warns). The

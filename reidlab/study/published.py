@@ -16,7 +16,7 @@ below, numbers exactly as printed; a metric the paper leaves out ("-") is ``None
 are the printed ones with citation markers ("[13]") dropped (the markers and venues are kept in
 ``RFD_CITED``); dataset labels are normalised to one spelling across both papers ("MLR-Market" ->
 "MLR-Market-1501", "MLR-Duke" -> "MLR-DukeMTMC-reID"). ``TABLE4_ROW_OF`` / ``TABLE5_ROW_OF`` map
-the row labels of our ablation tables (``reidlab.study.ablations``) to the paper's, and
+the row labels of our ablation tables (``reidlab.study.compute.ablations``) to the paper's, and
 ``published_effects`` derives the paper's own rank-1 effect sizes from the transcribed rows.
 Nothing here is guessed or copied from third-party re-prints.
 """
@@ -159,7 +159,7 @@ RFD_CITED: dict[str, tuple[str, str]] = {
     "MSA": ("[1]", "IEEE Access20"), "INTACT": ("[6]", "CVPR20"), "PRI": ("[9]", "ECCV20"),
 }
 
-# Our ablation-table row labels (reidlab.study.ablations.TABLE4_ROWS / TABLE5_ROWS) -> the paper's
+# Our ablation-table row labels (reidlab.study.compute.ablations.TABLE4_ROWS / TABLE5_ROWS) -> the paper's
 # row label in the same table; None where the paper's table has no such row.
 # * Table 4 prints no single-resolution RFD row (its "Single-Reso" row is B-F without RFD, equal
 #   to Tables 1/2's "baseline B-F"); Single-Reso is the protocol of Tables 1-3 (LR query, HR

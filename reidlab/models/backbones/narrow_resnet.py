@@ -5,7 +5,7 @@ stages); this one keeps the depth and the strides and scales every width by ``wi
 MGN copies ``layer3[1:]`` and ``layer4`` three times and runs its part branches at stride 1, so its
 cost grows with the square of those widths: at half width it computes about a quarter of ResNet-18's
 MGN (benchmarks/model_speed.py measures it). There are no ImageNet weights for it; it starts from the
-pre-training stand-in (:mod:`reidlab.engine.pretrain`) or from random weights.
+pre-training stand-in (:mod:`reidlab.recipes.pretraining`) or from random weights.
 """
 from __future__ import annotations
 
