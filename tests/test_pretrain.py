@@ -132,6 +132,6 @@ def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pyt
     def must_not_pretrain(*args, **kwargs):
         raise AssertionError("the light B-R triggered the pre-training")
 
-    monkeypatch.setattr(trained, "pretraining_run", must_not_pretrain)
+    monkeypatch.setattr(model_store, "pretraining_run", must_not_pretrain)
     model, out = model_store.br_model(prof, split, tmp_path / "runs", progress=False)
     assert out.is_dir() and model.num_classes == split.n_res_classes
