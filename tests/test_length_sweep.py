@@ -8,7 +8,9 @@ import pytest
 from reidlab.config import get_profile
 from reidlab.study import methods
 from reidlab.study.compute import controls, length_sweep
-from reidlab.study.show.contract import NOTEBOOKS, SWEEP_NOTEBOOK
+from reidlab.study.show.registry import notebooks, sweep_notebook
+
+NOTEBOOKS, SWEEP_NOTEBOOK = notebooks(), sweep_notebook()
 from reidlab.study.drive.pipeline import study_skips
 
 

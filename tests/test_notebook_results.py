@@ -15,7 +15,10 @@ import pytest
 from PIL import Image
 
 from reidlab.config import get_profile
-from reidlab.study.show.contract import NOTEBOOKS, NotebookResult, read_result
+from reidlab.study.show.contract import NotebookResult, read_result
+from reidlab.study.show.registry import notebooks
+
+NOTEBOOKS = notebooks()
 
 SMOKE = get_profile("smoke")
 PERCENT_METRICS = {
@@ -199,7 +202,9 @@ def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
 
 
 def test_headline_metrics_json_has_every_key(smoke_build):
-    from reidlab.study.show.contract import HEADLINE_METRICS, headline_metrics
+    from reidlab.study.show.registry import headline_metrics, headline_spec
+
+    HEADLINE_METRICS = headline_spec()
 
     metrics = headline_metrics(smoke_build / "results", wall_seconds=90)
     assert set(HEADLINE_METRICS) | {"reproduce_minutes"} == set(metrics)
@@ -218,7 +223,7 @@ def test_check_results_on_the_smoke_study(smoke_build: Path, tmp_path: Path,
     import shutil
 
     from reidlab.study.compute.check import SPREAD_KEY, SPREAD_MULTIPLIER, unit_spread
-    from reidlab.study.show.contract import headline_metrics
+    from reidlab.study.show.registry import headline_metrics
     from reidlab.study.drive.pipeline import check_results_command
 
     reference, candidate = tmp_path / "reference", tmp_path / "candidate"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reidlab.study.show.contract import NOTEBOOKS
+from reidlab.study.show.registry import notebooks
+
+NOTEBOOKS = notebooks()
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from reidlab.study import provenance
-from reidlab.study.show.contract import NOTEBOOKS
+from reidlab.study.show.registry import notebooks
+
+NOTEBOOKS = notebooks()
 from reidlab.study.provenance import (
     code_digest, folder_code, merge_records, notebook_record, provenance_problems, reproduce_minutes,
 )

@@ -1021,6 +1021,8 @@ def test_nbval_folder_is_replaced_run_after_run(tmp_path: Path) -> None:
     """`make test` runs `prepare-nbval --out build/nbval` every time: the folder it made (marked),
     with what nbval's run then wrote in it, is replaced; so are an empty folder and one written by
     prepare-nbval before the marker existed."""
+    from reidlab.study.show import registry
+
     build = tmp_path / "build" / "nbval"
     assert pipeline._fresh_folder(build, "build/nbval", "prepare-nbval") == build.resolve()
     assert (build / pipeline.NBVAL_MARKER).is_file()
@@ -1035,7 +1037,7 @@ def test_nbval_folder_is_replaced_run_after_run(tmp_path: Path) -> None:
     assert pipeline.replaceable_folder(empty, "empty", "prepare-nbval") == empty.resolve()
     unmarked = tmp_path / "unmarked"
     (unmarked / "results").mkdir(parents=True)
-    for name in contract.NOTEBOOKS:
+    for name in registry.notebooks():
         (unmarked / f"{name}.ipynb").write_text("{}")
     assert pipeline.replaceable_folder(unmarked, "unmarked", "prepare-nbval") == unmarked.resolve()
     (unmarked / "notes.txt").write_text("mine")           # anything else: not prepare-nbval's

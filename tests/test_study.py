@@ -251,14 +251,14 @@ def test_report_collects_claims_in_column_order(tmp_path):
 
 def test_a_dataset_arm_writes_its_own_folder_and_skips_what_does_not_apply():
     from reidlab.choices import DATASETS, NATIVELY_MULTI_RESOLUTION
-    from reidlab.study.drive.pipeline import RESULT_FILES, arm_skips, results_dir_for
+    from reidlab.study.drive.pipeline import arm_skips, result_files, results_dir_for
 
     assert results_dir_for(None) == "results" and results_dir_for("viper") == "results/viper"
     assert arm_skips(None) == {}
     assert set(arm_skips("viper")) == {"04_ablations", "05_per_split_plot"}
     assert "natively multi-resolution" in arm_skips("viper")["05_per_split_plot"]
     assert set(arm_skips("grid")) == {"04_ablations"} and "grid" in NATIVELY_MULTI_RESOLUTION
-    assert set(DATASETS) <= RESULT_FILES   # an arm's folder inside results/ is not a foreign file there
+    assert set(DATASETS) <= result_files()   # an arm's folder inside results/ is not a foreign file there
 
 
 def test_multi_resolution_names_match_what_the_readers_say(fake_caviar_root, tmp_path, write_image):

@@ -105,8 +105,10 @@ def test_after_train_units_the_notebooks_train_nothing_and_agree_with_the_sequen
     same identity (so a notebook run after `train-units` finds it finished and trains nothing),
     with the very same weights (so it gives the sequential run's metrics). Units the notebooks did
     not need are only speculative ones (notebook 04's pseudo-bin candidates)."""
-    from reidlab.study.show.contract import NOTEBOOKS
     from reidlab.study.drive.pipeline import run_notebook
+    from reidlab.study.show.registry import notebooks
+
+    NOTEBOOKS = notebooks()
 
     given = os.environ.get("REIDLAB_SMOKE_BUILD")
     sequential = Path(given) if given else None
@@ -184,45 +186,145 @@ def test_a_unit_another_launcher_holds_is_waited_for(monkeypatch, smoke_params) 
         units.train_unit(req, smoke_params["runs_dir"])
 
 
-#: each default rule a notebook resolves from its parameters, its one home, and the notebook that calls it
-DEFAULT_RULES = {
-    "trains_attention_free_baseline": ("01_train_bf", "trial_eval.trains_attention_free_baseline(prof, train_baseline)"),
-    "with_second_table4_set": ("04_ablations", "ablations.with_second_table4_set(base, with_duke)"),
-    "pseudo_validation_units": ("04_ablations", "ablations.pseudo_validation_units(base, pseudo_val_units)"),
-    "ps_hrnet_units": ("06_ps_hrnet", "trial_eval.ps_hrnet_units(prof, ds, ps_units)"),
-}
+#: each default rule a notebook resolves from its parameters (its one home is a compute module)
+DEFAULT_RULES = ("trains_attention_free_baseline", "with_second_table4_set", "pseudo_validation_units",
+                 "ps_hrnet_units", "replication_units", "default_lengths", "multires_companion")
 
 
-def test_each_default_rule_is_written_once_and_the_notebook_and_the_planner_both_call_it() -> None:
-    """Issue 34: a default a notebook resolves is not copied into the planner (reidlab/study/drive/units.py)."""
-    import inspect
+def _notebook_code(name: str) -> str:
     import json
 
     from reidlab.paths import repo_root
 
+    cells = json.loads((repo_root() / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_each_notebook_reads_its_settings_from_its_registered_plan() -> None:
+    """Issue 34: what a notebook trains is written once, in its plan (reidlab/study/compute/plans.py): the
+    notebook calls the plan registered for it and reads its settings there, the planner only loops over the
+    plans, and no default rule is applied by a notebook or by the planner itself."""
+    import inspect
+
+    from reidlab.study.compute import plans
+    from reidlab.study.show import registry
+
+    planned = [name for name in registry.notebooks() if registry.entry(name).plan is not None]
+    assert planned == ["01_train_bf", "02_train_br", "03_rfd_eval", "04_ablations", "05_per_split_plot",
+                       "06_ps_hrnet", "07_controls", "09_training_length_sweep"]
+    for name in planned:
+        code = _notebook_code(name)
+        make = registry.entry(name).plan
+        assert make.__module__ == plans.__name__, f"{name}'s plan is not in reidlab/study/compute/plans.py"
+        if name != "05_per_split_plot":   # 05's one setting (the bins 04 chose) reaches it through its profile
+            assert f"PLAN = plans.{make.__name__}(globals()" in code, f"{name} does not read its settings from its plan"
+        for rule in DEFAULT_RULES:
+            assert f"{rule}(" not in code, f"{name} applies the default rule {rule} itself instead of reading its plan"
     planner = inspect.getsource(units)
-    for rule, (notebook, call) in DEFAULT_RULES.items():
-        cells = json.loads((repo_root() / "notebooks" / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
-        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        assert call in code, f"{notebook} does not resolve its default through {rule}"
-        assert f"{rule}(" in planner, f"the planner does not list {notebook}'s units through {rule}"
-    for copied in ('prof.name == "smoke"', '== "paper"', 'if base.name == "quick"', "min(3, replication_units"):
-        assert copied not in planner, f"the planner repeats a notebook's default rule: {copied}"
+    for rule in (*DEFAULT_RULES, "trial_units", "validation_units"):
+        assert f"{rule}(" not in planner, f"the planner lists units through {rule} instead of the notebooks' plans"
+    for copied in ('prof.name == "smoke"', '== "paper"', '== "quick"', "min(3, "):
+        assert copied not in planner and copied not in inspect.getsource(plans), f"a default rule is copied: {copied}"
+
+
+@pytest.fixture(scope="module")
+def small_dataset(smoke_params):
+    """The smoke study's synthetic dataset: small enough to plan every profile on (planning only)."""
+    from reidlab.config import get_profile, override
+    from reidlab.data import prepare_dataset
+
+    prof = get_profile("smoke")
+    return prepare_dataset(override(prof, data={"data_root": smoke_params["data_root"]}).data, progress=False)
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_the_default_rules_in_every_profile(profile) -> None:
-    """What each default resolves to in each profile (planning only, nothing trained)."""
+def test_the_plans_resolve_their_defaults_in_every_profile(profile, small_dataset, smoke_params) -> None:
+    """What each plan resolves its defaults to in each profile, and that its units follow its settings
+    (planning only, nothing trained)."""
+    from collections import Counter
+
     from reidlab.config import get_profile
-    from reidlab.data.records import ReidDataset
-    from reidlab.study.compute import ablations, rfd_trials
+    from reidlab.study.compute import plans
 
     prof = get_profile(profile)
-    fixed = ReidDataset(name="fixed", root="", images=(), fixed_split=True)
-    assert rfd_trials.trains_attention_free_baseline(prof, None) is (profile == "smoke")
-    assert rfd_trials.trains_attention_free_baseline(prof, True) is True
-    assert ablations.with_second_table4_set(prof, None) is (profile == "paper")
-    assert ablations.pseudo_validation_units(prof, None) == (3 if profile == "quick" else None)
-    assert ablations.pseudo_validation_units(prof, 2) == 2
-    assert rfd_trials.ps_hrnet_units(prof, fixed, None) == min(3, prof.eval.seeds)
-    assert rfd_trials.ps_hrnet_units(prof, fixed, 1) == 1
+    ds = small_dataset
+    params = {"profile": profile, "runs_dir": smoke_params["runs_dir"]}
+    n_units = prof.eval.seeds if ds.fixed_split else prof.eval.splits
+
+    bf = plans.bf_training_plan(params, profile=prof, dataset=ds)
+    assert bf.train_baseline is (profile == "smoke")
+    assert plans.bf_training_plan({**params, "train_baseline": True}, profile=prof, dataset=ds).train_baseline
+    labels = [u.label for u in bf.training_units()]
+    assert ("baseline (no attention)" in labels) is bf.train_baseline
+    assert sum(lab.startswith("B-F trained on HR only, ") for lab in labels) == min(prof.eval.trials, n_units)
+
+    assert plans.rfd_eval_plan(params, profile=prof, dataset=ds).train_if_missing is (profile != "paper")
+    assert not list(plans.rfd_eval_plan({**params, "bf_dir": "x"}, profile=prof, dataset=ds).training_units())
+
+    ab = plans.ablations_plan(params, profile=prof)   # settings only: its units prepare Table 4's datasets
+    assert list(ab.table4_sets) == (["Market-like", "Duke-like"] if profile == "paper" else ["Market-like"])
+    assert ab.pseudo_val_units == (3 if profile == "quick" else None)
+    assert plans.ablations_plan({**params, "pseudo_val_units": 2}, profile=prof).pseudo_val_units == 2
+    assert ab.pseudo_candidates == (("equal-width", 3), ("equal-width", 5), ("equal-width", 7))
+
+    ps = plans.ps_hrnet_plan(params, profile=prof, dataset=ds)
+    assert ps.n_units == min(3, n_units) and ps.trials >= ps.n_units
+    assert plans.ps_hrnet_plan({**params, "ps_units": 1}, profile=prof, dataset=ds).n_units == 1
+    kinds = Counter(u.kind for u in ps.training_units())
+    assert kinds["ps_hrnet"] == len(ps.protocols) * min(ps.trials, ps.n_units)
+
+    ctl = plans.controls_plan(params, profile=prof, dataset=ds)
+    assert ctl.n_units == n_units and ctl.second_bf and ctl.shuffled_br
+    off = plans.controls_plan({**params, "second_bf": False}, profile=prof, dataset=ds)
+    assert not any(u.label.startswith("second B-F") for u in off.training_units())
+
+    if profile == "paper":   # no default sweep lengths: the notebook asks for them
+        with pytest.raises(ValueError, match="lengths"):
+            plans.length_sweep_plan(params, profile=prof, dataset=ds)
+    else:
+        assert plans.length_sweep_plan(params, profile=prof, dataset=ds).lengths == (
+            (1, 2) if profile == "smoke" else (1, 3, 8, 30))
+
+
+def test_a_new_notebook_is_one_registration(tmp_path, smoke_params, monkeypatch) -> None:
+    """Issue 34: registering one entry (builder, plan, headline keys) is all a new notebook needs besides its
+    .ipynb: the study's notebook list, the pipeline's choices and files, the planner and metrics.json all
+    follow from it."""
+    from reidlab.study.compute.plans import NotebookPlan, UnitRequest
+    from reidlab.study.drive import pipeline
+    from reidlab.study.show import contract, registry
+
+    class TenPlan(NotebookPlan):
+        notebook = "10_new_study"
+
+        def training_units(self):
+            yield UnitRequest("bf", units_profile, None, notebooks=(self.notebook,), label="the new notebook's B-F")
+
+    from reidlab.config import get_profile
+
+    units_profile = get_profile("smoke")
+
+    def build(results, value: float) -> contract.NotebookResult:
+        result = contract.NotebookResult(notebook="10_new_study", title="10 · New", metrics={"new_metric": value})
+        contract.write_result(results, result)
+        return result
+
+    entry = registry.NotebookEntry("10_new_study", build, lambda params: TenPlan(), headline={"new_headline": "new_metric"})
+    assert "10_new_study" not in registry.notebooks()
+    registry.register_notebook(entry)
+    try:
+        assert registry.notebooks()[-1] == "10_new_study"
+        assert "10_new_study.json" in pipeline.result_files()
+        assert registry.headline_spec()["new_headline"] == ("10_new_study", "new_metric", 1.0)
+        assert [r.label for r in units.study_units(smoke_params, notebooks=["10_new_study"])] == [
+            "the new notebook's B-F"]
+        assert "10_new_study" in pipeline.build_parser().parse_args(["reproduce", "--only", "10_new_study"]).only
+        build(tmp_path, 42.0)
+        assert registry.headline_metrics(tmp_path)["new_headline"] == 42.0
+        with pytest.raises(ValueError, match="registered already"):
+            registry.register_notebook(entry)
+        with pytest.raises(ValueError, match="belong to another notebook"):
+            registry.register_notebook(registry.NotebookEntry("11_other", build, headline={"new_headline": "x"}))
+    finally:
+        registry.unregister_notebook("10_new_study")
+    assert "10_new_study" not in registry.notebooks() and "new_headline" not in registry.headline_spec()

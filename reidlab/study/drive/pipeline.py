@@ -36,9 +36,10 @@ from reidlab.paths import remove_stale_temporaries, repo_root, resolve, temporar
 from reidlab.progress import PLAIN_PROGRESS_ENV
 from reidlab.stages import STAGE_LOG_ENV, read_stage_log
 from reidlab.study.show.contract import (
-    COMMITTED_RESULTS, NOTEBOOKS, REPRODUCE_ENV, SMOKE_PARAMETERS, SWEEP_NOTEBOOK, SWEEP_RESULTS, check_results_folder,
-    checkout_part, headline_metrics, is_committed_results,
+    COMMITTED_RESULTS, REPRODUCE_ENV, SMOKE_PARAMETERS, SWEEP_RESULTS, check_results_folder, checkout_part,
+    is_committed_results,
 )
+from reidlab.study.show import registry
 from reidlab.choices import MLR_CONSTRUCTIONS
 from reidlab.config import DATASETS
 from reidlab.paths import read_json, write_json
@@ -143,9 +144,9 @@ def study_skips(dataset: str | None, sweep: bool) -> dict[str, str]:
     (``make sweep`` runs it alone, into its own folder), every other notebook in the sweep, and what a
     dataset arm skips (:func:`arm_skips`)."""
     if sweep:
-        return {name: f"the training-length sweep ({SWEEP_RESULTS}/) runs {SWEEP_NOTEBOOK} alone"
-                for name in NOTEBOOKS if name != SWEEP_NOTEBOOK}
-    return {**arm_skips(dataset), SWEEP_NOTEBOOK: f"the training-length sweep runs apart: make sweep "
+        return {name: f"the training-length sweep ({SWEEP_RESULTS}/) runs {registry.sweep_notebook()} alone"
+                for name in registry.notebooks() if name != registry.sweep_notebook()}
+    return {**arm_skips(dataset), registry.sweep_notebook(): f"the training-length sweep runs apart: make sweep "
                                                   f"(into {COMMITTED_RESULTS}/{SWEEP_RESULTS}/)"}
 
 
@@ -173,7 +174,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     """Run the notebooks in order into ``results_dir`` (default: results/, or results/<dataset>/)
     and write ``run_info.json``, ``metrics.json`` and the report. ``notebook_params``: further
     parameters for every notebook that declares them (tests: the smoke run's). ``sweep``: the
-    training-length sweep alone (:data:`SWEEP_NOTEBOOK`), default into results/sweep/ (results/<dataset>/sweep/
+    training-length sweep alone (:func:`~reidlab.study.show.registry.sweep_notebook`), default into results/sweep/ (results/<dataset>/sweep/
     for an arm)."""
     results_dir = results_dir or (f"{results_dir_for(dataset)}/{SWEEP_RESULTS}" if sweep else results_dir_for(dataset))
     skips = study_skips(dataset, sweep)
@@ -215,7 +216,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     machine = _machine()
     total_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reidlab-stages-") as stage_dir:
-        for name in NOTEBOOKS:
+        for name in registry.notebooks():
             if only and name not in only:
                 continue
             if name in skips:
@@ -246,7 +247,7 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     if only and previous is not None:
         # --only replaces the records of the notebooks it ran; every other notebook keeps its own
         kept = {k: v for k, v in (previous.get("notebooks") or {}).items() if k not in records}
-        records = provenance.merge_records(kept, records, NOTEBOOKS)
+        records = provenance.merge_records(kept, records, registry.notebooks())
         info["stage_seconds"] = {**{k: v for k, v in (previous.get("stage_seconds") or {}).items()
                                     if k in kept}, **stages}
         info["notebook_seconds"] = {name: rec["seconds"] for name, rec in records.items()}
@@ -254,13 +255,13 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     # runs each notebook trained (or resumed) itself: 0 everywhere after `train-units`
     info["trained_units"] = {name: rec["trained_units"] for name, rec in records.items()}
     info["code"] = provenance.folder_code(records)
-    expected = [name for name in NOTEBOOKS if name not in skips]
+    expected = [name for name in registry.notebooks() if name not in skips]
     minutes, why = provenance.reproduce_minutes(records, ran=timings, expected=expected)
     info["wall_seconds"] = None if minutes is None else round(sum(timings.values()), 1)
     info["reproduce_minutes"] = minutes
     info["reproduce_minutes_note"] = why
     write_json(results / "run_info.json", info)
-    write_json(results / "metrics.json", headline_metrics(results, None if minutes is None else minutes * 60))
+    write_json(results / "metrics.json", registry.headline_metrics(results, None if minutes is None else minutes * 60))
     write_report(results)
     readme_numbers.refresh(results)   # README.md's generated headline block (committed results only)
     if not only:
@@ -307,10 +308,11 @@ def _machine() -> str:
             f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}")
 
 
-#: What a results folder written by the pipeline holds (besides hidden temporaries); in the
-#: committed one also the dataset arms' folders (:func:`results_dir_for`).
-RESULT_FILES: frozenset[str] = frozenset({*(f"{n}.json" for n in NOTEBOOKS), "metrics.json", "run_info.json", SWEEP_RESULTS,
-                                          "README.md", "check.md", "tables", "figures", "notebooks", *DATASETS})
+def result_files() -> frozenset[str]:
+    """What a results folder written by the pipeline holds (besides hidden temporaries); in the
+    committed one also the dataset arms' folders (:func:`results_dir_for`)."""
+    return frozenset({*(f"{n}.json" for n in registry.notebooks()), "metrics.json", "run_info.json", SWEEP_RESULTS,
+                      "README.md", "check.md", "tables", "figures", "notebooks", *DATASETS})
 
 
 def check_foreign_files(results: Path) -> None:
@@ -320,12 +322,12 @@ def check_foreign_files(results: Path) -> None:
         if results.exists():
             raise SystemExit(f"[reidlab] --results-dir {results} is a file, not a folder")
         return
-    foreign = sorted(p.name for p in results.iterdir() if p.name not in RESULT_FILES and not p.name.startswith("."))
+    foreign = sorted(p.name for p in results.iterdir() if p.name not in result_files() and not p.name.startswith("."))
     if foreign:
         raise SystemExit(
             f"[reidlab] --results-dir {results} holds files the study does not write ({', '.join(foreign[:5])}"
             f"{' ...' if len(foreign) > 5 else ''}): results go to a folder of their own (new, or written by an "
-            f"earlier reproduce: {', '.join(sorted(RESULT_FILES))})")
+            f"earlier reproduce: {', '.join(sorted(result_files()))})")
 
 
 def require_results(results: Path, given: str) -> Path:
@@ -335,9 +337,9 @@ def require_results(results: Path, given: str) -> Path:
                          "folder, e.g. results)")
     if not results.is_dir():
         raise SystemExit(f"[reidlab] --results-dir {given}: {results} does not exist (make reproduce writes results/)")
-    if not any((results / f"{n}.json").is_file() for n in NOTEBOOKS):
+    if not any((results / f"{n}.json").is_file() for n in registry.notebooks()):
         raise SystemExit(f"[reidlab] --results-dir {given}: {results} holds no notebook results (none of "
-                         f"{NOTEBOOKS[0]}.json ... {NOTEBOOKS[-1]}.json); nothing to report")
+                         f"{registry.notebooks()[0]}.json ... {registry.notebooks()[-1]}.json); nothing to report")
     return results
 
 
@@ -491,7 +493,7 @@ def _unmarked_nbval_folder(real: Path) -> bool:
     """Whether ``real`` holds exactly what ``prepare-nbval`` (and nbval's run of it) wrote before
     :data:`NBVAL_MARKER` existed: every numbered notebook, and only those and their smoke folders."""
     names = {p.name for p in real.iterdir()}
-    notebooks = {f"{n}.ipynb" for n in NOTEBOOKS}
+    notebooks = {f"{n}.ipynb" for n in registry.notebooks()}
     return notebooks <= names and names <= notebooks | _UNMARKED_NBVAL_ENTRIES
 
 
@@ -510,7 +512,7 @@ def replaceable_folder(out: Path, given: str, command: str) -> Path:
         raise SystemExit(f"[reidlab] {command} --out {given}: {real} is a file, not a folder")
     if real.is_dir() and not (real / NBVAL_MARKER).is_file() and not _unmarked_nbval_folder(real):
         names = {p.name for p in real.iterdir()}
-        known = {f"{n}.ipynb" for n in NOTEBOOKS} | _UNMARKED_NBVAL_ENTRIES
+        known = {f"{n}.ipynb" for n in registry.notebooks()} | _UNMARKED_NBVAL_ENTRIES
         entries = sorted(names - known) or sorted(names)      # what is surely not its own first
         if entries:
             raise SystemExit(
@@ -541,7 +543,7 @@ def prepare_nbval(out: Path, given: str | None = None) -> list[Path]:
     _fresh_folder(out, given, "prepare-nbval")
     params = smoke_parameters(out)
     written = []
-    for name in NOTEBOOKS:
+    for name in registry.notebooks():
         src = repo_root() / "notebooks" / f"{name}.ipynb"
         dst = out / f"{name}.ipynb"
         pm.execute_notebook(str(src), str(dst), parameters=_params_for(src, params), prepare_only=True,
@@ -569,7 +571,7 @@ def record_nbval(out: Path, given: str | None = None) -> None:
 
     build = _fresh_folder(out, given, "record-nbval")
     params = smoke_parameters(build)
-    for name in NOTEBOOKS:
+    for name in registry.notebooks():
         src = repo_root() / "notebooks" / f"{name}.ipynb"
         dst = build / f"{name}.ipynb"
         pm.execute_notebook(str(src), str(dst), parameters=_params_for(src, params), kernel_name="python3",
@@ -630,9 +632,9 @@ def user_error_line(exc: BaseException) -> str | None:
     return text if text.startswith("[reidlab]") else f"[reidlab] {text}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line: 0 on success, 1 where ``check-results`` finds a disagreement, 2 for a
-    user's mistake (one line on stderr, :func:`user_error_line`; ``--debug`` adds the traceback)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: its notebook choices are the registered notebooks
+    (:func:`reidlab.study.show.registry.notebooks`)."""
     parser = argparse.ArgumentParser(prog="python -m reidlab.study.drive.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
@@ -655,8 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--allow-dirty", action="store_true",
                      help="regenerate the committed results/ from a tree with uncommitted changes (recorded)")
     rep.add_argument("--sweep", action="store_true",
-                     help=f"the training-length sweep ({SWEEP_NOTEBOOK}) alone, into results/{SWEEP_RESULTS}/ (make sweep)")
-    rep.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None,
+                     help=f"the training-length sweep ({registry.sweep_notebook()}) alone, into results/{SWEEP_RESULTS}/ (make sweep)")
+    rep.add_argument("--only", nargs="*", choices=registry.notebooks(), default=None,
                      help="run only these notebooks (the report still covers all results)")
     prep = sub.add_parser("prepare-nbval", help="smoke-parameterised notebooks for pytest --nbval-lax")
     prep.add_argument("--out", default="build/nbval")
@@ -690,8 +692,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--mlr", default=None, choices=MLR_CONSTRUCTIONS)
         sp.add_argument("--pretrained", default=None)
         sp.add_argument("--runs-dir", default="runs")
-        sp.add_argument("--only", nargs="*", choices=NOTEBOOKS, default=None, help="the units of these notebooks")
-        sp.add_argument("--sweep", action="store_true", help=f"the units of the training-length sweep ({SWEEP_NOTEBOOK})")
+        sp.add_argument("--only", nargs="*", choices=registry.notebooks(), default=None, help="the units of these notebooks")
+        sp.add_argument("--sweep", action="store_true", help=f"the units of the training-length sweep ({registry.sweep_notebook()})")
     pln.add_argument("--images-per-second", default=MEASURED_RATES,
                      help="measured training rates per unit kind for the hours column (default: %(default)s, "
                           "MGN-ResNet-50 at 384x128 and the PS-HRNet student on one H100, benchmarks/README.md)")
@@ -705,6 +707,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="leave the candidates of notebook 04's pseudo-label choice to the notebooks")
     trn.add_argument("--slurm", nargs="*", default=[], metavar="KEY=VALUE",
                      help="submitit SLURM parameters, e.g. slurm_partition=gpu gpus_per_node=1 cpus_per_task=16")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 on success, 1 where ``check-results`` finds a disagreement, 2 for a
+    user's mistake (one line on stderr, :func:`user_error_line`; ``--debug`` adds the traceback)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return _run_command(args, parser)

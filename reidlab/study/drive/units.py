@@ -4,9 +4,9 @@
 A *training unit* is one call that trains a model of the study: the pre-training stand-in of a
 backbone, one B-F or B-R (:func:`reidlab.study.compute.model_store.bf_model` / ``br_model``) or one PS-HRNet
 unit (teacher, VDSR-CA warm-up and student, :func:`~reidlab.study.compute.model_store.ps_hrnet_models`).
-:func:`study_units` lists every unit ``make reproduce`` needs, notebook by notebook, with the
-same study functions the notebooks call (unit profiles, splits, Table 4's sets, the controls'
-profiles); a unit is identified by the run folder it trains (:mod:`reidlab.engine.run_identity`), so
+:func:`study_units` lists every unit ``make reproduce`` needs, notebook by notebook, from the
+plan each notebook reads its own settings from (:mod:`reidlab.study.compute.plans`, registered in
+:mod:`reidlab.study.show.registry`): what a notebook trains is written once. A unit is identified by the run folder it trains (:mod:`reidlab.engine.run_identity`), so
 one needed by several notebooks is listed once, and a notebook run after
 :func:`train_units` finds every unit finished and trains nothing (the pipeline records the
 runs each notebook trained in ``run_info.json``'s ``trained_units``).
@@ -30,14 +30,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reidlab.choices import INTERPOLATIONS, PROTOCOLS
-from reidlab.config import Profile, protocol_kwargs
-from reidlab.data.records import ProtocolSplit
+from reidlab.study.compute.plans import UnitRequest
 
 __all__ = ["UNIT_KINDS", "EXECUTORS", "UnitRequest", "study_units", "planned_units", "unit_run", "unit_finished",
            "train_unit", "check_train_arguments", "train_units", "plan_table"]
@@ -46,26 +44,6 @@ __all__ = ["UNIT_KINDS", "EXECUTORS", "UnitRequest", "study_units", "planned_uni
 UNIT_KINDS: tuple[str, ...] = ("pretrain", "bf", "br", "ps_hrnet")
 #: how :func:`train_units` starts the units' processes
 EXECUTORS: tuple[str, ...] = ("local", "submitit-local", "slurm")
-
-
-@dataclass(frozen=True)
-class UnitRequest:
-    """One training unit: what trains (``kind``), the arguments of the study function that trains
-    it (``profile``, ``split``, ``options``: ``attention``/``train_on`` for B-F, ``arch`` for
-    pre-training), the notebooks that need it and why (``label``), and whether it is trained for
-    a choice not made yet (``speculative``)."""
-
-    kind: str
-    profile: Profile
-    split: ProtocolSplit | None
-    options: tuple[tuple[str, Any], ...] = ()
-    notebooks: tuple[str, ...] = ()
-    label: str = ""
-    speculative: bool = False
-
-    @property
-    def option(self) -> dict[str, Any]:
-        return dict(self.options)
 
 
 @dataclass(frozen=True)
@@ -83,217 +61,22 @@ class PlannedUnit:
 # --------------------------------------------------------------------------- listing
 
 
-def _namespace(notebook: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The notebook's parameters as a pipeline run sets them: its declared defaults, overridden
-    by those of ``params`` it declares."""
-    from reidlab.study.params import declared_defaults, declared_parameters
-
-    declared = set(declared_parameters(notebook))
-    return {**declared_defaults(notebook), **{k: v for k, v in params.items() if k in declared}}
-
-
-def _profile(ns: dict[str, Any], *, task: str = "bf", dataset_default: str | None = None) -> Profile:
-    """The profile a notebook's :func:`~reidlab.study.drive.begin.begin` builds from its namespace."""
-    from reidlab.study.params import FLAT_PARAMETERS, build_profile
-
-    flat = {name: ns[name] for name in FLAT_PARAMETERS if name in ns}
-    if dataset_default is not None and flat.get("dataset") is None:
-        flat["dataset"] = dataset_default
-    return build_profile(ns["profile"], task=task, **flat)
-
-
-def _trial_units(notebook: str, prof: Profile, ds, protocol: str, *, trials: int, units: int | None = None,
-                 with_rfd: bool = True, label: str = "", speculative: bool = False) -> Iterator[UnitRequest]:
-    """B-F (and B-R) of every unit :func:`~reidlab.study.compute.rfd_trials.run_trials` trains."""
-    from reidlab.study.compute.rfd_trials import trial_units
-
-    for unit, uprof, split in trial_units(prof, ds, protocol, trials=trials, units=units):
-        where = f"{label}{ds.name} {protocol} unit {unit}"
-        yield UnitRequest("bf", uprof, split, notebooks=(notebook,), label=f"B-F, {where}")
-        if with_rfd:
-            yield UnitRequest("br", uprof, split, notebooks=(notebook,), label=f"B-R, {where}", speculative=speculative)
-
-
-def _validation_units(notebook: str, prof: Profile, ds, protocol: str, units: int | None = None, *,
-                      label: str = "", speculative: bool = False) -> Iterator[UnitRequest]:
-    """B-F and B-R of every unit :func:`~reidlab.study.compute.rfd_trials.validation_features` evaluates."""
-    from reidlab.study.compute.rfd_trials import validation_units
-
-    for unit, uprof, split in validation_units(prof, ds, protocol, units):
-        where = f"{label}{ds.name} validation unit {unit}"
-        yield UnitRequest("bf", uprof, split, notebooks=(notebook,), label=f"B-F, {where}")
-        yield UnitRequest("br", uprof, split, notebooks=(notebook,), label=f"B-R, {where}", speculative=speculative)
-
-
-def _units_01(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import build_protocol, prepare_dataset
-
-    prof = _profile(ns, task="bf")
-    ds = prepare_dataset(prof.data, progress=False)
-    split = build_protocol(ns["protocol"], ds, trial=0, **protocol_kwargs(prof))
-    yield UnitRequest("bf", prof, split, notebooks=("01_train_bf",), label="B-F, trial 0")
-    yield UnitRequest("bf", prof, split, (("train_on", "hr"),), ("01_train_bf",), "B-F trained on HR only")
-    from reidlab.study.compute.rfd_trials import trains_attention_free_baseline, trial_units
-
-    if trains_attention_free_baseline(prof, ns.get("train_baseline")):
-        yield UnitRequest("bf", prof, split, (("attention", False),), ("01_train_bf",), "baseline (no attention)")
-    # the multi-resolution training gain: B-F and the HR-only B-F of every unit (rfd_trials.mlr_training_trials)
-    for unit, uprof, usplit in trial_units(prof, ds, ns["protocol"], trials=prof.eval.trials):
-        where = f"{ds.name} {ns['protocol']} unit {unit}"
-        yield UnitRequest("bf", uprof, usplit, notebooks=("01_train_bf",), label=f"B-F, {where}")
-        yield UnitRequest("bf", uprof, usplit, (("train_on", "hr"),), ("01_train_bf",), f"B-F trained on HR only, {where}")
-
-
-def _units_02(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import build_protocol, prepare_dataset
-    from reidlab.study.compute import ablations, summaries
-
-    prof = _profile(ns, task="br")
-    ds = prepare_dataset(prof.data, progress=False)
-    yield UnitRequest("br", prof, build_protocol(ns["protocol"], ds, trial=0, **protocol_kwargs(prof)),
-                      notebooks=("02_train_br",), label="B-R, factor classes")
-    mr = summaries.multires_companion(prof, ds, ns.get("multires_dataset"), ns.get("multires_root"))
-    if mr is not None and mr is not ds:
-        mr_prof = ablations.dataset_profile(prof, mr.name, ns.get("multires_root"))
-        yield UnitRequest("br", mr_prof, build_protocol(ns["protocol"], mr, trial=0, **protocol_kwargs(mr_prof)),
-                          notebooks=("02_train_br",), label=f"B-R, pseudo-labels ({mr.name})")
-
-
-def _units_03(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-
-    if ns.get("bf_dir") or ns.get("br_dir"):
-        return   # explicit checkpoints: nothing to train
-    prof = _profile(ns)
-    yield from _trial_units("03_rfd_eval", prof, prepare_dataset(prof.data, progress=False), ns["protocol"],
-                            trials=prof.eval.trials)
-
-
-def _pseudo_candidates(ns04: dict[str, Any]) -> list[tuple[str, int]]:
-    return [(strategy, int(bins)) for strategy in ns04["pseudo_strategies"] for bins in ns04["pseudo_bin_counts"]]
-
-
-def _units_04(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-    from reidlab.study.compute import ablations
-
-    name = "04_ablations"
-    base = _profile(ns)
-    sets = ablations.table4_sets(base, ns["market_dataset"], ns.get("market_root"), ns["duke_dataset"],
-                                 ns.get("duke_root"),
-                                 with_duke=ablations.with_second_table4_set(base, ns.get("with_duke")))
-    trials = base.eval.trials
-    for set_name, prof in sets.items():
-        ds = prepare_dataset(prof.data, progress=False)
-        for interp in INTERPOLATIONS:
-            p = ablations.ablation_profile(prof, interpolation=interp)
-            yield from _trial_units(name, p, ds, "lr_query", trials=trials, with_rfd=interp == "bicubic",
-                                    label=f"Table 4 ({set_name}, {interp}), ")
-            if interp == "bicubic":
-                yield from _trial_units(name, p, ds, "multi_res_gallery", trials=trials, label=f"Table 4 ({set_name}), ")
-        if set_name == "Market-like":
-            yield from _validation_units(name, prof, ds, "multi_res_gallery", label="lambda on validation, ")
-    cav = ablations.dataset_profile(base, ns["caviar_dataset"], ns.get("caviar_root"))
-    cav_ds = prepare_dataset(cav.data, progress=False)
-    val_units = ablations.pseudo_validation_units(base, ns.get("pseudo_val_units"))
-    for strategy, bins in _pseudo_candidates(ns):
-        p = ablations.ablation_profile(cav, pseudo_bins=bins, pseudo_strategy=strategy)
-        yield from _validation_units(name, p, cav_ds, "multi_res_gallery", val_units,
-                                     label=f"pseudo-labels {strategy} {bins} bins, ")
-        for protocol in PROTOCOLS:   # Table 5 with whichever setting is chosen
-            yield from _trial_units(name, p, cav_ds, protocol, trials=trials, speculative=True,
-                                    label=f"Table 5 if {strategy} {bins} bins are chosen, ")
-
-
-def _units_05(ns: dict[str, Any], ns04: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-    from reidlab.study.compute import ablations
-
-    prof = _profile(ns, dataset_default="synth-caviar")
-    ds = prepare_dataset(prof.data, progress=False)
-    given = ns.get("pseudo_bins")
-    candidates = [(prof.data.pseudo_strategy, int(given))] if given is not None else \
-        [(s, b) for s, b in _pseudo_candidates(ns04) if s == prof.data.pseudo_strategy]
-    for strategy, bins in candidates:   # the bins notebook 04 chooses (pipeline: chosen_settings)
-        p = ablations.ablation_profile(prof, pseudo_bins=bins)
-        yield from _trial_units("05_per_split_plot", p, ds, "multi_res_gallery", trials=prof.eval.trials,
-                                speculative=given is None, label=f"Fig. 5 if {bins} bins are chosen, ")
-
-
-def _units_06(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-    from reidlab.study.compute.rfd_trials import ps_hrnet_units, trial_units, trials_for_units
-
-    prof = _profile(ns)
-    ds = prepare_dataset(prof.data, progress=False)
-    units = ps_hrnet_units(prof, ds, ns.get("ps_units"))   # notebook 06's PS_UNITS
-    trials = trials_for_units(prof, ds, units)
-    for protocol in ns["protocols"]:
-        yield from _trial_units("06_ps_hrnet", prof, ds, protocol, trials=trials, units=units)
-        for unit, uprof, split in trial_units(prof, ds, protocol, trials=trials, units=units):
-            yield UnitRequest("ps_hrnet", uprof, split, notebooks=("06_ps_hrnet",),
-                              label=f"PS-HRNet (teacher, VDSR-CA warm-up, student), {ds.name} {protocol} unit {unit}")
-
-
-def _units_07(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-    from reidlab.study.compute.controls import second_bf_profile, shuffled_resolution_labels
-    from reidlab.study.compute.rfd_trials import replication_units, trial_units
-
-    prof = _profile(ns)
-    ds = prepare_dataset(prof.data, progress=False)
-    n_units = replication_units(prof, ds)
-    for protocol in ns["protocols"]:
-        yield from _trial_units("07_controls", prof, ds, protocol, trials=prof.eval.trials)
-        for unit, uprof, split in trial_units(prof, ds, protocol, trials=prof.eval.trials):
-            if ns.get("shuffled_br", True):
-                yield UnitRequest("br", uprof, shuffled_resolution_labels(split, prof.data.seed),
-                                  notebooks=("07_controls",), label=f"B-R on shuffled labels, {protocol} unit {unit}")
-            if ns.get("second_bf", True):
-                yield UnitRequest("bf", second_bf_profile(prof, ds, unit, n_units), split, notebooks=("07_controls",),
-                                  label=f"second B-F, {protocol} unit {unit}")
-
-
-def _units_09(ns: dict[str, Any]) -> Iterator[UnitRequest]:
-    from reidlab.data import prepare_dataset
-    from reidlab.study.compute.length_sweep import LR_QUERY, default_lengths, length_profile, sweep_protocols
-
-    prof = _profile(ns)
-    ds = prepare_dataset(prof.data, progress=False)
-    for epochs in (ns["lengths"] if ns.get("lengths") is not None else default_lengths(prof)):
-        p = length_profile(prof, epochs)
-        for protocol in sweep_protocols():
-            label = f"{epochs} epochs, "
-            yield from _trial_units("09_training_length_sweep", p, ds, protocol, trials=p.eval.trials, label=label)
-            if protocol == LR_QUERY:
-                from reidlab.study.compute.rfd_trials import trial_units
-
-                for unit, uprof, split in trial_units(p, ds, protocol, trials=p.eval.trials):
-                    yield UnitRequest("bf", uprof, split, (("train_on", "hr"),), ("09_training_length_sweep",),
-                                      f"B-F trained on HR only, {label}{ds.name} {protocol} unit {unit}")
-
-
 def study_units(params: dict[str, Any], *, notebooks: Sequence[str] | None = None,
                 skips: Sequence[str] = ()) -> list[UnitRequest]:
-    """Every B-F, B-R and PS-HRNet unit the notebooks (default all of
-    :data:`~reidlab.study.show.contract.NOTEBOOKS`, less ``skips``) train when run with the
-    pipeline's ``params`` (``profile``, ``seed``, ``dataset``, ``data_root``, ``runs_dir``...),
-    in notebook order, not yet deduplicated (:func:`planned_units` does)."""
-    from reidlab.study.show.contract import NOTEBOOKS
+    """Every B-F, B-R and PS-HRNet unit the notebooks (default every registered one,
+    :func:`~reidlab.study.show.registry.notebooks`, less ``skips``) train when run with the
+    pipeline's ``params`` (``profile``, ``seed``, ``dataset``, ``data_root``, ``runs_dir``...): each
+    notebook's registered plan (:mod:`reidlab.study.compute.plans`) lists its own, in notebook
+    order, not yet deduplicated (:func:`planned_units` does)."""
+    from reidlab.study.show import registry
 
-    chosen = [n for n in (notebooks or NOTEBOOKS) if n not in skips]
-    ns = {name: _namespace(name, params) for name in NOTEBOOKS}
-    listing: dict[str, Callable[[], Iterator[UnitRequest]]] = {
-        "01_train_bf": lambda: _units_01(ns["01_train_bf"]),
-        "02_train_br": lambda: _units_02(ns["02_train_br"]),
-        "03_rfd_eval": lambda: _units_03(ns["03_rfd_eval"]),
-        "04_ablations": lambda: _units_04(ns["04_ablations"]),
-        "05_per_split_plot": lambda: _units_05(ns["05_per_split_plot"], ns["04_ablations"]),
-        "06_ps_hrnet": lambda: _units_06(ns["06_ps_hrnet"]),
-        "07_controls": lambda: _units_07(ns["07_controls"]),
-        "09_training_length_sweep": lambda: _units_09(ns["09_training_length_sweep"]),
-    }
-    return [req for name in chosen if name in listing for req in listing[name]()]
+    chosen = [n for n in (notebooks or registry.notebooks()) if n not in skips]
+    listing = []
+    for name in chosen:
+        plan = registry.plan(name, params)
+        if plan is not None:
+            listing += plan.training_units()
+    return listing
 
 
 # --------------------------------------------------------------------------- identity and state

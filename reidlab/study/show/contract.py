@@ -1,4 +1,4 @@
-"""The study's contract: which notebooks exist, and the result record each one writes.
+"""The study's contract: the result record each notebook writes, and where results may go.
 
 Imported by the pipeline (which runs the notebooks), by the report (which assembles their
 results) and by the tests (which read them), and importing neither of those.
@@ -29,25 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from reidlab.choices import PROTOCOLS
 from reidlab.paths import read_json, repo_root, resolve, write_json
 
 __all__ = [
-    "NOTEBOOKS", "SWEEP_NOTEBOOK", "SWEEP_RESULTS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
-    "NotebookResult", "results_location", "write_result", "read_result", "HEADLINE_METRICS", "headline_metrics",
+    "NOTEBOOK_NAME", "SWEEP_RESULTS", "SMOKE_PARAMETERS", "COMMITTED_RESULTS", "REPRODUCE_ENV", "TableRef", "FigureRef",
+    "NotebookResult", "results_location", "write_result", "read_result",
     "check_results_folder", "checkout_part", "is_committed_results", "parameter_slug", "SOURCE_FOLDERS",
 ]
 
-#: The numbered notebooks, in order: ``make reproduce`` runs them all but :data:`SWEEP_NOTEBOOK`.
-NOTEBOOKS: tuple[str, ...] = (
-    "00_data_synthesis", "01_train_bf", "02_train_br", "03_rfd_eval",
-    "04_ablations", "05_per_split_plot", "06_ps_hrnet", "07_controls", "08_ranking_explorer",
-    "09_training_length_sweep",
-)
-#: The training-length sweep (issue 33): outside ``make reproduce``'s budget, run by ``make sweep`` into
-#: :data:`SWEEP_RESULTS` (``reproduce --sweep``).
-SWEEP_NOTEBOOK = "09_training_length_sweep"
-#: Where ``make sweep`` writes, inside the committed results folder.
+#: A notebook's name: two digits, an underscore, lower-case words (the notebooks themselves are
+#: registered in :mod:`reidlab.study.show.registry`).
+NOTEBOOK_NAME = re.compile(r"\d\d_[a-z0-9_]+")
+#: Where ``make sweep`` (the training-length sweep, issue 33) writes, inside the committed results folder.
 SWEEP_RESULTS = "sweep"
 #: Parameters of the smoke run (tests, nbval): each notebook gets those it declares.
 SMOKE_PARAMETERS: dict[str, Any] = {"profile": "smoke", "pseudo_bin_counts": [3, 5]}
@@ -81,7 +74,7 @@ class NotebookResult:
     """What one notebook reports.
 
     Attributes:
-        notebook: its name (one of :data:`NOTEBOOKS`).
+        notebook: its name (registered in :mod:`reidlab.study.show.registry`).
         title: the section title in ``results/README.md``.
         parameters: the settings the numbers depend on (profile, dataset, lambda, trials...).
         tables, figures: files relative to the results folder.
@@ -102,8 +95,9 @@ class NotebookResult:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.notebook not in NOTEBOOKS:
-            raise ValueError(f"notebook={self.notebook!r} is not one of: {', '.join(NOTEBOOKS)}")
+        if not NOTEBOOK_NAME.fullmatch(self.notebook):
+            raise ValueError(f"notebook={self.notebook!r} is not a notebook's name (two digits, an underscore, "
+                             "lower-case words: e.g. 01_train_bf)")
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"metric {name!r} must be a number, got {value!r}")
@@ -271,101 +265,3 @@ def _unnamed_files(results: Path, result: NotebookResult) -> list[Path]:
 def read_result(path: str | os.PathLike[str]) -> NotebookResult:
     """The :class:`NotebookResult` stored at ``path``."""
     return NotebookResult.from_dict(read_json(path))
-
-
-#: ``results/metrics.json``: headline name -> (notebook, metric in its result, scale). Names
-#: are a contract with readers of the study: once added, a key is never renamed.
-HEADLINE_METRICS: dict[str, tuple[str, str, float]] = {
-    "bf_hr_to_hr_r1": ("01_train_bf", "bf_hr_to_hr_r1", 1.0),
-    "bf_lr_to_hr_r1": ("01_train_bf", "bf_lr_to_hr_r1", 1.0),
-    "hr_only_bf_hr_to_hr_r1": ("01_train_bf", "hr_only_bf_hr_to_hr_r1", 1.0),
-    "hr_only_bf_lr_to_hr_r1": ("01_train_bf", "hr_only_bf_lr_to_hr_r1", 1.0),
-    "bf_val_r1": ("01_train_bf", "bf_val_r1", 1.0),
-    # B-F and the HR-only B-F on LR queries, mean over every trial and unit, and the multi-resolution training
-    # gain (B-F minus HR-only B-F) over independent units with its 95% interval (notebook 01)
-    "bf_lr_to_hr_r1_mean": ("01_train_bf", "bf_lr_to_hr_r1_mean", 1.0),
-    "hr_only_bf_lr_to_hr_r1_mean": ("01_train_bf", "hr_only_bf_lr_to_hr_r1_mean", 1.0),
-    **{f"mlr_gain_r1_lr_query{suffix}": ("01_train_bf", f"mlr_gain_r1_lr_query{suffix}", 1.0)
-       for suffix in ("", "_ci_low", "_ci_high")},
-    "mlr_gain_units_lr_query": ("01_train_bf", "mlr_gain_units_lr_query", 1.0),
-    # the training-length sweep (notebook 09, make sweep: results/sweep/ only): lengths swept, and at the longest
-    # B-F's LR-query rank-1, RFD's gain and the multi-resolution training gain with their 95% intervals
-    "sweep_lengths": ("09_training_length_sweep", "sweep_lengths", 1.0),
-    "sweep_bf_lr_to_hr_r1_longest": ("09_training_length_sweep", "sweep_bf_lr_to_hr_r1_longest", 1.0),
-    **{f"sweep_{gain}_r1_lr_query_longest{suffix}": ("09_training_length_sweep",
-                                                    f"sweep_{gain}_r1_lr_query_longest{suffix}", 1.0)
-       for gain in ("rfd_gain", "mlr_gain") for suffix in ("", "_ci_low", "_ci_high")},
-    # standard deviation of B-F's LR->HR rank-1 between independent units (notebook 03): the spread
-    # `make check-results` derives its tolerances from (reidlab/study/compute/check.py)
-    "bf_lr_to_hr_r1_unit_std": ("03_rfd_eval", "bf_r1_std", 1.0),
-    "br_accuracy": ("02_train_br", "br_accuracy", 1.0),
-    "br_chance": ("02_train_br", "br_chance", 1.0),
-    "br_pseudo_accuracy": ("02_train_br", "br_pseudo_accuracy", 1.0),
-    "br_pseudo_chance": ("02_train_br", "br_pseudo_chance", 1.0),
-    # mean recall over the classes present, and the score of always naming the most frequent class
-    "br_pseudo_balanced_accuracy": ("02_train_br", "br_pseudo_balanced_accuracy", 1.0),
-    "br_pseudo_majority": ("02_train_br", "br_pseudo_majority", 1.0),
-    "ps_hrnet_lr_to_hr_r1": ("06_ps_hrnet", "ps_hrnet_lr_query_r1", 1.0),
-    # its standard deviation between independently trained units (null from one unit): check-results'
-    # tolerance for it (reidlab/study/compute/check.py)
-    "ps_hrnet_lr_to_hr_r1_unit_std": ("06_ps_hrnet", "ps_hrnet_lr_query_r1_unit_std", 1.0),
-    # mean absolute error to the HR image, in percent of the intensity range
-    "vdsr_mae": ("06_ps_hrnet", "vdsr_mae", 100.0),
-    "interp_mae": ("06_ps_hrnet", "interp_mae", 100.0),
-    "vdsr_psnr": ("06_ps_hrnet", "vdsr_psnr", 1.0),
-    "interp_psnr": ("06_ps_hrnet", "interp_psnr", 1.0),
-    "vdsr_warmup_mae": ("06_ps_hrnet", "vdsr_warmup_mae", 100.0),
-    "vdsr_warmup_psnr": ("06_ps_hrnet", "vdsr_warmup_psnr", 1.0),
-    # how well a pixel-statistics classifier names the camera of an image of the study's dataset,
-    # identities disjoint (Cohen's kappa; notebook 00, reidlab/data/camera_cue.py): on all images
-    # and at 96 images, the size the real reference sets are compared at
-    "camera_cue_kappa": ("00_data_synthesis", "camera_cue_kappa", 1.0),
-    "camera_cue_kappa_matched": ("00_data_synthesis", "camera_cue_kappa_matched", 1.0),
-    # lambda chosen on validation identities for the study's Eq. 8 reading (notebook 04)
-    "lambda_chosen": ("04_ablations", "lambda_chosen", 1.0),
-    # RFD's gain over B-F on the profile's dataset (notebook 07): mean over independent units, the
-    # 95% interval (null when not testable: fewer than 3 units or no variance) and the units
-    **{f"rfd_gain_r1_{p}{suffix}": ("07_controls", f"rfd_gain_r1_{p}{suffix}", 1.0)
-       for p in PROTOCOLS for suffix in ("", "_ci_low", "_ci_high")},
-    **{f"rfd_gain_units_{p}": ("07_controls", f"rfd_gain_units_{p}", 1.0) for p in PROTOCOLS},
-    # the same on the CAVIAR-like set over retrained identity splits (notebook 04, Table 5): Single-Reso
-    # (lr_query) and Multi-Reso (multi_res_gallery), and the pseudo-label bins chosen on validation
-    **{f"rfd_gain_r1_caviar_{p}{suffix}": ("04_ablations", f"rfd_gain_r1_caviar_{p}{suffix}", 1.0)
-       for p in PROTOCOLS for suffix in ("", "_ci_low", "_ci_high")},
-    **{f"rfd_gain_units_caviar_{p}": ("04_ablations", f"rfd_gain_units_caviar_{p}", 1.0)
-       for p in PROTOCOLS},
-    "pseudo_bins_chosen": ("04_ablations", "pseudo_bins_chosen", 1.0),
-    # each control's rank-1 change against B-F alone (reidlab/study/compute/controls.py)
-    **{f"control_gain_r1_{p}_{c}": ("07_controls", f"control_gain_r1_{p}_{c}", 1.0)
-       for p in PROTOCOLS
-       for c in ("euclidean", "resolution_oracle", "camera_oracle", "untrained_br", "shuffled_br",
-                 "second_bf_subtracted", "second_bf_ensemble")},
-    # ... and its standard deviation between the units (null from one unit): check-results' tolerance
-    **{f"control_gain_r1_{p}_{c}_unit_std": ("07_controls", f"control_gain_r1_{p}_{c}_unit_std", 1.0)
-       for p in PROTOCOLS
-       for c in ("euclidean", "resolution_oracle", "camera_oracle", "untrained_br", "shuffled_br",
-                 "second_bf_subtracted", "second_bf_ensemble")},
-}
-
-
-#: Headline numbers that are not percentages keep more decimals (lambda values such as 0.05).
-HEADLINE_DECIMALS: dict[str, int] = {"lambda_chosen": 2, "pseudo_bins_chosen": 0, "camera_cue_kappa": 2,
-                                     "camera_cue_kappa_matched": 2}
-
-
-def headline_metrics(results: str | os.PathLike[str], wall_seconds: float | None = None) -> dict[str, float | None]:
-    """The flat ``metrics.json`` object: every :data:`HEADLINE_METRICS` key (``None`` where its
-    notebook has not written a result), one decimal (:data:`HEADLINE_DECIMALS` for the
-    others), plus ``reproduce_minutes``."""
-    results = Path(results)
-    cache: dict[str, NotebookResult | None] = {}
-    out: dict[str, float | None] = {}
-    for key, (notebook, metric, scale) in HEADLINE_METRICS.items():
-        if notebook not in cache:
-            path = results / f"{notebook}.json"
-            cache[notebook] = read_result(path) if path.is_file() else None
-        value = cache[notebook].metrics.get(metric) if cache[notebook] is not None else None
-        digits = HEADLINE_DECIMALS.get(key, 1)
-        out[key] = None if value is None or not math.isfinite(value) else round(float(value) * scale, digits)
-    out["reproduce_minutes"] = None if wall_seconds is None else round(wall_seconds / 60, 1)
-    return out

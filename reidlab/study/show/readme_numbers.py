@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from reidlab.paths import atomic_write_text, read_json, repo_root
-from reidlab.study.show.contract import COMMITTED_RESULTS, HEADLINE_DECIMALS, NOTEBOOKS, SWEEP_RESULTS, is_committed_results
+from reidlab.study.show import registry
+from reidlab.study.show.contract import COMMITTED_RESULTS, SWEEP_RESULTS, is_committed_results
 
 __all__ = ["BEGIN", "END", "README", "RESULTS", "studies", "render", "generated_block", "update", "is_current",
            "refresh", "main"]
@@ -109,7 +110,7 @@ def _gain(suffix: str, what: str = "rfd") -> Callable[[Metrics], str]:
 
 
 #: lambda as ``metrics.json`` keeps it (0.05 is a value lambda sweeps take: one decimal would show 0.1)
-LAMBDA_FORMAT = f".{HEADLINE_DECIMALS['lambda_chosen']}f"
+LAMBDA_FORMAT = f".{registry.headline_decimals()['lambda_chosen']}f"
 
 #: The headline rows: (what the row says, the ``metrics.json`` keys it reads, how the cell is
 #: made). A row is shown when at least one study has a value for it.
@@ -197,7 +198,7 @@ def _minutes(metrics: Metrics, info: Mapping[str, Any]) -> Any:
 def _claims(folder: Path) -> list[dict]:
     """The claims rows the notebooks' results record, in notebook order."""
     rows = []
-    for name in NOTEBOOKS:
+    for name in registry.notebooks():
         for row in (_json(folder / f"{name}.json").get("data") or {}).get("claims") or []:
             if isinstance(row, dict):
                 rows.append({**row, "notebook": name})

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reidlab.paths import atomic_write_text, read_json
-from reidlab.study.show.contract import NOTEBOOKS, read_result
+from reidlab.study.show import registry
+from reidlab.study.show.contract import read_result
 
 
 def _precision_line(p: dict) -> str:
@@ -194,7 +195,7 @@ def write_report(results: Path) -> Path:
     conclusions = []
     sections = []
     claims: list[dict] = []
-    for name in NOTEBOOKS:
+    for name in registry.notebooks():
         path = results / f"{name}.json"
         if not path.exists():
             continue
