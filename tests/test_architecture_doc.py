@@ -64,3 +64,17 @@ def test_config_sits_below_models_and_there_is_no_import_cycle() -> None:
     layers = architecture_doc._layers(graph)
     placed = [part for layer in layers for part in layer]
     assert sorted(placed) == sorted(p for p in graph if p != "notebooks")
+
+
+def test_the_layering_prose_names_the_rooms_in_the_order_the_code_keeps() -> None:
+    """docs/architecture.md's *Layering* prose is checked against :data:`ROOMS` (which the test above holds
+    the imports to): each room is named, in that order, and each of the study's base modules is named."""
+    text = architecture_doc.DOC.read_text(encoding="utf-8")
+    prose = text.split("## Layering", 1)[1].split("\n\n", 1)[1].split("\n\n", 1)[0]
+    positions = [prose.find(f"`{room}`") for room in ROOMS]
+    assert -1 not in positions, f"the Layering prose does not name every room of {ROOMS}"
+    assert positions == sorted(positions), f"the Layering prose names the rooms out of the order {ROOMS}"
+    base = {m.split(".")[2] for m in architecture_doc.module_imports()
+            if m.count(".") == 2 and m.startswith("reidlab.study.") and m not in {f"reidlab.{r}" for r in ROOMS}}
+    missing = sorted(m for m in base if f"`{m}`" not in prose)
+    assert not missing, f"the Layering prose leaves out the study's base modules {missing}"

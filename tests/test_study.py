@@ -399,6 +399,27 @@ def test_a_full_reproduce_removes_results_no_notebook_writes(tmp_path):
     assert (tmp_path / "tables" / "kept.md").exists() and (tmp_path / "README.md").exists()
 
 
+def test_a_reproduce_writing_the_same_tables_again_keeps_their_format_record(tmp_path):
+    """Found regenerating the VIPeR arm with unchanged numbers: write_table only rewrote formats.json when an
+    entry changed, so a run writing the very same tables left it with its old time, and the full reproduce's
+    clean-up deleted it as unwritten (make figures then had no formats or digests to check)."""
+    import os
+    import time
+
+    from reidlab.study.drive.pipeline import remove_unwritten
+    from reidlab.study.show.figures import TABLE_FORMATS, write_table
+
+    table = pd.DataFrame({"method": ["B-F"], "R1": [50.0]})
+    write_table(table, tmp_path / "tables" / "01_t")
+    record = (tmp_path / "tables" / TABLE_FORMATS).read_bytes()
+    for path in (tmp_path / "tables").iterdir():
+        os.utime(path, (1, 1))            # an earlier run's files
+    since = time.time()
+    write_table(table, tmp_path / "tables" / "01_t")   # this run: the same table
+    assert remove_unwritten(tmp_path, since) == []
+    assert (tmp_path / "tables" / TABLE_FORMATS).read_bytes() == record
+
+
 def test_claim_verdicts_are_framed_by_the_papers_effect():
     one = stats.paired_comparison(_per_trial([3.0] * 10).assign(unit=0), "RFD", "B-F", "R1")
     assert stats.claim_verdict(one, 1.4).startswith("not testable (n=1 trained model")

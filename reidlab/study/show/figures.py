@@ -279,10 +279,10 @@ def write_table(df: pd.DataFrame, stem: str | os.PathLike[str], *, floatfmt: str
     formats = _formats(stem.parent)
     data = df.to_csv(index=False).encode("utf-8")
     csv = atomic_write_bytes(stem.with_suffix(".csv"), data)
-    entry = {"floatfmt": floatfmt, DIGEST: _sha256(data)}
-    if formats.get(stem.name) != entry:
-        formats[stem.name] = entry
-        atomic_write_text(stem.parent / TABLE_FORMATS, json.dumps(formats, indent=1, sort_keys=True) + "\n")
+    formats[stem.name] = {"floatfmt": floatfmt, DIGEST: _sha256(data)}
+    # written even when unchanged: a run that writes the same tables again has written its record too (a full
+    # reproduce deletes every file of the results folder that it did not write, pipeline.remove_unwritten)
+    atomic_write_text(stem.parent / TABLE_FORMATS, json.dumps(formats, indent=1, sort_keys=True) + "\n")
     table = _read_csv(csv, data)      # what make figures will read: the same cells either way
     md = atomic_write_text(stem.with_suffix(".md"), to_markdown(table, floatfmt=floatfmt) + "\n")
     tex = atomic_write_text(stem.with_suffix(".tex"), to_latex(table, floatfmt=floatfmt))
