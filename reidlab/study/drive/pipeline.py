@@ -174,8 +174,8 @@ def reproduce(profile: str, seed: int, dataset: str | None, data_root: str | Non
     """Run the notebooks in order into ``results_dir`` (default: results/, or results/<dataset>/)
     and write ``run_info.json``, ``metrics.json`` and the report. ``notebook_params``: further
     parameters for every notebook that declares them (tests: the smoke run's). ``sweep``: the
-    training-length sweep alone (:func:`~reidlab.study.show.registry.sweep_notebook`), default into results/sweep/ (results/<dataset>/sweep/
-    for an arm)."""
+    training-length sweep alone (:func:`~reidlab.study.show.registry.sweep_notebook`), default into
+    results/sweep/ (results/<dataset>/sweep/ for an arm)."""
     results_dir = results_dir or (f"{results_dir_for(dataset)}/{SWEEP_RESULTS}" if sweep else results_dir_for(dataset))
     skips = study_skips(dataset, sweep)
     params: dict[str, Any] = {**(notebook_params or {}), "results_dir": results_dir,

@@ -6,10 +6,10 @@ backbone, one B-F or B-R (:func:`reidlab.study.compute.model_store.bf_model` / `
 unit (teacher, VDSR-CA warm-up and student, :func:`~reidlab.study.compute.model_store.ps_hrnet_models`).
 :func:`study_units` lists every unit ``make reproduce`` needs, notebook by notebook, from the
 plan each notebook reads its own settings from (:mod:`reidlab.study.compute.plans`, registered in
-:mod:`reidlab.study.show.registry`): what a notebook trains is written once. A unit is identified by the run folder it trains (:mod:`reidlab.engine.run_identity`), so
-one needed by several notebooks is listed once, and a notebook run after
-:func:`train_units` finds every unit finished and trains nothing (the pipeline records the
-runs each notebook trained in ``run_info.json``'s ``trained_units``).
+:mod:`reidlab.study.show.registry`): what a notebook trains is written once. A unit is identified
+by the run folder it trains (:mod:`reidlab.engine.run_identity`), so one needed by several notebooks
+is listed once, and a notebook run after :func:`train_units` finds every unit finished and trains
+nothing (the pipeline records the runs each notebook trained in ``run_info.json``'s ``trained_units``).
 
 Two kinds of dependency are resolved in stages:
 
