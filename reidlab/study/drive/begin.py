@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 from reidlab.config import Profile, check_lam
 from reidlab.data import ReidDataset, prepare_dataset
 from reidlab.paths import resolve
-from reidlab.study.params import FLAT_PARAMETERS, build_profile, check_protocol, refuse_unknown_parameters
+from reidlab.study.params import check_protocol, refuse_unknown_parameters
 from reidlab.study.compute import model_store
+from reidlab.study.compute.plans import plan_profile
 from reidlab.study.show import contract
 
 __all__ = ["NotebookStart", "begin"]
@@ -45,12 +46,10 @@ def begin(notebook: str, namespace: dict[str, Any], *, task: str = "bf", dataset
         check_protocol(namespace["protocol"])
     for protocol in namespace.get("protocols") or ():
         check_protocol(protocol)
-    flat = {name: namespace[name] for name in FLAT_PARAMETERS if name in namespace}
-    if flat.get("lam") is not None:
-        flat["lam"] = check_lam(flat["lam"])
-    if dataset_default is not None and flat.get("dataset") is None:
-        flat["dataset"] = dataset_default
-    prof = build_profile(namespace["profile"], task=task, **flat)
+    checked = dict(namespace)
+    if checked.get("lam") is not None:
+        checked["lam"] = check_lam(checked["lam"])
+    prof = plan_profile(checked, task=task, dataset_default=dataset_default)   # as the notebook's plan builds it
     if "pretrained" in namespace:
         model_store.check_pretrained(prof, hrnet=hrnet)
     results = contract.results_location(namespace.get("results_dir"), prof.name, notebook=notebook,
