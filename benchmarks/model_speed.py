@@ -77,7 +77,7 @@ def build_network(name: str, num_classes: int = 100) -> tuple[nn.Module, int, in
                 profile.bf.p * profile.bf.k, h, w)
     if name == "br":
         from reidlab.models import ResolutionNet
-        return ResolutionNet(4), 4 * profile.br.k, h, w
+        return ResolutionNet(4, width=profile.model.br_width), 4 * profile.br.k, h, w
     from reidlab.recipes.ps_hrnet import build_student, build_teacher
     ps = profile.ps
     ph, pw = ps.height or h, ps.width or w

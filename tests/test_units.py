@@ -263,8 +263,8 @@ def test_the_plans_resolve_their_defaults_in_every_profile(profile, small_datase
 
     ab = plans.ablations_plan(params, profile=prof)   # settings only: its units prepare Table 4's datasets
     assert list(ab.table4_sets) == (["Market-like", "Duke-like"] if profile == "paper" else ["Market-like"])
-    assert ab.pseudo_val_units == (3 if profile == "quick" else None)
-    assert plans.ablations_plan({**params, "pseudo_val_units": 2}, profile=prof).pseudo_val_units == 2
+    assert ab.pseudo_val_units == (2 if profile == "quick" else None)
+    assert plans.ablations_plan({**params, "pseudo_val_units": 3}, profile=prof).pseudo_val_units == 3
     assert ab.pseudo_candidates == (("equal-width", 3), ("equal-width", 5), ("equal-width", 7))
 
     ps = plans.ps_hrnet_plan(params, profile=prof, dataset=ds)

@@ -83,8 +83,9 @@ def mgn(model: Mapping[str, Any], num_classes: int, *, pretrained: bool = True) 
 
 @register_model
 def resolution_net(model: Mapping[str, Any], num_classes: int, *, pretrained: bool = True) -> ResolutionNet:
-    """The light B-R: always from random weights (``model`` and ``pretrained`` unused)."""
-    return ResolutionNet(num_classes)
+    """The light B-R of ``model["br_width"]`` channels (a run stored before the option: 24, the width it
+    was trained at), always from random weights (``pretrained`` unused)."""
+    return ResolutionNet(num_classes, width=int(model.get("br_width", 24)))
 
 
 #: The registered model of each B-R network (:data:`reidlab.choices.BR_NETWORKS`).

@@ -36,7 +36,7 @@ class ResolutionNet(nn.Module):
         feat_dim: width of the embedding (B-R's feature for Eq. 7).
     """
 
-    def __init__(self, num_classes: int, *, width: int = 24, feat_dim: int = 64) -> None:
+    def __init__(self, num_classes: int, *, width: int, feat_dim: int = 64) -> None:
         super().__init__()
         if num_classes < 1 or width < 1 or feat_dim < 1:
             raise ValueError(f"num_classes, width and feat_dim must be >= 1, got {num_classes}, {width}, {feat_dim}")

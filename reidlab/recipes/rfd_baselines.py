@@ -82,8 +82,10 @@ def task_spec(task: str, profile: Profile, train_cfg: TrainConfig, split: Protoc
     model = {**to_dict(profile.model), "pretrained_weights": weights_identity(profile.model.pretrained)}
     if not model["batched_heads"]:   # the per-head kernels every run before the option used
         model.pop("batched_heads")
+    br_width = model.pop("br_width")   # the light B-R's alone
     if model.pop("br_network", "mgn") == "light" and not identity_task:
-        model = {"br_network": "light"}   # its own small network from random weights: nothing else of the model counts
+        # its own small network from random weights: nothing else of the model counts
+        model = {"br_network": "light", "br_width": br_width}
     return RunSpec.of(task, profile=profile.name, num_classes=num_classes, data=data,
                       model=model, train=train_identity(train_cfg),
                       split=split_identity(split, with_res_labels=not identity_task))

@@ -18,7 +18,8 @@ from reidlab.study.compute import scoring, stats
 __all__ = ["TABLE4_ROWS", "TABLE5_ROWS", "dataset_profile", "ablation_profile", "table4_sets", "table4_trials",
            "table4_row", "table4", "table4_conclusions", "table5_frame", "table5", "table5_comparison", "table5_conclusion",
            "claims", "sweep_table", "sweep_conclusions", "chosen_lambda_conclusion", "pseudo_validation",
-           "chosen_pseudo_setting", "pseudo_table", "pseudo_conclusion", "caviar_query_breakdown",
+           "chosen_pseudo_setting", "pseudo_table", "pseudo_conclusion", "pseudo_br_units", "pseudo_br_metrics",
+           "pseudo_br_conclusion", "caviar_query_breakdown",
            "multi_reso_explanation"]
 
 BICUBIC, BILINEAR = "Bicubic (= Single-Reso, B-F)", "Bilinear (Single-Reso, B-F)"
@@ -74,8 +75,9 @@ def with_second_table4_set(prof: Profile, with_duke: bool | None) -> bool:
 
 def pseudo_validation_units(prof: Profile, pseudo_val_units: int | None) -> int | None:
     """Notebook 04's ``pseudo_val_units``: the units whose validation identities choose B-R's pseudo-label
-    bins; by default 3 in ``quick`` (its CPU budget), every unit (``None``) otherwise."""
-    return pseudo_val_units or (3 if prof.name == "quick" else None)
+    bins; by default 2 in ``quick`` (its CPU budget; 3 before issue 33's faster B-R was not enough to keep the
+    study within 30 minutes), every unit (``None``) otherwise."""
+    return pseudo_val_units or (2 if prof.name == "quick" else None)
 
 
 def table4_sets(base: Profile, market_dataset: str, market_root: str | None, duke_dataset: str,
@@ -285,6 +287,67 @@ def pseudo_conclusion(validation: pd.DataFrame, chosen: tuple[str, int]) -> str:
             f"{chosen[1]} {chosen[0]} bins (RFD rank-1 {row[f'{methods.BF_RFD} R1']:.1f}%, mAP "
             f"{row[f'{methods.BF_RFD} mAP']:.1f}% there; B-F alone {row[f'{methods.BF} R1']:.1f}%, "
             f"{row[f'{methods.BF} mAP']:.1f}%; paper: 5 equal-width bins). Table 5 uses them.")
+
+
+POOLED = "pooled"
+
+
+def pseudo_br_units(prof: Profile, ds, *, trials: int, runs_dir) -> pd.DataFrame:
+    """The pseudo-label B-R of every retrained identity split of Table 5 (Single-Reso), read on
+    its split's held-out images: one row per unit and a ``pooled`` row from the units' summed
+    confusion matrices. Accuracy, balanced accuracy (mean recall over the bins present) and the
+    score of always naming the most frequent bin, in percent; ``smallest bin``: the held-out images
+    of the rarest bin present.
+
+    One B-R's balanced accuracy rests on its rarest bins: on CAVIAR-like 1 to 5 of 275 held-out
+    images each, so that one image moves it by up to 20 points. Pooled over the units, the bins hold
+    about as many times more images as there are units, and the spread between units says how far
+    one B-R's figure (notebook 02's) can be trusted."""
+    from reidlab.study.compute import inspection, model_store
+    from reidlab.study.compute.rfd_trials import trial_units
+
+    rows, pooled = [], None
+    for unit, uprof, split in trial_units(prof, ds, "lr_query", trials=trials):
+        model, _ = model_store.br_model(uprof, split, runs_dir)
+        c = inspection.held_out_confusion(model, split, multi_resolution=True, dataset=ds.name, prof=uprof)
+        pooled = c.matrix if pooled is None else pooled + c.matrix
+        rows.append(_confusion_row(unit, c.matrix))
+    if pooled is not None:
+        rows.append(_confusion_row(POOLED, pooled))
+    return pd.DataFrame(rows)
+
+
+def _confusion_row(unit: int | str, cm) -> dict[str, Any]:
+    from reidlab.study.compute.inspection import balanced_accuracy
+
+    support = cm.sum(axis=1)
+    return {"unit": unit, "images": int(cm.sum()), "smallest bin": int(support[support > 0].min()),
+            "accuracy": round(100 * cm.trace() / max(1, cm.sum()), 1),
+            "balanced accuracy": round(balanced_accuracy(cm), 1),
+            "majority": round(100 * support.max() / max(1, cm.sum()), 1)}
+
+
+def pseudo_br_metrics(units: pd.DataFrame) -> dict[str, float | None]:
+    """Headline numbers of :func:`pseudo_br_units`: the pooled balanced accuracy, its mean and
+    standard deviation over the units (``None`` from one unit) and the number of units."""
+    per_unit = units[units["unit"] != POOLED]["balanced accuracy"]
+    pooled = units[units["unit"] == POOLED]["balanced accuracy"]
+    return {"br_pseudo_balanced_accuracy_pooled": float(pooled.iloc[0]) if len(pooled) else None,
+            "br_pseudo_balanced_accuracy_unit_mean": float(per_unit.mean()) if len(per_unit) else None,
+            "br_pseudo_balanced_accuracy_unit_std": float(per_unit.std(ddof=1)) if len(per_unit) > 1 else None,
+            "br_pseudo_units": float(len(per_unit))}
+
+
+def pseudo_br_conclusion(units: pd.DataFrame, dataset: str, bins: int) -> str:
+    m = pseudo_br_metrics(units)
+    pooled = units[units["unit"] == POOLED].iloc[0]
+    spread = ("" if m["br_pseudo_balanced_accuracy_unit_std"] is None
+              else f", {m['br_pseudo_balanced_accuracy_unit_mean']:.1f} ± {m['br_pseudo_balanced_accuracy_unit_std']:.1f} "
+                   "per unit")
+    return (f"pseudo-label B-R on {dataset} ({bins} bins, chance {100 / bins:.0f}%), {int(m['br_pseudo_units'])} retrained "
+            f"identity splits pooled: balanced accuracy {pooled['balanced accuracy']:.1f}% on {pooled['images']} held-out "
+            f"images (rarest bin: {pooled['smallest bin']}){spread}; always naming the most frequent bin scores "
+            f"{pooled['majority']:.1f}% accuracy against its {pooled['accuracy']:.1f}%.")
 
 
 def caviar_query_breakdown(features: Sequence[scoring.SplitFeatures], *, lam: float, reading: str,

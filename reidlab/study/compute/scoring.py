@@ -22,7 +22,7 @@ from reidlab.engine.extract import extract_features
 from reidlab.metrics import evaluate_rank, fused_distance
 
 __all__ = ["METRICS", "SplitFeatures", "extract_split_features", "rank_metrics", "score",
-           "summarise", "mean_pm_std", "chance_rank1", "sanity_table", "resolution_gap_table", "query_counts", "query_summary",
+           "summarise", "mean_pm_std", "chance_rank1", "sanity_table", "bf_score", "resolution_gap_table", "query_counts", "query_summary",
            "describe_queries", "RankValidator", "subset_queries"]
 
 METRICS: tuple[str, ...] = ("R1", "R5", "R10", "mAP")
@@ -152,6 +152,16 @@ def sanity_table(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame([{"setting": k, **v} for k, v in rows.items()])
 
 
+def bf_score(prof, split: ProtocolSplit, net: torch.nn.Module, *, cache_dir: str | Path) -> dict[str, float]:
+    """:func:`score` of the B-F network ``net`` alone on ``split``, read with the profile's input size,
+    LR synthesis and evaluation settings (features cached under ``cache_dir``)."""
+    feats = extract_split_features(split, {"bf": net}, height=prof.model.height, width=prof.model.width,
+                                   batch_size=prof.eval.batch_size, flip=prof.eval.flip,
+                                   interpolation=prof.data.interpolation, upsampling=prof.data.upsampling,
+                                   cache_dir=cache_dir, amp=prof.eval.amp)
+    return score(feats, feature_model="bf", lam=0.0, reading=prof.eval.rfd_reading)
+
+
 def resolution_gap_table(prof, split: ProtocolSplit, models: Mapping[str, torch.nn.Module], *,
                          cache_dir: str | Path) -> pd.DataFrame:
     """Rank-1/mAP of each B-F in ``models`` (by label) on HR queries and on ``split``'s LR queries,
@@ -159,14 +169,9 @@ def resolution_gap_table(prof, split: ProtocolSplit, models: Mapping[str, torch.
     query kind ("<label>: HR query -> HR gallery", "<label>: LR query -> HR gallery")."""
     from reidlab.study.compute.inspection import hr_query_split
 
-    rows = {}
-    for name, net in models.items():
-        for label, sp in (("HR query -> HR gallery", hr_query_split(split)), ("LR query -> HR gallery", split)):
-            feats = extract_split_features(sp, {"bf": net}, height=prof.model.height, width=prof.model.width,
-                                           batch_size=prof.eval.batch_size, flip=prof.eval.flip,
-                                           interpolation=prof.data.interpolation, upsampling=prof.data.upsampling,
-                                           cache_dir=cache_dir, amp=prof.eval.amp)
-            rows[f"{name}: {label}"] = score(feats, feature_model="bf", lam=0.0, reading=prof.eval.rfd_reading)
+    rows = {f"{name}: {label}": bf_score(prof, sp, net, cache_dir=cache_dir)
+            for name, net in models.items()
+            for label, sp in (("HR query -> HR gallery", hr_query_split(split)), ("LR query -> HR gallery", split))}
     table = sanity_table(rows)
     table["chance R1"] = chance_rank1(split)
     return table

@@ -76,10 +76,12 @@ def data_synthesis_result(results: Path, prof: Profile, ds: ReidDataset, mr: Rei
 
 def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, protocol: str,
                        sanity: pd.DataFrame, runs: Mapping[str, Path], bf_dir: Path,
-                       pretraining: pd.DataFrame | None, mlr_trials: pd.DataFrame) -> contract.NotebookResult:
+                       pretraining: pd.DataFrame | None, mlr_trials: pd.DataFrame,
+                       hr_units: pd.DataFrame) -> contract.NotebookResult:
     """Notebook 01: B-F and the HR-only B-F on HR and LR queries, validation and pre-training curves, and the
-    multi-resolution training gain over independent units (``mlr_trials``:
-    :func:`~reidlab.study.compute.rfd_trials.mlr_training_trials`'s per-trial metrics)."""
+    multi-resolution training gain over independent units on LR queries (``mlr_trials``:
+    :func:`~reidlab.study.compute.rfd_trials.mlr_training_trials`'s per-trial metrics) and on HR queries
+    (``hr_units``: :func:`~reidlab.study.compute.rfd_trials.hr_query_units`)."""
     r1 = sanity.set_index("setting")["R1"]
     hr_r1, lr_r1 = r1["B-F: HR query -> HR gallery"], r1["B-F: LR query -> HR gallery"]
     hr_only_hr = r1["B-F trained on HR only: HR query -> HR gallery"]
@@ -93,6 +95,9 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
     mlr_gain = stats.paired_comparison(mlr_trials, methods.BF, methods.HR_ONLY_BF)
     mlr_summary = scoring.summarise(mlr_trials).set_index("method")
     write_table(scoring.mean_pm_std(scoring.summarise(mlr_trials)), results / "tables" / "01_mlr_training_gain")
+    hr_cost = stats.paired_comparison(hr_units, methods.BF, methods.HR_ONLY_BF)
+    hr_mean = hr_units.groupby("method")["R1"].mean()
+    write_table(scoring.mean_pm_std(scoring.summarise(hr_units)), results / "tables" / "01_hr_queries")
     return _write(results, contract.NotebookResult(
         notebook="01_train_bf", title="01 · B-F training",
         parameters={"start": model_store.start_label(prof), "profile": prof.name, "dataset": ds.name, "protocol": protocol,
@@ -100,7 +105,9 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                     "val_ids": prof.data.val_ids},
         tables=[contract.TableRef("tables/01_bf_sanity.md", "B-F and HR-only B-F on HR and LR queries (trial 0)"),
                 contract.TableRef("tables/01_mlr_training_gain.md",
-                                  f"B-F and HR-only B-F on {protocol} over every trial and unit")],
+                                  f"B-F and HR-only B-F on {protocol} over every trial and unit"),
+                contract.TableRef("tables/01_hr_queries.md",
+                                  "B-F and HR-only B-F on HR queries (each unit's first split; mean ± std over units)")],
         figures=([contract.FigureRef("figures/01_pretraining_curves.png",
                                      "Pre-training stand-in for ImageNet (training batches)")]
                  if pretraining is not None else [])
@@ -112,7 +119,10 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                      f"LR queries cost it {gap:.1f} points, and MLR training changes LR->HR rank-1 by "
                      f"{closed:+.1f} points.",
                      mlr_gain.sentence(f"Over {mlr_gain.n} independently trained pairs, multi-resolution training "
-                                       f"(B-F against the HR-only B-F, {protocol})") + "."]
+                                       f"(B-F against the HR-only B-F, {protocol})") + ".",
+                     hr_cost.sentence(f"On HR queries (B-F {hr_mean[methods.BF]:.1f}%, HR-only B-F "
+                                      f"{hr_mean[methods.HR_ONLY_BF]:.1f}% rank-1, mean over {hr_cost.n} units), "
+                                      "multi-resolution training") + "."]
         + ([f"On the {prof.data.val_ids} validation identities B-F's rank-1 goes from {val.R1.iloc[0]:.1f}% "
             f"(iteration {int(val.iteration.iloc[0])}) to {val.R1.iloc[-1]:.1f}% "
             f"(iteration {int(val.iteration.iloc[-1])})."]
@@ -126,6 +136,9 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                  "bf_lr_to_hr_r1_mean": float(mlr_summary.loc[methods.BF, "R1 mean"]),
                  "hr_only_bf_lr_to_hr_r1_mean": float(mlr_summary.loc[methods.HR_ONLY_BF, "R1 mean"]),
                  **stats.gain_metrics(mlr_gain, protocol, what="mlr"),
+                 "bf_hr_to_hr_r1_mean": float(hr_mean[methods.BF]),
+                 "hr_only_bf_hr_to_hr_r1_mean": float(hr_mean[methods.HR_ONLY_BF]),
+                 **stats.gain_metrics(hr_cost, "hr_query", what="mlr"),
                  "bf_hr_to_hr_map": sanity.set_index("setting")["mAP"]["B-F: HR query -> HR gallery"],
                  "bf_lr_to_hr_map": sanity.set_index("setting")["mAP"]["B-F: LR query -> HR gallery"],
                  **({"bf_val_r1": float(val.R1.iloc[-1])} if val is not None else {}),
@@ -134,7 +147,7 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
                     if pretraining is not None else {})},
         counts=scoring.query_summary(sanity.iloc[1:2]),
         data={"runs": {k: str(v) for k, v in runs.items()}, "sanity": sanity.to_dict(orient="records"),
-              "mlr_trials": mlr_trials.to_dict(orient="records")}))
+              "mlr_trials": mlr_trials.to_dict(orient="records"), "hr_units": hr_units.to_dict(orient="records")}))
 
 
 def br_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, mr: ReidDataset | None,
@@ -217,7 +230,8 @@ def ablations_result(results: Path, base: Profile, *, set_names: Sequence[str], 
                      pseudo_choice: tuple[str, int], conclusions: Sequence[str]) -> contract.NotebookResult:
     """Notebook 04: Tables 4 and 5, the lambda sweeps, the pseudo-label settings, the CAVIAR breakdown.
 
-    ``tables``: ``table4``, ``table5``, ``sweep``, ``pseudo`` and ``breakdown`` as the notebook shows them.
+    ``tables``: ``table4``, ``table5``, ``sweep``, ``pseudo``, ``breakdown`` and ``pseudo_br``
+    (:func:`~reidlab.study.compute.ablations.pseudo_br_units`) as the notebook shows them.
     """
     lam, reading, trials = base.eval.lam, base.eval.rfd_reading, base.eval.trials
     write_table(tables["table4"], results / "tables" / "table4_synthetic_mlr")
@@ -226,6 +240,7 @@ def ablations_result(results: Path, base: Profile, *, set_names: Sequence[str], 
     write_table(ablations.sweep_table(val_sweep), results / "tables" / "04_lambda_validation", floatfmt=".2f")
     write_table(tables["pseudo"], results / "tables" / "04_pseudo_labels", floatfmt=".2f")
     write_table(tables["breakdown"], results / "tables" / "04_caviar_query_breakdown")
+    write_table(tables["pseudo_br"], results / "tables" / "04_pseudo_br_units")
     all_trials = pd.concat([per4, per5], ignore_index=True)
     write_table(all_trials, results / "tables" / "04_per_trial", floatfmt=".2f")
     sweep_mean = sweep.groupby(["reading", "lam"])["R1"].mean()
@@ -244,14 +259,17 @@ def ablations_result(results: Path, base: Profile, *, set_names: Sequence[str], 
                 contract.TableRef("tables/04_pseudo_labels.md", "B-R pseudo-label settings on the validation "
                                   "identities (mean over units; where they are chosen)"),
                 contract.TableRef("tables/04_caviar_query_breakdown.md", f"{caviar_name} multi-resolution setting "
-                                  "by kind of query (share: percent of the queries)")],
+                                  "by kind of query (share: percent of the queries)"),
+                contract.TableRef("tables/04_pseudo_br_units.md", f"Pseudo-label B-R of each retrained {caviar_name} "
+                                  "identity split on its held-out images, and pooled (percent)")],
         figures=[contract.FigureRef("figures/04_lambda_sweep.png", "Rank-1 against lambda, both Eq. 8 readings")],
         conclusions=list(conclusions),
         metrics={**{f"sweep_{r}_best_lam": float(d.idxmax()[1]) for r, d in sweep_mean.groupby(level=0)},
                  **{f"lambda_chosen_{r}": lam_ for r, lam_ in chosen.items()},
                  "lambda_chosen": chosen[reading], "pseudo_bins_chosen": float(pseudo_choice[1]),
                  **stats.gain_metrics(ablations.table5_comparison(per5, "Single-Reso"), "caviar_lr_query"),
-                 **stats.gain_metrics(ablations.table5_comparison(per5, "Multi-Reso"), "caviar_multi_res_gallery")},
+                 **stats.gain_metrics(ablations.table5_comparison(per5, "Multi-Reso"), "caviar_multi_res_gallery"),
+                 **ablations.pseudo_br_metrics(tables["pseudo_br"])},
         counts={**scoring.query_summary(all_trials), "trials": trials,
                 "units (Market-like seeds)": int(per4["unit"].nunique()),
                 "units (CAVIAR-like identity splits)": int(per5["unit"].nunique())},

@@ -82,7 +82,10 @@ _ENTRIES: dict[str, NotebookEntry] = {e.name: e for e in (
         # gain (B-F minus HR-only B-F) over independent units with its 95% interval
         headline=_same("bf_hr_to_hr_r1", "bf_lr_to_hr_r1", "hr_only_bf_hr_to_hr_r1", "hr_only_bf_lr_to_hr_r1",
                        "bf_val_r1", "bf_lr_to_hr_r1_mean", "hr_only_bf_lr_to_hr_r1_mean",
-                       *(f"mlr_gain_r1_lr_query{s}" for s in _CI), "mlr_gain_units_lr_query")),
+                       *(f"mlr_gain_r1_lr_query{s}" for s in _CI), "mlr_gain_units_lr_query",
+                       # ... and on HR queries (each unit's first split): what multi-resolution training costs them
+                       "bf_hr_to_hr_r1_mean", "hr_only_bf_hr_to_hr_r1_mean",
+                       *(f"mlr_gain_r1_hr_query{s}" for s in _CI), "mlr_gain_units_hr_query")),
     NotebookEntry(
         "02_train_br", built.br_training_result, plans.br_training_plan,
         # balanced: mean recall over the classes present; majority: the score of always naming the most
@@ -98,11 +101,15 @@ _ENTRIES: dict[str, NotebookEntry] = {e.name: e for e in (
         "04_ablations", built.ablations_result, plans.ablations_plan,
         # lambda chosen on validation identities for the study's Eq. 8 reading; RFD's gain on the CAVIAR-like set
         # over retrained identity splits (Table 5): Single-Reso (lr_query) and Multi-Reso (multi_res_gallery),
-        # and the pseudo-label bins chosen on validation
+        # and the pseudo-label bins chosen on validation; the pseudo-label B-R of every retrained split on its
+        # held-out images, their confusions pooled, and the mean and spread over the splits (issue 33: one B-R's
+        # balanced accuracy rests on 1 to 5 images of its rarest bins)
         headline={**_same("lambda_chosen", "pseudo_bins_chosen"),
+                  **_same("br_pseudo_balanced_accuracy_pooled", "br_pseudo_balanced_accuracy_unit_mean",
+                          "br_pseudo_balanced_accuracy_unit_std", "br_pseudo_units"),
                   **_same(*(f"rfd_gain_r1_caviar_{p}{s}" for p in PROTOCOLS for s in _CI)),
                   **_same(*(f"rfd_gain_units_caviar_{p}" for p in PROTOCOLS))},
-        decimals={"lambda_chosen": 2, "pseudo_bins_chosen": 0}),
+        decimals={"lambda_chosen": 2, "pseudo_bins_chosen": 0, "br_pseudo_units": 0}),
     NotebookEntry("05_per_split_plot", built.per_split_result, plans.per_split_plan),
     NotebookEntry(
         "06_ps_hrnet", built.ps_hrnet_result, plans.ps_hrnet_plan,
