@@ -191,6 +191,30 @@ def test_table5_replicates_over_retrained_identity_splits(results, smoke_build):
     assert any("retrained identity splits" in c for c in results["05_per_split_plot"].conclusions)
 
 
+def test_pseudo_label_br_is_read_on_every_split_and_pooled(results, smoke_build):
+    """Notebook 04: the pseudo-label B-R of every retrained CAVIAR-like split, on its held-out images,
+    one row per split and a pooled row whose confusion is the splits' summed."""
+    r = results["04_ablations"]
+    table = pd.read_csv(smoke_build / "results" / "tables" / "04_pseudo_br_units.csv")
+    units, pooled = table[table["unit"] != "pooled"], table[table["unit"] == "pooled"].iloc[0]
+    assert len(units) == SMOKE.eval.splits == r.metrics["br_pseudo_units"]
+    assert pooled["images"] == units["images"].sum() and pooled["smallest bin"] >= units["smallest bin"].min()
+    assert r.metrics["br_pseudo_balanced_accuracy_pooled"] == pooled["balanced accuracy"]
+    assert r.metrics["br_pseudo_balanced_accuracy_unit_mean"] == pytest.approx(units["balanced accuracy"].mean())
+    assert 0 <= pooled["balanced accuracy"] <= 100 and 0 <= pooled["majority"] <= 100
+
+
+def test_hr_queries_pair_bf_with_the_hr_only_bf_over_units(results, smoke_build):
+    """Notebook 01: B-F and the HR-only B-F on HR queries, one pair per unit, paired over units."""
+    r = results["01_train_bf"]
+    units = SMOKE.eval.seeds
+    assert r.metrics["mlr_gain_units_hr_query"] == units
+    table = pd.read_csv(smoke_build / "results" / "tables" / "01_hr_queries.csv")
+    assert len(table) == 2   # B-F and the HR-only B-F, mean ± std over the units
+    gain = r.metrics["bf_hr_to_hr_r1_mean"] - r.metrics["hr_only_bf_hr_to_hr_r1_mean"]
+    assert r.metrics["mlr_gain_r1_hr_query"] == pytest.approx(gain, abs=1e-6)
+
+
 def test_rfd_with_lambda_zero_is_bf_alone(smoke_build, tmp_path):
     """Notebook 03 with -p lam 0 (reusing the smoke run's models): B-F+RFD equals B-F."""
     from reidlab.study.drive.pipeline import run_notebook, smoke_parameters

@@ -135,3 +135,23 @@ def test_light_br_does_not_need_the_pretraining(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(model_store, "pretraining_run", must_not_pretrain)
     model, out = model_store.br_model(prof, split, tmp_path / "runs", progress=False)
     assert out.is_dir() and model.num_classes == split.n_res_classes
+
+
+def test_light_br_width_is_in_its_identity_alone(tmp_path: Path) -> None:
+    """The light B-R's width (``ModelConfig.br_width``) names its runs: another width retrains it,
+    B-F never sees it, and a run stored before the option (no width in its model section) is built
+    at the 24 channels it was trained with."""
+    from reidlab.config import protocol_kwargs
+    from reidlab.data import build_protocol, prepare_dataset
+    from reidlab.models.build import rfd_network
+    from reidlab.recipes.rfd_baselines import bf_spec, br_spec
+
+    prof = override(get_profile("smoke"), data={"data_root": str(tmp_path / "data")})
+    split = build_protocol("lr_query", prepare_dataset(prof.data, progress=False), **protocol_kwargs(prof))
+    wider = override(prof, model={"br_width": prof.model.br_width + 8})
+    assert br_spec(prof, split).digest() != br_spec(wider, split).digest()
+    assert bf_spec(prof, split).digest() == bf_spec(wider, split).digest()
+    assert br_spec(prof, split).config["model"] == {"br_network": "light", "br_width": prof.model.br_width}
+    first_conv = lambda net: net.body[0][0].out_channels  # noqa: E731
+    assert first_conv(rfd_network({"br_network": "light"}, 4)) == 24
+    assert first_conv(rfd_network({"br_network": "light", "br_width": 16}, 4)) == 16

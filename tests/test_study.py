@@ -651,3 +651,22 @@ def test_a_figure_source_round_trips_and_renders_the_same_bytes(tmp_path):
     assert [p.read_bytes() for p in paths] == first
     with pytest.raises(ValueError, match="renderer 'nope' is unknown"):
         figures.render(figures.FigureSource("nope"), plots.RENDERERS)
+
+
+def test_pseudo_br_metrics_pool_the_splits_and_say_none_for_one() -> None:
+    """The pooled balanced accuracy is that of the summed confusions, not the mean of the splits'; one
+    split has no spread (None), never 0."""
+    from reidlab.study.compute import ablations
+
+    a = np.array([[1, 0], [2, 8]])    # recall 1.0 and 0.8: balanced 90
+    b = np.array([[0, 1], [0, 10]])   # recall 0.0 and 1.0: balanced 50
+    rows = [ablations._confusion_row(0, a), ablations._confusion_row(1, b), ablations._confusion_row("pooled", a + b)]
+    frame = pd.DataFrame(rows)
+    assert list(frame["smallest bin"]) == [1, 1, 2] and list(frame["images"]) == [11, 11, 22]
+    m = ablations.pseudo_br_metrics(frame)
+    assert m["br_pseudo_balanced_accuracy_pooled"] == pytest.approx(100 * (0.5 + 18 / 20) / 2, abs=0.05)
+    assert m["br_pseudo_balanced_accuracy_unit_mean"] == pytest.approx(70.0)
+    assert m["br_pseudo_balanced_accuracy_unit_std"] == pytest.approx(np.std([90, 50], ddof=1))
+    assert m["br_pseudo_units"] == 2
+    one = ablations.pseudo_br_metrics(pd.DataFrame(rows[:1] + rows[2:]))
+    assert one["br_pseudo_units"] == 1 and one["br_pseudo_balanced_accuracy_unit_std"] is None
