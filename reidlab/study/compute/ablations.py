@@ -318,13 +318,13 @@ def pseudo_br_units(prof: Profile, ds, *, trials: int, runs_dir) -> pd.DataFrame
 
 
 def _confusion_row(unit: int | str, cm) -> dict[str, Any]:
-    from reidlab.study.compute.inspection import balanced_accuracy
+    from reidlab.study.compute.inspection import accuracy_and_majority, balanced_accuracy
 
     support = cm.sum(axis=1)
+    accuracy, majority = accuracy_and_majority(cm)
     return {"unit": unit, "images": int(cm.sum()), "smallest bin": int(support[support > 0].min()),
-            "accuracy": round(100 * cm.trace() / max(1, cm.sum()), 1),
-            "balanced accuracy": round(balanced_accuracy(cm), 1),
-            "majority": round(100 * support.max() / max(1, cm.sum()), 1)}
+            "accuracy": round(accuracy, 1), "balanced accuracy": round(balanced_accuracy(cm), 1),
+            "majority": round(majority, 1)}
 
 
 def pseudo_br_metrics(units: pd.DataFrame) -> dict[str, float | None]:

@@ -12,7 +12,7 @@ from reidlab.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from reidlab.data.records import ProtocolSplit
 
 __all__ = ["hr_query_split", "predict_resolution", "confusion_matrix", "restore_examples",
-           "held_out_resolution_labels", "HeldOutConfusion", "held_out_confusion", "ResolutionValidator",
+           "held_out_resolution_labels", "HeldOutConfusion", "held_out_confusion", "accuracy_and_majority", "ResolutionValidator",
            "restoration_errors", "restoration_table", "psnr", "restoration_held_out", "RestorationImages"]
 
 
@@ -130,8 +130,15 @@ def held_out_confusion(model: torch.nn.Module, split: ProtocolSplit, *, multi_re
                               interpolation=prof.data.interpolation, upsampling=prof.data.upsampling,
                               batch_size=prof.eval.batch_size)
     cm = confusion_matrix(true, pred, split.n_res_classes)
-    return HeldOutConfusion(cm, names, 100 * cm.trace() / max(1, cm.sum()), 100 / split.n_res_classes,
-                            100 * cm.sum(1).max() / max(1, cm.sum()), dataset)
+    accuracy, majority = accuracy_and_majority(cm)
+    return HeldOutConfusion(cm, names, accuracy, 100 / split.n_res_classes, majority, dataset)
+
+
+def accuracy_and_majority(cm: np.ndarray) -> tuple[float, float]:
+    """Accuracy of the confusion matrix ``cm`` and the score of always naming its most frequent true
+    class (percent)."""
+    cm = np.asarray(cm)
+    return 100 * cm.trace() / max(1, cm.sum()), 100 * cm.sum(1).max() / max(1, cm.sum())
 
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:

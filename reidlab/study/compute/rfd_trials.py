@@ -189,7 +189,7 @@ def hr_query_units(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int
         hr_split = hr_query_split(split)
         for method, train_on in ((methods.BF, "mlr"), (methods.HR_ONLY_BF, "hr")):
             net = model_store.bf_model(unit_prof, split, runs_dir, train_on=train_on)[0]
-            rows.append({"unit": unit, "trial": unit, "method": method, "queries": "HR",
+            rows.append({"unit": unit, "trial": unit, "method": method,
                          **scoring.bf_score(unit_prof, hr_split, net, cache_dir=Path(runs_dir) / "features")})
     return pd.DataFrame(rows)
 

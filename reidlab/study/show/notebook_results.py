@@ -93,11 +93,12 @@ def bf_training_result(results: Path, prof: Profile, ds: ReidDataset, split, *, 
     write_table(sanity, results / "tables" / "01_bf_sanity")
     gap, closed = hr_only_hr - hr_only_lr, lr_r1 - hr_only_lr
     mlr_gain = stats.paired_comparison(mlr_trials, methods.BF, methods.HR_ONLY_BF)
-    mlr_summary = scoring.summarise(mlr_trials).set_index("method")
-    write_table(scoring.mean_pm_std(scoring.summarise(mlr_trials)), results / "tables" / "01_mlr_training_gain")
+    mlr_summary, hr_summary = scoring.summarise(mlr_trials), scoring.summarise(hr_units)
+    write_table(scoring.mean_pm_std(mlr_summary), results / "tables" / "01_mlr_training_gain")
+    mlr_summary = mlr_summary.set_index("method")
     hr_cost = stats.paired_comparison(hr_units, methods.BF, methods.HR_ONLY_BF)
-    hr_mean = hr_units.groupby("method")["R1"].mean()
-    write_table(scoring.mean_pm_std(scoring.summarise(hr_units)), results / "tables" / "01_hr_queries")
+    hr_mean = hr_summary.set_index("method")["R1 mean"]
+    write_table(scoring.mean_pm_std(hr_summary), results / "tables" / "01_hr_queries")
     return _write(results, contract.NotebookResult(
         notebook="01_train_bf", title="01 · B-F training",
         parameters={"start": model_store.start_label(prof), "profile": prof.name, "dataset": ds.name, "protocol": protocol,
