@@ -506,20 +506,31 @@ def test_ranking_without_same_camera_exclusion():
     assert out["R1"] == 100.0 and out["queries"] == 1 and out["queries_total"] == 1
 
 
-def test_pseudo_setting_chosen_by_validation_rank1_then_map():
+def test_pseudo_setting_keeps_the_papers_bins_unless_another_wins_by_a_validation_query():
     from reidlab.study import methods
     from reidlab.study.compute import ablations
 
-    rows = [{"strategy": "equal-width", "bins": b, "unit": u, "method": m, "R1": r1, "mAP": mAP, "val_ids": 5}
-            for b, r1, mAP in ((3, 100.0, 80.0), (5, 100.0, 85.0), (7, 90.0, 95.0)) for u in (0, 1)
-            for m in (methods.BF, methods.BF_RFD)]
-    val = pd.DataFrame(rows)
-    assert ablations.chosen_pseudo_setting(val) == ("equal-width", 5)     # R1 ties, mAP decides
-    tie = val.assign(mAP=80.0)
-    assert ablations.chosen_pseudo_setting(tie) == ("equal-width", 3)     # then the fewest bins
-    table = ablations.pseudo_table(val)
+    def validation(scores, queries=20):   # one validation query weighs 100 / 20 = 5 points
+        return pd.DataFrame([{"strategy": "equal-width", "bins": b, "unit": u, "method": m, "R1": r1, "mAP": mAP,
+                              "val_ids": 5, "queries": queries}
+                             for b, (r1, mAP) in scores.items() for u in (0, 1)
+                             for m in (methods.BF, methods.BF_RFD)])
+
+    saturated = validation({3: (100.0, 97.54), 5: (100.0, 97.98), 7: (100.0, 97.99)})
+    assert ablations.chosen_pseudo_setting(saturated) == ("equal-width", 5)   # a 0.01-point mAP win is no win
+    assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 5: (96.0, 85.0)})) == ("equal-width", 5)
+    assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 5: (90.0, 85.0)})) == ("equal-width", 3)
+    assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 86.0)})) == ("equal-width", 7)
+    # more queries: the same 5-point mAP lead now outweighs one of them
+    assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 85.0)}, queries=50)) == (
+        "equal-width", 7)
+    # without the paper's setting among the candidates: rank-1, then mAP, then the fewest bins
+    assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 7: (100.0, 85.0)})) == ("equal-width", 7)
+    assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 7: (100.0, 80.0)})) == ("equal-width", 3)
+    table = ablations.pseudo_table(saturated)
     assert list(table["bins"]) == [3, 5, 7] and list(table["units"]) == [2, 2, 2]
-    assert "5 equal-width bins" in ablations.pseudo_conclusion(val, ("equal-width", 5))
+    conclusion = ablations.pseudo_conclusion(saturated, ("equal-width", 5))
+    assert "5 equal-width bins" in conclusion and "one validation query" in conclusion
 
 
 def test_multi_reso_explanation_follows_the_measured_breakdown():

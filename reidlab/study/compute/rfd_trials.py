@@ -181,15 +181,16 @@ def hr_query_units(prof: Profile, ds: ReidDataset, protocol: str, *, trials: int
     """B-F and :data:`methods.HR_ONLY_BF` of every unit of :func:`mlr_training_trials` on HR queries
     against the HR gallery of the unit's first split: what multi-resolution training costs HR
     queries, paired over the units with ``stats.paired_comparison(frame, methods.BF, methods.HR_ONLY_BF)``.
-    One row per unit and network (``unit``, ``trial``, ``method`` and :func:`scoring.score`'s metrics)."""
+    One row per unit and network (``unit``, ``trial``, ``method``, ``unit_kind`` and :func:`scoring.score`'s
+    metrics)."""
     from reidlab.study.compute.inspection import hr_query_split
 
-    rows = []
+    rows, kind = [], unit_kind(ds)
     for unit, unit_prof, split in trial_units(prof, ds, protocol, trials=trials):
         hr_split = hr_query_split(split)
         for method, train_on in ((methods.BF, "mlr"), (methods.HR_ONLY_BF, "hr")):
             net = model_store.bf_model(unit_prof, split, runs_dir, train_on=train_on)[0]
-            rows.append({"unit": unit, "trial": unit, "method": method,
+            rows.append({"unit": unit, "trial": unit, "method": method, "unit_kind": kind,
                          **scoring.bf_score(unit_prof, hr_split, net, cache_dir=Path(runs_dir) / "features")})
     return pd.DataFrame(rows)
 
