@@ -521,8 +521,9 @@ def test_pseudo_setting_keeps_the_papers_bins_unless_another_wins_by_a_validatio
     assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 5: (96.0, 85.0)})) == ("equal-width", 5)
     assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 5: (90.0, 85.0)})) == ("equal-width", 3)
     assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 86.0)})) == ("equal-width", 7)
-    # more queries: the same 5-point mAP lead now outweighs one of them
-    assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 85.0)}, queries=50)) == (
+    # a 4-point mAP lead: less than one query of 20 (5 points), more than one of 50 (2 points)
+    assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 84.0)})) == ("equal-width", 5)
+    assert ablations.chosen_pseudo_setting(validation({5: (90.0, 80.0), 7: (90.0, 84.0)}, queries=50)) == (
         "equal-width", 7)
     # without the paper's setting among the candidates: rank-1, then mAP, then the fewest bins
     assert ablations.chosen_pseudo_setting(validation({3: (100.0, 80.0), 7: (100.0, 85.0)})) == ("equal-width", 7)
