@@ -135,7 +135,8 @@ def test_trials_are_as_many_as_requested(results, smoke_build):
     for name in ("03_rfd_eval", "05_per_split_plot"):
         assert results[name].counts["trials"] == SMOKE.eval.trials, name
     # PS-HRNet trains min(3, seeds) units and evaluates their share of the trials
-    assert results["06_ps_hrnet"].counts["trials"] == max(min(3, SMOKE.eval.seeds), SMOKE.eval.trials * min(3, SMOKE.eval.seeds) // SMOKE.eval.seeds)
+    # PS-HRNet on every unit the study has (here all training seeds), their share of the trials
+    assert results["06_ps_hrnet"].counts["trials"] == max(SMOKE.eval.seeds, SMOKE.eval.trials)
     per_trial = pd.read_csv(smoke_build / "results" / "tables" / "05_fig5_per_split.csv")
     assert sorted(per_trial["trial"].unique()) == list(range(SMOKE.eval.trials))
     assert per_trial.groupby("method").size().eq(SMOKE.eval.trials).all()
@@ -155,6 +156,15 @@ def test_br_chance_is_one_over_the_classes(results):
 def test_restoration_errors_are_non_negative(results):
     m = results["06_ps_hrnet"].metrics
     assert m["vdsr_mae"] >= 0 and m["interp_mae"] > 0
+
+
+def test_ps_hrnet_verdicts_state_both_training_lengths(results):
+    """Notebook 06 says how long B-F and PS-HRNet trained, beside the verdicts comparing them."""
+    lengths = [c for c in results["06_ps_hrnet"].conclusions if c.startswith("Training lengths")]
+    assert len(lengths) == 1
+    assert (f"B-F {SMOKE.bf.iterations} iterations of {SMOKE.bf.p * SMOKE.bf.k} images" in lengths[0]
+            and f"teacher {SMOKE.ps.teacher.iterations} and student {SMOKE.ps.student.iterations} iterations" in lengths[0]
+            and f"after {SMOKE.ps.vdsr_warmup_iterations} restoration-only iterations" in lengths[0])
 
 
 def test_controls_keep_their_invariants(results, smoke_build):

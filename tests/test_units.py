@@ -268,7 +268,7 @@ def test_the_plans_resolve_their_defaults_in_every_profile(profile, small_datase
     assert ab.pseudo_candidates == (("equal-width", 3), ("equal-width", 5), ("equal-width", 7))
 
     ps = plans.ps_hrnet_plan(params, profile=prof, dataset=ds)
-    assert ps.n_units == min(3, n_units) and ps.trials >= ps.n_units
+    assert ps.n_units == n_units and ps.trials >= ps.n_units   # every unit the study has
     assert plans.ps_hrnet_plan({**params, "ps_units": 1}, profile=prof, dataset=ds).n_units == 1
     kinds = Counter(u.kind for u in ps.training_units())
     assert kinds["ps_hrnet"] == len(ps.protocols) * min(ps.trials, ps.n_units)

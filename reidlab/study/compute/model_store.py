@@ -332,9 +332,11 @@ def ps_start_label(prof: Profile) -> str:
 
 
 def trained_iterations(prof: Profile, split: ProtocolSplit, task: str) -> int:
-    """Iterations B-F (``task="bf"``) or B-R (``"br"``) actually train on ``split`` (lengths
-    derived from the training set in the paper profile)."""
+    """Iterations B-F (``task="bf"``), B-R (``"br"``) or PS-HRNet's ``"teacher"`` or ``"student"``
+    actually train on ``split`` (lengths derived from the training set where the profile says so)."""
+    from reidlab.recipes.ps_hrnet import student_schedule, teacher_schedule
     from reidlab.recipes.rfd_baselines import bf_schedule, br_schedule
 
+    schedules = {"bf": bf_schedule, "br": br_schedule, "teacher": teacher_schedule, "student": student_schedule}
     train_split, _ = training_split(prof, split)
-    return {"bf": bf_schedule, "br": br_schedule}[task](prof, train_split).iterations
+    return schedules[task](prof, train_split).iterations

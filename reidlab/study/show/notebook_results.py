@@ -308,6 +308,19 @@ def per_split_result(results: Path, prof: Profile, ds: ReidDataset, *, per_trial
         data={"summary": summary.to_dict(orient="records"), "paired_R1": comparison.__dict__}))
 
 
+def _ps_hrnet_lengths(prof: Profile, ds: ReidDataset, protocol: str) -> str:
+    """How long B-F and PS-HRNet train on the first unit: a verdict between them compares networks
+    trained for the lengths the profile gives them, not each trained to convergence."""
+    _, uprof, split = trial_eval.trial_units(prof, ds, protocol, trials=1)[0]
+    bf, teacher, student = (model_store.trained_iterations(uprof, split, task) for task in ("bf", "teacher", "student"))
+    warmup = (f", after {prof.ps.vdsr_warmup_iterations} restoration-only iterations of VDSR-CA"
+              if prof.ps.vdsr_warmup_iterations > 0 else "")
+    batches = sorted({prof.ps.teacher.p * prof.ps.teacher.k, prof.ps.student.p * prof.ps.student.k})
+    return (f"Training lengths ({protocol}, first unit): B-F {bf} iterations of {prof.bf.p * prof.bf.k} images; "
+            f"PS-HRNet's teacher {teacher} and student {student} iterations of {' and '.join(map(str, batches))} "
+            f"images{warmup}. The verdicts above compare the two at these lengths, not each trained to convergence.")
+
+
 def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols: Sequence[str], per_trial: pd.DataFrame,
                     summary: pd.DataFrame, table: pd.DataFrame, restoration: Mapping[str, float],
                     restoration_table: pd.DataFrame, ps_runs: Mapping[str, str], units: int, trials: int,
@@ -322,6 +335,7 @@ def ps_hrnet_result(results: Path, prof: Profile, ds: ReidDataset, *, protocols:
         conclusions.append(f"{protocol}: " + stats.verdict(ps_vs_bf, "PS-HRNet beats B-F (the paper's strongest comparator)"))
         rfd_ps = stats.paired_comparison(d, methods.with_rfd(methods.PS_HRNET), methods.PS_HRNET, "R1")
         conclusions.append(f"{protocol}: " + rfd_ps.sentence("RFD on PS-HRNet features"))
+    conclusions.append(_ps_hrnet_lengths(prof, ds, protocols[0]))
     l1_out, l1_in = restoration["vdsr_mae"], restoration["interp_mae"]
     n_images = int(restoration_table["held-out images"].iloc[0])
     made_by = (f" (LR made by: {restoration_table['LR made by'].iloc[0]})"
