@@ -134,7 +134,6 @@ def test_per_trial_metrics_are_percentages_and_cmc_is_non_decreasing(smoke_build
 def test_trials_are_as_many_as_requested(results, smoke_build):
     for name in ("03_rfd_eval", "05_per_split_plot"):
         assert results[name].counts["trials"] == SMOKE.eval.trials, name
-    # PS-HRNet trains min(3, seeds) units and evaluates their share of the trials
     # PS-HRNet on every unit the study has (here all training seeds), their share of the trials
     assert results["06_ps_hrnet"].counts["trials"] == max(SMOKE.eval.seeds, SMOKE.eval.trials)
     per_trial = pd.read_csv(smoke_build / "results" / "tables" / "05_fig5_per_split.csv")

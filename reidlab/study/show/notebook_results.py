@@ -311,8 +311,8 @@ def per_split_result(results: Path, prof: Profile, ds: ReidDataset, *, per_trial
 def _ps_hrnet_lengths(prof: Profile, ds: ReidDataset, protocol: str) -> str:
     """How long B-F and PS-HRNet train on the first unit: a verdict between them compares networks
     trained for the lengths the profile gives them, not each trained to convergence."""
-    _, uprof, split = trial_eval.trial_units(prof, ds, protocol, trials=1)[0]
-    bf, teacher, student = (model_store.trained_iterations(uprof, split, task) for task in ("bf", "teacher", "student"))
+    split = trial_eval.make_split(prof, ds, protocol, 0)   # unit 0 trains with the profile itself
+    bf, teacher, student = (model_store.trained_iterations(prof, split, task) for task in ("bf", "teacher", "student"))
     warmup = (f", after {prof.ps.vdsr_warmup_iterations} restoration-only iterations of VDSR-CA"
               if prof.ps.vdsr_warmup_iterations > 0 else "")
     batches = sorted({prof.ps.teacher.p * prof.ps.teacher.k, prof.ps.student.p * prof.ps.student.k})
