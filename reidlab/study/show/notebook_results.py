@@ -450,7 +450,7 @@ def length_sweep_result(results: Path, prof: Profile, ds: ReidDataset, *, length
         tables=[contract.TableRef("tables/09_length_sweep.md",
                                   "Each effect at each training length, over independently trained units "
                                   "(95% Student-t interval)",
-                                  "B-R trains the same fraction of its own length; the pre-training stand-in is fixed.")],
+                                  "B-R and the pre-training stand-in train the same fraction of their own lengths.")],
         figures=[contract.FigureRef("figures/09_length_sweep.png",
                                     "Each effect against B-F's LR-query rank-1 at each training length")],
         conclusions=length_sweep.sweep_conclusions(summary, paper_effect), metrics=metrics,
