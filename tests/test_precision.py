@@ -392,3 +392,20 @@ def test_the_bf16_probe_measures_this_cpu_without_moving_the_global_rng() -> Non
     assert error >= 0.0
     if precision.cpu_info().native_bf16 and precision.cpu_info().bf16_sound:
         assert error < precision.BF16_PROBE_TOLERANCE
+
+
+def test_kernels_capped_below_bf16_make_a_bf16_processor_compute_in_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ATEN_CPU_CAPABILITY=avx2`` on a processor with bf16: torch's kernels cannot use it, so amp="auto"
+    picks fp32 as on the AVX2-only class, and the report says why."""
+    capped = dataclasses.replace(AMX, capability="AVX2")
+    assert capped.bf16_instructions and capped.kernels_below_bf16 and not capped.native_bf16
+    assert AMX.native_bf16 and not AMX.kernels_below_bf16
+    monkeypatch.setattr(precision, "cpu_info", lambda *a, **k: capped)
+    assert resolve_amp("auto", "cpu") == (None, False)
+    with pytest.warns(RuntimeWarning, match="ATEN_CPU_CAPABILITY"):
+        assert resolve_amp("bf16", "cpu") == (torch.bfloat16, False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    report = precision.precision_report("cpu")
+    assert report["precision"] == "fp32" and report["onednn_max_cpu_isa"] == "AVX2"
+    assert "runs its AVX2 kernels (ATEN_CPU_CAPABILITY)" in precision.bf16_words(report)
+    assert precision.bf16_words({**report, "cpu_flags": ["avx2"]}) == "native bf16: no"

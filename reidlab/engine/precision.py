@@ -4,7 +4,10 @@ The one home for "which autocast dtype and which tensor layout does this run use
 
 * :func:`cpu_info` reads what the processor offers (model name, the flags that matter for
   bf16: ``amx_bf16``, ``avx512_bf16``, ``avx512f``, ``avx2``; torch's CPU capability);
-* :func:`native_bf16` says whether bf16 arithmetic is native on it (AMX or AVX512-BF16).
+* :func:`native_bf16` says whether bf16 arithmetic is native on it (AMX or AVX512-BF16, with torch
+  dispatching to kernels that use them: ``ATEN_CPU_CAPABILITY=avx2`` with ``ONEDNN_MAX_CPU_ISA=AVX2`` makes
+  a newer processor compute as the AVX2-only class does, kernels and precision, e.g. for
+  ``make check-results``).
   Without it every bf16 operation converts to and from fp32: a ResNet-18 training step at
   128x64 ran **11.6x slower** under bf16 autocast than in fp32 on an AVX2-only AMD EPYC
   (3.3 against 38 images/s, ``benchmarks/model_speed.py``), while on an AMX machine bf16
@@ -35,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import platform
 import warnings
 from dataclasses import dataclass
@@ -56,6 +60,9 @@ BF16_FLAGS: tuple[str, ...] = ("amx_bf16", "avx512_bf16")
 #: Flags recorded in ``run_info.json`` (what decides the speed of the two precisions).
 REPORTED_FLAGS: tuple[str, ...] = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
                                    "amx_tile", "amx_bf16", "amx_fp16")
+#: torch CPU capabilities whose kernels cannot use bf16 instructions: ``ATEN_CPU_CAPABILITY`` set to one of
+#: them on a processor with bf16 makes torch (and ``amp="auto"``) compute as a processor without it does.
+CAPABILITIES_WITHOUT_BF16: tuple[str, ...] = ("DEFAULT", "NO AVX", "AVX", "AVX2")
 #: bf16 autocast against fp32, ResNet-18 training at 128x64 on an AVX2-only AMD EPYC.
 SLOW_BF16_FACTOR = 11.6
 
@@ -72,8 +79,20 @@ class CpuInfo:
     bf16_error: float = 0.0     # bf16_convolution_error() where bf16 is native, else 0
 
     @property
-    def native_bf16(self) -> bool:
+    def bf16_instructions(self) -> bool:
+        """Whether the processor has bf16 instructions (AMX or AVX512-BF16)."""
         return any(flag in self.flags for flag in BF16_FLAGS)
+
+    @property
+    def kernels_below_bf16(self) -> bool:
+        """Whether torch was told to dispatch to kernels that cannot use them
+        (``ATEN_CPU_CAPABILITY=avx2`` or lower, e.g. to compute as an AVX2-only processor does)."""
+        return self.capability.upper() in CAPABILITIES_WITHOUT_BF16
+
+    @property
+    def native_bf16(self) -> bool:
+        """Whether bf16 arithmetic is native: the instructions, and kernels that use them."""
+        return self.bf16_instructions and not self.kernels_below_bf16
 
     @property
     def bf16_sound(self) -> bool:
@@ -178,7 +197,12 @@ def resolve_amp(amp: str, device: torch.device | str, *,
     if amp == "auto":
         return (torch.bfloat16, False) if info.native_bf16 and info.bf16_sound else (None, False)
     if amp == "bf16":
-        if not info.native_bf16:
+        if info.kernels_below_bf16 and info.bf16_instructions:
+            warnings.warn(
+                f"amp='bf16' on {info.model} with torch's {info.capability} kernels (ATEN_CPU_CAPABILITY): they "
+                "do not use its bf16 instructions, so every operation converts to and from fp32; amp='auto' "
+                "picks fp32 here", RuntimeWarning, stacklevel=2)
+        elif not info.native_bf16:
             warnings.warn(
                 f"amp='bf16' on a CPU without native bf16 ({info.model}; no {' or '.join(BF16_FLAGS)}): "
                 f"every operation converts to and from fp32, expect about {SLOW_BF16_FACTOR:g}x slower "
@@ -246,7 +270,8 @@ def precision_report(device: torch.device | str | None = None, *, amp: str = "au
         warnings.simplefilter("ignore", RuntimeWarning)
         dtype, _ = resolve_amp(amp, device)
     return {"cpu_model": info.model, "cpu_machine": info.machine, "cpu_flags": list(info.flags),
-            "torch_cpu_capability": info.capability, "native_bf16": info.native_bf16,
+            "torch_cpu_capability": info.capability, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "native_bf16": info.native_bf16,
             "bf16_convolution_error": info.bf16_error if math.isfinite(info.bf16_error) else "inf",
             "bf16_sound": info.bf16_sound,
             "device": str(device), "amp_setting": amp, "precision": "fp32" if dtype is None else amp_name(dtype),
@@ -258,6 +283,9 @@ def bf16_words(report: dict[str, Any]) -> str:
     """``"native bf16: yes"`` / ``"no"``, or why a native bf16 is not used, from a
     :func:`precision_report` (the words the pipeline, the CLI and the results' README print)."""
     if not report.get("native_bf16"):
+        if any(flag in report.get("cpu_flags", ()) for flag in BF16_FLAGS):
+            return (f"native bf16: no, the processor has it but torch runs its "
+                    f"{report.get('torch_cpu_capability')} kernels (ATEN_CPU_CAPABILITY)")
         return "native bf16: no"
     if report.get("bf16_sound", True):
         return "native bf16: yes"

@@ -145,10 +145,8 @@ class BFTrainingPlan(DatasetPlan):
         yield UnitRequest("bf", prof, split, (("train_on", "hr"),), (nb,), "B-F trained on HR only")
         if self.train_baseline:
             yield UnitRequest("bf", prof, split, (("attention", False),), (nb,), "baseline (no attention)")
-        for unit, uprof, usplit in rfd_trials.trial_units(prof, self.dataset, self.protocol, trials=prof.eval.trials):
-            where = f"{self.dataset.name} {self.protocol} unit {unit}"
-            yield UnitRequest("bf", uprof, usplit, notebooks=(nb,), label=f"B-F, {where}")
-            yield UnitRequest("bf", uprof, usplit, (("train_on", "hr"),), (nb,), f"B-F trained on HR only, {where}")
+        yield from _trial_units(nb, prof, self.dataset, self.protocol, trials=prof.eval.trials, with_rfd=False)
+        yield from _hr_only_units(nb, prof, self.dataset, self.protocol, trials=prof.eval.trials)
 
 
 def bf_training_plan(params: Mapping[str, Any], *, profile: Profile | None = None,
