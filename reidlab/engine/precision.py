@@ -270,7 +270,8 @@ def precision_report(device: torch.device | str | None = None, *, amp: str = "au
         warnings.simplefilter("ignore", RuntimeWarning)
         dtype, _ = resolve_amp(amp, device)
     return {"cpu_model": info.model, "cpu_machine": info.machine, "cpu_flags": list(info.flags),
-            "torch_cpu_capability": info.capability, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "torch_cpu_capability": info.capability,
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),   # oneDNN's kernels capped, if set
             "native_bf16": info.native_bf16,
             "bf16_convolution_error": info.bf16_error if math.isfinite(info.bf16_error) else "inf",
             "bf16_sound": info.bf16_sound,

@@ -112,7 +112,8 @@ def sweep_trials(prof: Profile, ds: ReidDataset, lengths: Sequence[int], *, tria
                  progress: bool = True) -> pd.DataFrame:
     """Every sweep row (:data:`SWEEP_ROWS`, and on ``lr_query`` the HR-only B-F) on every trial of each
     protocol at each length: one frame with ``epochs``, ``iterations`` (B-F's), ``pretraining_iterations``
-    (the stand-in's B-F starts from), ``protocol``, ``trial``, ``unit`` and the metrics. Each unit trains its own B-F, B-R and HR-only B-F at each length."""
+    (the stand-in's B-F starts from), ``protocol``, ``trial``, ``unit`` and the metrics. Each unit trains its
+    own B-F, B-R and HR-only B-F at each length."""
     frames = []
     for epochs in _checked_lengths(lengths):
         p = length_profile(prof, epochs)
@@ -142,8 +143,8 @@ def sweep_summary(per_trial: pd.DataFrame, reading: str, metric: str = "R1") -> 
     the quantity's mean change over units, its 95% interval (NaN when not testable) and the units."""
     baseline = controls.baseline_for(reading)
     rows = []
-    for (epochs, iterations, pretrain), at_length in per_trial.groupby(["epochs", "iterations", "pretraining_iterations"],
-                                                                      sort=True):
+    lengths = ["epochs", "iterations", "pretraining_iterations"]
+    for (epochs, iterations, pretrain), at_length in per_trial.groupby(lengths, sort=True):
         lr = at_length[at_length.protocol == LR_QUERY]
         bf_r1 = float(scoring.summarise(lr[lr.method == baseline], metrics=(metric,))[f"{metric} mean"].iloc[0])
         for name, (protocol, method, compared) in QUANTITIES.items():
@@ -152,8 +153,8 @@ def sweep_summary(per_trial: pd.DataFrame, reading: str, metric: str = "R1") -> 
             if a not in set(d.method) or b not in set(d.method):
                 continue
             cmp = stats.paired_comparison(d, a, b, metric)
-            rows.append({"epochs": int(epochs), "iterations": int(iterations), "pre-training iterations": int(pretrain),
-                         "B-F LR rank-1": bf_r1,
+            rows.append({"epochs": int(epochs), "iterations": int(iterations),
+                         "pre-training iterations": int(pretrain), "B-F LR rank-1": bf_r1,
                          "quantity": name, "change": cmp.mean_diff,
                          "ci_low": cmp.ci_low if cmp.testable else np.nan,
                          "ci_high": cmp.ci_high if cmp.testable else np.nan, "units": cmp.n})
