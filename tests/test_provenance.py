@@ -126,3 +126,25 @@ def test_a_reused_run_is_logged_apart_from_a_trained_one(tmp_path: Path, monkeyp
     assert [e["run"] for e in read_trained_log(log)] == ["runs/x"]
     assert [e["run"] for e in read_trained_log(log, reused=True)] == ["runs/y"]
     assert provenance.AGREEING_FIELDS[0] == "commit"
+
+
+def test_an_executed_copy_keeps_what_a_terminal_shows_of_its_progress_bars(tmp_path: Path):
+    """coalesce_streams: consecutive stream outputs merge, a progress bar keeps only its last refresh per line,
+    and every other output (figures, results) is left as it was."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from reidlab.study.drive.pipeline import coalesce_streams
+
+    bar = [new_output("stream", name="stderr", text=f"\rB-F: {i:3d}%|") for i in range(0, 101, 10)]
+    figure = new_output("display_data", data={"text/plain": "<Figure>"})
+    cell = new_code_cell("train()", outputs=[new_output("stream", name="stdout", text="start\n"), *bar,
+                                             new_output("stream", name="stderr", text="\n"), figure,
+                                             new_output("stream", name="stdout", text="done\n")])
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), str(path))
+    coalesce_streams(path)
+    outputs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    assert [(o.output_type, o.get("name")) for o in outputs] == [
+        ("stream", "stdout"), ("stream", "stderr"), ("display_data", None), ("stream", "stdout")]
+    assert outputs[1].text == "B-F: 100%|\n" and outputs[2] == figure and outputs[3].text == "done\n"

@@ -124,12 +124,26 @@ def run_notebook(name: str, params: dict[str, Any], out_dir: Path, *, cell_timeo
         pm.execute_notebook(str(src), tmp, parameters=_params_for(src, params), kernel_name="python3",
                             progress_bar=False, log_output=log_output, execution_timeout=cell_timeout,
                             cwd=str(repo_root() / "notebooks"))
+        coalesce_streams(tmp)
         os.replace(tmp, final)
     except BaseException:
         if Path(tmp).exists():
             _keep_failed_notebook(name, Path(tmp), failed_notebook_path(name, params, out_dir))
         raise
     return time.perf_counter() - start
+
+
+def coalesce_streams(path: str | Path) -> None:
+    """Rewrite the executed notebook at ``path`` with each cell's consecutive stream outputs merged and only
+    what a terminal would show of its progress bars (the text after a line's last carriage return), by
+    nbconvert's ``CoalesceStreamsPreprocessor``: a headless run's bars otherwise leave one output per
+    refresh (45,000 in the training-length sweep's executed copy, 6 MB). Other outputs are untouched."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    nb = nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
+    nbformat.write(nb, str(path))
 
 
 def results_dir_for(dataset: str | None) -> str:
