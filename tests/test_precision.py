@@ -408,4 +408,4 @@ def test_kernels_capped_below_bf16_make_a_bf16_processor_compute_in_fp32(monkeyp
     report = precision.precision_report("cpu")
     assert report["precision"] == "fp32" and report["onednn_max_cpu_isa"] == "AVX2"
     assert "runs its AVX2 kernels (ATEN_CPU_CAPABILITY)" in precision.bf16_words(report)
-    assert precision.bf16_words({**report, "cpu_flags": ["avx2"]}) == "native bf16: no"
+    assert precision.bf16_words({**report, "bf16_instructions": False}) == "native bf16: no"

@@ -272,7 +272,7 @@ def precision_report(device: torch.device | str | None = None, *, amp: str = "au
     return {"cpu_model": info.model, "cpu_machine": info.machine, "cpu_flags": list(info.flags),
             "torch_cpu_capability": info.capability,
             "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),   # oneDNN's kernels capped, if set
-            "native_bf16": info.native_bf16,
+            "native_bf16": info.native_bf16, "bf16_instructions": info.bf16_instructions,
             "bf16_convolution_error": info.bf16_error if math.isfinite(info.bf16_error) else "inf",
             "bf16_sound": info.bf16_sound,
             "device": str(device), "amp_setting": amp, "precision": "fp32" if dtype is None else amp_name(dtype),
@@ -284,7 +284,7 @@ def bf16_words(report: dict[str, Any]) -> str:
     """``"native bf16: yes"`` / ``"no"``, or why a native bf16 is not used, from a
     :func:`precision_report` (the words the pipeline, the CLI and the results' README print)."""
     if not report.get("native_bf16"):
-        if any(flag in report.get("cpu_flags", ()) for flag in BF16_FLAGS):
+        if report.get("bf16_instructions"):   # the CPU has them: torch's kernels were capped below them
             return (f"native bf16: no, the processor has it but torch runs its "
                     f"{report.get('torch_cpu_capability')} kernels (ATEN_CPU_CAPABILITY)")
         return "native bf16: no"
